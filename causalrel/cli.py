@@ -1,0 +1,279 @@
+"""The ``causalrel`` command line: wires the package together, with no logic of its own.
+
+Bad input ends with a one-paragraph message and a non-zero exit code, never a traceback
+(``--debug`` shows one). Warnings go to standard error as ``warning: ...`` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .data import DataError, SessionPanel, load_panel
+from .families import FAMILIES
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+def _data_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="long-format data: CSV, TSV, Parquet or SPSS .sav")
+    g = p.add_argument_group("column names")
+    g.add_argument("--client", default="client", help="client id column (default: client)")
+    g.add_argument("--session", default="session", help="session number column (default: session)")
+    g.add_argument("--x", default="alliance", help="alliance column (default: alliance)")
+    g.add_argument("--y", default="symptoms", help="symptom column (default: symptoms)")
+    g.add_argument("--therapist", default=None, help="therapist id column (optional)")
+    g.add_argument(
+        "--covariates", default="", help="comma-separated further numeric columns (optional)"
+    )
+
+
+def _load(args: argparse.Namespace) -> SessionPanel:
+    covs = [c.strip() for c in args.covariates.split(",") if c.strip()]
+    return load_panel(
+        args.file,
+        client=args.client,
+        session=args.session,
+        x=args.x,
+        y=args.y,
+        therapist=args.therapist,
+        covariates=covs,
+    )
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, allow_nan=False, default=_json_default))
+
+
+def _json_default(o: Any) -> Any:
+    from .results import _jsonable
+
+    out = _jsonable(o)
+    if out is o:
+        raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    panel = _load(args)
+    per = panel.sessions_per_client
+    print(
+        f"{panel.source}: OK. {panel.n_clients} clients, {panel.n_rows} client-sessions "
+        f"(sessions {int(panel.data[panel.session].min())}-{int(panel.data[panel.session].max())},"
+        f" median {per.median():g} per client); missing: "
+        + ", ".join(f"{v} {panel.data[v].isna().mean():.1%}" for v in panel.variables)
+        + (f"; {len(panel.warnings)} warning(s) above." if panel.warnings else ".")
+    )
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from .decompose import describe
+
+    panel = _load(args)
+    d = describe(panel)
+    if args.json:
+        _print_json(d)
+        return 0
+    print(f"{panel.source}: {d['n_clients']} clients, {d['n_rows']} client-sessions")
+    s = d["sessions"]
+    print(f"sessions {s['min']}-{s['max']}, median {s['median_per_client']:g} per client")
+    print("\nvariable      mean      sd   missing  between share (RI model / naive)")
+    for v, e in d["variables"].items():
+        print(
+            f"{v:<12}{e['mean']:>6.2f}{e['sd']:>8.2f}{e['missing_share']:>9.1%}"
+            f"{e['between_share']:>12.2f} / {e['between_share_naive']:.2f}"
+        )
+    c = d["correlations"]
+    print(
+        f"\ncorrelation of {panel.x} and {panel.y}: pooled {c['pooled']:+.2f}, "
+        f"between clients {c['between']:+.2f}, within clients {c['within']:+.2f}"
+    )
+    lag = d["lagged_within_correlations"]
+    print("lag-1 within-client correlations: " + ", ".join(f"{k} {v:+.2f}" for k, v in lag.items()))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .simulate import simulate
+
+    lo, _, hi = args.sessions.partition("-")
+    sessions = (int(lo), int(hi or lo))
+    sim = simulate(
+        args.clients,
+        sessions,
+        ar=_floats(args.ar, 2, "--ar"),
+        cross=_floats(args.cross, 2, "--cross"),
+        trait_corr=args.trait_corr,
+        n_therapists=args.therapists,
+        trend=_floats(args.trend, 2, "--trend"),
+        mcar=args.missing,
+        dropout=args.dropout,
+        seed=args.seed,
+    )
+    if args.out:
+        data_path, truth_path = sim.save(args.out)
+        print(f"wrote {data_path} ({len(sim.data)} rows) and {truth_path}", file=sys.stderr)
+    else:
+        sim.data.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _floats(text: str, n: int, flag: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        vals = ()
+    if len(vals) != n:
+        raise DataError(f"{flag} takes {n} comma-separated numbers, got {text!r}.")
+    return vals
+
+
+def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    for name in FIT_FLAGS:
+        value = getattr(args, name, None)
+        if value is not None and value is not False:
+            opts[name] = value
+    if opts.get("waves") is not None:
+        opts["waves"] = list(range(1, int(opts["waves"]) + 1))
+    for item in args.set or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise DataError(f"--set takes KEY=VALUE, got {item!r}.")
+        try:
+            opts[key.strip().replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            opts[key.strip().replace("-", "_")] = raw
+    return opts
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .families import fit_model
+
+    panel = _load(args)
+    res = fit_model(args.model, panel, **_fit_options(args))
+    if args.json:
+        _print_json(res.to_dict())
+    else:
+        print(res.summary())
+    return 0 if res.converged else EXIT_FAILED
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .report import analyze
+
+    panel = _load(args)
+    outcome = analyze(panel, out=Path(args.out), fast=args.fast, seed=args.seed)
+    return 0 if outcome.ok else EXIT_FAILED
+
+
+#: flag name -> (argparse kwargs, help). Passed to the model only when given.
+FIT_FLAGS: dict[str, dict[str, Any]] = {
+    "constrained": dict(action="store_true", help="SEMs: time-invariant lagged effects"),
+    "waves": dict(type=int, help="SEMs: use sessions 1..WAVES as the waves"),
+    "detrend": dict(action="store_true", help="remove each client's linear trend first"),
+    "time_effects": dict(action="store_true", help="fe: add session fixed effects"),
+    "draws": dict(type=int, help="Bayesian: posterior draws per chain"),
+    "tune": dict(type=int, help="Bayesian: tuning steps per chain"),
+    "chains": dict(type=int, help="Bayesian: number of chains"),
+    "seed": dict(type=int, help="random seed (reproducible runs)"),
+    "sampler": dict(help="Bayesian: NUTS backend (pymc, nutpie, numpyro)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="causalrel",
+        description=(
+            "Does the therapeutic alliance cause symptom improvement? Fit models that separate "
+            "within-client from between-client effects to session-by-session data."
+        ),
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("validate", help="check a data file and say what is wrong, if anything")
+    _data_flags(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("describe", help="variance shares and within/between correlations")
+    _data_flags(p)
+    p.add_argument("--json", action="store_true", help="print the results-contract JSON")
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("simulate", help="simulate data with known truth (CSV + truth JSON)")
+    p.add_argument("--out", help="CSV file to write (truth goes to FILE.truth.json)")
+    p.add_argument("--clients", type=int, default=300, help="number of clients (default 300)")
+    p.add_argument("--sessions", default="8-20", help="sessions per client, N or LOW-HIGH")
+    p.add_argument("--ar", default="0.3,0.4", help="autoregressions x,y (default 0.3,0.4)")
+    p.add_argument("--cross", default="-0.2,-0.1", help="cross-lags x->y,y->x (default -0.2,-0.1)")
+    p.add_argument("--trait-corr", type=float, default=0.0, help="correlation of client traits")
+    p.add_argument("--therapists", type=int, default=None, help="number of therapists")
+    p.add_argument("--trend", default="0,0", help="linear change per session of x,y")
+    p.add_argument("--missing", type=float, default=0.0, help="share of ratings missing (MCAR)")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout probability per session")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("fit", help="fit one model family")
+    p.add_argument("model", choices=list(FAMILIES), help="model family")
+    _data_flags(p)
+    g = p.add_argument_group("model options (passed only when given)")
+    for name, kw in FIT_FLAGS.items():
+        g.add_argument("--" + name.replace("_", "-"), dest=name, default=None, **kw)
+    g.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="any other model option (repeatable)"
+    )
+    p.add_argument("--json", action="store_true", help="print the results-contract JSON")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("analyze", help="the main job: every family, the causal layer, a report")
+    _data_flags(p)
+    p.add_argument("--out", required=True, help="folder for report.html, figures, summary.json")
+    p.add_argument("--fast", action="store_true", help="skip the Bayesian samplers")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.set_defaults(func=cmd_analyze)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.showwarning = _show_warning
+    try:
+        return args.func(args)
+    except DataError as exc:
+        if args.debug:
+            raise
+        print(f"causalrel: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("causalrel: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a failure we did not foresee: say so plainly, no traceback
+        if args.debug:
+            raise
+        print(
+            f"causalrel: {args.command} failed: {type(exc).__name__}: {exc}. "
+            "Run again with --debug for the traceback, and please report it.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""Within/between decomposition: centring, detrending, variance shares, correlations.
+
+These are the descriptive steps every analysis starts from and every model family reuses:
+person-mean centring splits a score into a client's stable level (between) and the session's
+deviation from it (within); detrending removes each client's linear trend across sessions, since
+shared trends (alliance rising while symptoms fall) alone make within-client correlations
+negative (Falkenström et al. 2017). Random-intercept variance shares use statsmodels' MixedLM
+(REML), so only the naive share is computed by hand.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .data import DataWarning, SessionPanel
+
+__all__ = [
+    "person_mean_centre",
+    "grand_mean_centre",
+    "detrend",
+    "variance_decomposition",
+    "correlations",
+    "lagged_correlations",
+    "describe",
+]
+
+
+def _cols(panel: SessionPanel, columns: Sequence[str] | None) -> list[str]:
+    return list(columns) if columns is not None else panel.variables
+
+
+def person_mean_centre(panel: SessionPanel, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Split each column into ``{c}_between`` (the client's mean) and ``{c}_within`` (deviation).
+
+    Client means use the client's observed sessions; rows align with ``panel.data``.
+    """
+    out = pd.DataFrame(index=panel.data.index)
+    groups = panel.data.groupby(panel.client, sort=False)
+    for c in _cols(panel, columns):
+        mean = groups[c].transform("mean")
+        out[f"{c}_between"] = mean
+        out[f"{c}_within"] = panel.data[c] - mean
+    return out
+
+
+def grand_mean_centre(panel: SessionPanel, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each column minus its grand mean over all rows (``{c}_gmc``)."""
+    return pd.DataFrame(
+        {f"{c}_gmc": panel.data[c] - panel.data[c].mean() for c in _cols(panel, columns)},
+        index=panel.data.index,
+    )
+
+
+def detrend(
+    panel: SessionPanel, columns: Sequence[str] | None = None, *, min_obs: int = 3
+) -> SessionPanel:
+    """Remove each client's own linear trend across sessions, keeping the client's mean.
+
+    For every client and column, the least-squares line of the score on the session number is
+    subtracted and the client's mean added back, so between-client differences stay and only the
+    within-client trend goes. A client with fewer than ``min_obs`` observed values has no
+    estimable trend (two points fit a line exactly): those values become missing, with a
+    :class:`~causalrel.data.DataWarning` saying how many clients were affected.
+    """
+    data = panel.data
+    s = data[panel.session].astype(float)
+    values = {}
+    for c in _cols(panel, columns):
+        v = data[c]
+        ok = v.notna()
+        g = pd.DataFrame({"c": data[panel.client], "s": s.where(ok), "v": v})
+        grp = g.groupby("c", sort=False)
+        n = grp["v"].transform("count")
+        ms, mv = grp["s"].transform("mean"), grp["v"].transform("mean")
+        ds, dv = g["s"] - ms, g["v"] - mv
+        sxy = (ds * dv).groupby(g["c"], sort=False).transform("sum")
+        sxx = (ds * ds).groupby(g["c"], sort=False).transform("sum")
+        slope = sxy / sxx.where(sxx > 0)
+        resid = v - (mv + slope * (s - ms)) + mv
+        short = n < min_obs
+        if (short & ok).any():
+            k = data.loc[short & ok, panel.client].nunique()
+            warnings.warn(
+                f"detrend: {k} client(s) have fewer than {min_obs} observed '{c}' values, so no "
+                "trend can be estimated for them; their values are set missing.",
+                DataWarning,
+                stacklevel=2,
+            )
+        values[c] = resid.where(~short)
+    return panel.with_values(pd.DataFrame(values))
+
+
+def variance_decomposition(
+    panel: SessionPanel, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Share of each column's variance that lies between clients (and therapists).
+
+    Returns one row per column with the mean, SD, missing share, the naive between share
+    (variance of client means over that plus the mean within-client variance) and the
+    random-intercept-model estimate ``tau^2 / (tau^2 + sigma^2)`` (REML, statsmodels MixedLM).
+    With a therapist column, a three-level model adds ``therapist_share`` (therapist variance
+    over total) and ``between_share`` then counts client plus therapist variance.
+    """
+    rows = []
+    for c in _cols(panel, columns):
+        d = panel.data[[panel.client, c] + ([panel.therapist] if panel.therapist else [])].dropna()
+        means = d.groupby(panel.client)[c].mean()
+        dev = d[c] - d.groupby(panel.client)[c].transform("mean")
+        var_b, var_w = means.var(ddof=1), dev.var(ddof=1)
+        row: dict[str, Any] = {
+            "variable": c,
+            "mean": panel.data[c].mean(),
+            "sd": panel.data[c].std(),
+            "missing_share": panel.data[c].isna().mean(),
+            "sd_between": np.sqrt(var_b),
+            "sd_within": np.sqrt(var_w),
+            "between_share_naive": var_b / (var_b + var_w),
+        }
+        row.update(_random_intercept_shares(d, c, panel.client, panel.therapist))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("variable")
+
+
+def _random_intercept_shares(d: pd.DataFrame, c: str, client: str, therapist: str | None) -> dict:
+    import statsmodels.formula.api as smf
+
+    y = d[c].to_numpy(float)
+    frame = pd.DataFrame({"y": (y - y.mean()) / y.std(), "client": d[client].astype(str)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MixedLM's boundary chatter; checked below
+        if therapist is None:
+            fit = smf.mixedlm("y ~ 1", frame, groups=frame["client"]).fit(reml=True)
+            tau2, sigma2 = float(fit.cov_re.iloc[0, 0]), float(fit.scale)
+            return {"between_share": tau2 / (tau2 + sigma2), "ri_converged": bool(fit.converged)}
+        frame["therapist"] = d[therapist].astype(str).to_numpy()
+        fit = smf.mixedlm(
+            "y ~ 1",
+            frame,
+            groups=frame["therapist"],
+            re_formula="1",
+            vc_formula={"client": "0 + C(client)"},
+        ).fit(reml=True)
+    t2, c2, s2 = float(fit.cov_re.iloc[0, 0]), float(fit.vcomp[0]), float(fit.scale)
+    total = t2 + c2 + s2
+    return {
+        "between_share": (t2 + c2) / total,
+        "therapist_share": t2 / total,
+        "ri_converged": bool(fit.converged),
+    }
+
+
+def correlations(panel: SessionPanel) -> dict[str, float]:
+    """Pooled, between-client and within-client correlation of x and y in the same session.
+
+    ``between`` correlates client means; ``within`` correlates same-session deviations from the
+    client means (rows with both ratings).
+    """
+    x, y = panel.x, panel.y
+    both = panel.subset(panel.data[[x, y]].notna().all(axis=1))
+    d = both.data
+    pmc = person_mean_centre(both)
+    means = d.groupby(both.client)[[x, y]].mean()
+    return {
+        "pooled": float(d[x].corr(d[y])),
+        "between": float(means[x].corr(means[y])),
+        "within": float(pmc[f"{x}_within"].corr(pmc[f"{y}_within"])),
+    }
+
+
+def lagged_correlations(panel: SessionPanel) -> dict[str, float]:
+    """Within-client lag-1 correlations: ``"x->y"`` correlates x at t with y at t+1.
+
+    Uses deviations from client means; a lag across a missed session is missing.
+    """
+    pmc = person_mean_centre(panel)
+    w = panel.data[[panel.client, panel.session]].copy()
+    for v in panel.variables:
+        w[v] = pmc[f"{v}_within"]
+    lag = panel.with_values(w[panel.variables]).lagged()
+    out = {}
+    for a in panel.variables:
+        for b in panel.variables:
+            out[f"{a}->{b}"] = float(lag[f"{a}_lag1"].corr(lag[b]))
+    return out
+
+
+def describe(panel: SessionPanel) -> dict[str, Any]:
+    """The ``describe`` summary of the results contract, as a JSON-safe dict."""
+    per = panel.sessions_per_client
+    vd = variance_decomposition(panel)
+    variables = {}
+    for v in panel.variables:
+        r = vd.loc[v]
+        entry = {
+            "mean": float(r["mean"]),
+            "sd": float(r["sd"]),
+            "missing_share": float(r["missing_share"]),
+            "between_share": float(r["between_share"]),
+            "between_share_naive": float(r["between_share_naive"]),
+            "sd_between": float(r["sd_between"]),
+            "sd_within": float(r["sd_within"]),
+        }
+        if "therapist_share" in r:
+            entry["therapist_share"] = float(r["therapist_share"])
+        variables[v] = entry
+    sessions = panel.data[panel.session]
+    return {
+        "n_clients": panel.n_clients,
+        "n_rows": panel.n_rows,
+        "n_therapists": int(panel.data[panel.therapist].nunique()) if panel.therapist else None,
+        "sessions": {
+            "min": int(sessions.min()),
+            "max": int(sessions.max()),
+            "median_per_client": float(per.median()),
+        },
+        "variables": variables,
+        "correlations": correlations(panel),
+        "lagged_within_correlations": lagged_correlations(panel),
+        "warnings": list(panel.warnings),
+    }

@@ -1,0 +1,65 @@
+"""The registry of model families: name -> model class, and one generic ``fit_model``.
+
+Each family is a class ``Model(panel, **model_options)`` with ``fit(**fit_options)`` returning a
+:class:`~causalrel.results.ModelResults`. Classes are imported lazily so that ``causalrel --help``
+and the data layer stay fast (PyMC takes seconds to import).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from .data import DataError, SessionPanel
+from .results import ModelResults
+
+__all__ = ["FAMILIES", "get_model_class", "fit_model"]
+
+#: name -> "module:Class". The CLI's ``fit MODEL`` choices are these names.
+FAMILIES: dict[str, str] = {
+    "clpm": "causalrel.sem:CLPM",
+    "riclpm": "causalrel.sem:RICLPM",
+    "dpml": "causalrel.sem:DPML",
+    "fe": "causalrel.panel:FixedEffects",
+    "dpd": "causalrel.panel:DynamicPanel",
+    "mlm": "causalrel.bayes:MLM",
+    "dsem": "causalrel.bayes:DSEM",
+}
+
+
+def get_model_class(name: str) -> type:
+    """The model class registered under ``name``."""
+    if name not in FAMILIES:
+        raise DataError(f"Unknown model '{name}'. Choose one of: {', '.join(FAMILIES)}.")
+    module, cls = FAMILIES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def fit_model(name: str, panel: SessionPanel, **options: Any) -> ModelResults:
+    """Build and fit family ``name``; options go to the constructor or ``fit`` by their name.
+
+    An option neither accepts raises a :class:`DataError` naming the options that do apply.
+    """
+    cls = get_model_class(name)
+    init_names = _keyword_names(cls.__init__)
+    fit_names = _keyword_names(cls.fit)
+    init_opts, fit_opts = {}, {}
+    for key, value in options.items():
+        if key in init_names:
+            init_opts[key] = value
+        elif key in fit_names:
+            fit_opts[key] = value
+        else:
+            valid = sorted((init_names | fit_names) - {"self", "panel"})
+            raise DataError(
+                f"Option '{key}' does not apply to model '{name}'. Its options: "
+                + (", ".join(valid) or "none")
+                + "."
+            )
+    return cls(panel, **init_opts).fit(**fit_opts)
+
+
+def _keyword_names(func: Any) -> set[str]:
+    params = inspect.signature(func).parameters.values()
+    return {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}

@@ -1,0 +1,285 @@
+"""Simulate session-by-session data with known ground truth.
+
+The generating process is the one the model families disagree about: stable client traits
+(correlated, optionally nested in therapists) plus a within-client bivariate VAR(1) with
+autoregressive and cross-lagged effects (optionally varying between clients), linear time
+trends, dropout that depends on the previous session's symptoms (MAR), skipped sessions and
+missing ratings (MCAR). Every generating value is returned in :class:`Truth`, keyed exactly like
+the results contract's effects, so tests can check recovery directly.
+
+    x_it = mu_x + T_x,i + U_x,j + trend_x (t - 1) + w_x,it
+    w_it = Phi_i w_i,t-1 + e_it,   e_it ~ N(0, Sigma_e)
+
+``Phi_i[y, x]`` is the effect of alliance at session t-1 on symptoms at t (``"x->y"``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .data import SessionPanel, load_panel
+from .results import between_key, effect_key
+
+__all__ = ["Truth", "Simulation", "simulate"]
+
+BURN_IN = 50  # VAR steps before session 1, so session-1 states are (near) stationary
+
+
+@dataclass
+class Truth:
+    """The generating values, keyed like ``ModelResults.effects``.
+
+    ``within`` holds the average lagged effects (``"alliance->symptoms"`` = alliance at t on
+    symptoms at t+1, and the autoregressions); ``within_sd`` their between-client SDs;
+    ``between`` the correlation of clients' stable trait levels; ``params`` every argument;
+    ``clients`` each client's own trait levels and lagged effects.
+    """
+
+    within: dict[str, float]
+    within_sd: dict[str, float]
+    between: dict[str, float]
+    params: dict[str, Any]
+    clients: pd.DataFrame = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["clients"] = self.clients.to_dict(orient="records")
+        return d
+
+
+@dataclass
+class Simulation:
+    """Simulated long-format data and the truth that generated it."""
+
+    data: pd.DataFrame
+    truth: Truth
+    names: tuple[str, str]
+    therapist: bool
+
+    def panel(self, **kwargs: Any) -> SessionPanel:
+        """The data as a validated :class:`~causalrel.data.SessionPanel`."""
+        kwargs.setdefault("warn", False)
+        return load_panel(
+            self.data,
+            x=self.names[0],
+            y=self.names[1],
+            therapist="therapist" if self.therapist else None,
+            **kwargs,
+        )
+
+    def save(self, path: str | Path) -> tuple[Path, Path]:
+        """Write the data as CSV and the truth (without per-client rows) as JSON beside it."""
+        path = Path(path)
+        self.data.to_csv(path, index=False)
+        truth_path = path.with_suffix(".truth.json")
+        t = self.truth.to_dict()
+        t.pop("clients")
+        truth_path.write_text(json.dumps(t, indent=2, default=float) + "\n")
+        return path, truth_path
+
+
+def _pair(v: float | tuple[float, float]) -> np.ndarray:
+    return np.array(v if isinstance(v, (tuple, list, np.ndarray)) else (v, v), dtype=float)
+
+
+def simulate(
+    n_clients: int = 300,
+    n_sessions: int | tuple[int, int] = 12,
+    *,
+    ar: tuple[float, float] = (0.3, 0.4),
+    cross: tuple[float, float] = (-0.2, -0.1),
+    innovation_sd: float | tuple[float, float] = (0.4, 0.4),
+    innovation_corr: float = -0.2,
+    trait_mean: tuple[float, float] = (0.0, 0.0),
+    trait_sd: float | tuple[float, float] = (0.6, 0.6),
+    trait_corr: float = 0.0,
+    cross_sd: float | tuple[float, float] = 0.0,
+    n_therapists: int | None = None,
+    therapist_sd: float | tuple[float, float] = (0.2, 0.2),
+    trend: tuple[float, float] = (0.0, 0.0),
+    trend_sd: float | tuple[float, float] = 0.0,
+    mcar: float | tuple[float, float] = 0.0,
+    skip: float = 0.0,
+    dropout: float = 0.0,
+    dropout_on_symptoms: float = 0.0,
+    bounds: dict[str, tuple[float, float]] | None = None,
+    decimals: dict[str, int] | None = None,
+    names: tuple[str, str] = ("alliance", "symptoms"),
+    seed: int | None = None,
+) -> Simulation:
+    """Simulate a stable-trait + within-client VAR(1) panel with known truth.
+
+    Parameters
+    ----------
+    n_clients : int
+        Number of clients.
+    n_sessions : int or (int, int)
+        Planned sessions per client, fixed or drawn uniformly from the inclusive range.
+    ar : (float, float)
+        Within-client autoregressive effects of x (alliance) and y (symptoms).
+    cross : (float, float)
+        Within-client cross-lagged effects ``(x->y, y->x)``: alliance at t-1 on symptoms at t,
+        and symptoms at t-1 on alliance at t.
+    innovation_sd, innovation_corr
+        SDs and correlation of the within-client innovations (same-session shocks).
+    trait_mean, trait_sd, trait_corr
+        Means, SDs and correlation of clients' stable levels (the between-client part).
+    cross_sd : float or (float, float)
+        Between-client SD of the two cross-lagged effects (random slopes); 0 = fixed.
+    n_therapists : int, optional
+        Nest clients in this many therapists, each adding a shift with SD ``therapist_sd``.
+    trend : (float, float)
+        Average linear change per session of x and y; ``trend_sd`` lets it vary by client.
+    mcar : float or (float, float)
+        Probability that a rating of x (resp. y) is missing completely at random.
+    skip : float
+        Probability that a session is missed altogether (a gap in session numbers).
+    dropout : float
+        Base probability of dropping out before each session from session 2 on.
+    dropout_on_symptoms : float
+        Log-odds change in dropout per SD of the previous session's observed symptoms (MAR).
+    bounds, decimals : dict, optional
+        Clip (``{name: (low, high)}``) and round (``{name: digits}``) the observed scores, to
+        mimic a rating scale. Clipping breaks the linear model slightly: keep it rare.
+    names : (str, str)
+        Column names of x and y.
+    seed : int, optional
+        Seed for :func:`numpy.random.default_rng`; the same seed gives the same data.
+
+    Returns
+    -------
+    Simulation
+        ``.data`` (client, session, x, y[, therapist]), ``.truth`` and ``.panel()``.
+    """
+    rng = np.random.default_rng(seed)
+    nx, ny = names
+    n = int(n_clients)
+    if n < 1:
+        raise ValueError("n_clients must be at least 1")
+    lo, hi = (n_sessions, n_sessions) if isinstance(n_sessions, int) else n_sessions
+    if lo < 1 or hi < lo:
+        raise ValueError("n_sessions must be >= 1 (a range must be (low, high) with low <= high)")
+    planned = rng.integers(lo, hi + 1, size=n)
+    t_max = int(planned.max())
+
+    # Between level: traits (+ therapist shifts) and client-specific lagged effects.
+    tsd = _pair(trait_sd)
+    cov_t = np.diag(tsd) @ np.array([[1, trait_corr], [trait_corr, 1]]) @ np.diag(tsd)
+    traits = rng.multivariate_normal(trait_mean, cov_t, size=n)
+    therapist = None
+    if n_therapists:
+        therapist = rng.integers(0, n_therapists, size=n)
+        shifts = rng.normal(0, 1, size=(n_therapists, 2)) * _pair(therapist_sd)
+        level = traits + shifts[therapist]
+    else:
+        level = traits
+    csd = _pair(cross_sd)
+    cross_i = np.asarray(cross, float) + rng.normal(0, 1, size=(n, 2)) * csd
+    phi = np.zeros((n, 2, 2))
+    phi[:, 0, 0], phi[:, 1, 1] = ar
+    phi[:, 1, 0] = cross_i[:, 0]  # x_{t-1} -> y_t
+    phi[:, 0, 1] = cross_i[:, 1]  # y_{t-1} -> x_t
+    radius = np.abs(np.linalg.eigvals(phi)).max()
+    if radius >= 1:
+        raise ValueError(
+            f"the VAR is not stationary for some clients (largest |eigenvalue| {radius:.2f}); "
+            "lower ar, cross or cross_sd"
+        )
+    slopes = np.asarray(trend, float) + rng.normal(0, 1, size=(n, 2)) * _pair(trend_sd)
+
+    # Within level: VAR(1) with burn-in.
+    isd = _pair(innovation_sd)
+    cov_e = np.diag(isd) @ np.array([[1, innovation_corr], [innovation_corr, 1]]) @ np.diag(isd)
+    chol = np.linalg.cholesky(cov_e)
+    w = np.zeros((n, 2))
+    states = np.empty((n, t_max, 2))
+    for t in range(-BURN_IN, t_max):
+        w = np.einsum("nij,nj->ni", phi, w) + rng.normal(size=(n, 2)) @ chol.T
+        if t >= 0:
+            states[:, t] = w
+    session = np.arange(1, t_max + 1)
+    scores = level[:, None, :] + slopes[:, None, :] * (session[None, :, None] - 1) + states
+
+    # Who is seen when: planned length, dropout (MAR on previous observed symptoms), skips.
+    miss = rng.random((n, t_max, 2)) < _pair(mcar)
+    present = session[None, :] <= planned[:, None]
+    y_sd = scores[..., 1].std()
+    active = np.ones(n, bool)
+    for t in range(1, t_max):
+        prev = scores[:, t - 1, 1]
+        prev_seen = present[:, t - 1] & ~miss[:, t - 1, 1]
+        z = np.where(prev_seen, (prev - scores[:, 0, 1].mean()) / y_sd, 0.0)
+        if dropout > 0:
+            logit = np.log(dropout / (1 - dropout)) + dropout_on_symptoms * z
+            active &= rng.random(n) >= 1 / (1 + np.exp(-logit))
+        present[:, t] &= active
+    if skip > 0:
+        skipped = rng.random((n, t_max)) < skip
+        skipped[:, 0] = False
+        present &= ~skipped
+
+    ci, ti = np.nonzero(present)
+    vals = scores[ci, ti].copy()
+    vals[miss[ci, ti]] = np.nan
+    data = pd.DataFrame({"client": ci + 1, "session": ti + 1, nx: vals[:, 0], ny: vals[:, 1]})
+    if therapist is not None:
+        data.insert(1, "therapist", therapist[ci] + 1)
+    data = data[data[[nx, ny]].notna().any(axis=1)].reset_index(drop=True)
+    for name, (low, high) in (bounds or {}).items():
+        data[name] = data[name].clip(low, high)
+    for name, digits in (decimals or {}).items():
+        data[name] = data[name].round(digits)
+
+    truth = Truth(
+        within={
+            effect_key(nx, ny): float(cross[0]),
+            effect_key(ny, nx): float(cross[1]),
+            effect_key(nx, nx): float(ar[0]),
+            effect_key(ny, ny): float(ar[1]),
+        },
+        within_sd={effect_key(nx, ny): float(csd[0]), effect_key(ny, nx): float(csd[1])},
+        between={between_key(nx, ny): float(trait_corr)},
+        params={
+            "n_clients": n,
+            "n_sessions": [int(lo), int(hi)],
+            "ar": list(map(float, ar)),
+            "cross": list(map(float, cross)),
+            "innovation_sd": isd.tolist(),
+            "innovation_corr": float(innovation_corr),
+            "trait_mean": list(map(float, trait_mean)),
+            "trait_sd": tsd.tolist(),
+            "trait_corr": float(trait_corr),
+            "cross_sd": csd.tolist(),
+            "n_therapists": n_therapists,
+            "therapist_sd": _pair(therapist_sd).tolist() if n_therapists else None,
+            "trend": list(map(float, trend)),
+            "trend_sd": _pair(trend_sd).tolist(),
+            "mcar": _pair(mcar).tolist(),
+            "skip": float(skip),
+            "dropout": float(dropout),
+            "dropout_on_symptoms": float(dropout_on_symptoms),
+            "bounds": bounds,
+            "decimals": decimals,
+            "names": list(names),
+            "seed": seed,
+        },
+        clients=pd.DataFrame(
+            {
+                "client": np.arange(1, n + 1),
+                f"trait_{nx}": traits[:, 0],
+                f"trait_{ny}": traits[:, 1],
+                effect_key(nx, ny): cross_i[:, 0],
+                effect_key(ny, nx): cross_i[:, 1],
+                f"trend_{nx}": slopes[:, 0],
+                f"trend_{ny}": slopes[:, 1],
+                "planned_sessions": planned,
+            }
+        ),
+    )
+    return Simulation(data=data, truth=truth, names=(nx, ny), therapist=therapist is not None)

@@ -1,0 +1,22 @@
+"""Shared fixtures: small simulated panels with known truth, and paths."""
+
+from pathlib import Path
+
+import pytest
+
+from causalrel.simulate import simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "reference" / "fixtures"
+EXAMPLE = ROOT / "data" / "sessions.csv"
+
+
+@pytest.fixture(scope="session")
+def small_sim():
+    """200 clients x 10 sessions, no missingness: quick and exact enough for shape tests."""
+    return simulate(200, 10, seed=11)
+
+
+@pytest.fixture(scope="session")
+def example_path():
+    return EXAMPLE

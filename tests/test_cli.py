@@ -1,0 +1,104 @@
+"""The command line: help everywhere, clean errors (no traceback), contract-shaped JSON."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from causalrel.cli import main
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "causalrel.cli", *args], capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize(
+    "cmd", [[], ["validate"], ["describe"], ["simulate"], ["fit"], ["analyze"]]
+)
+def test_help_everywhere(cmd, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*cmd, "--help"])
+    assert exc.value.code == 0
+    assert "usage: causalrel" in capsys.readouterr().out
+
+
+def test_validate_ok_and_bad_file(tmp_path, example_path):
+    r = run("validate", str(example_path))
+    assert r.returncode == 0 and "OK. 400 clients" in r.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("client,session,alliance,symptoms\n1,1,3,20\n1,1,4,18\n")
+    r = run("validate", str(bad))
+    assert r.returncode == 2
+    assert "appear more than once" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_validate_wrong_column_names(tmp_path):
+    f = tmp_path / "d.csv"
+    pd.DataFrame({"id": [1, 1], "s": [1, 2], "wai": [3, 4], "core": [10, 12]}).to_csv(
+        f, index=False
+    )
+    r = run("validate", str(f))
+    assert r.returncode == 2 and "Columns found: 'id', 's', 'wai', 'core'" in r.stderr
+    r = run("validate", str(f), "--client", "id", "--session", "s", "--x", "wai", "--y", "core")
+    assert r.returncode == 0, r.stderr
+
+
+def test_describe_json_contract(example_path):
+    r = run("describe", str(example_path), "--therapist", "therapist", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["n_clients"] == 400
+    assert set(d["sessions"]) == {"min", "max", "median_per_client"}
+    for v in ("alliance", "symptoms"):
+        assert {"mean", "sd", "missing_share", "between_share"} <= set(d["variables"][v])
+    assert set(d["correlations"]) == {"pooled", "between", "within"}
+
+
+def test_describe_text(example_path):
+    r = run("describe", str(example_path))
+    assert r.returncode == 0 and "within clients" in r.stdout
+
+
+def test_simulate_writes_data_and_truth(tmp_path):
+    out = tmp_path / "sim.csv"
+    r = run("simulate", "--out", str(out), "--clients", "30", "--sessions", "5", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    assert pd.read_csv(out).client.nunique() == 30
+    truth = json.loads(out.with_suffix(".truth.json").read_text())
+    assert truth["within"]["alliance->symptoms"] == -0.2
+    r2 = run("simulate", "--clients", "30", "--sessions", "5", "--seed", "3")
+    assert r2.stdout == out.read_text()  # same seed, same data
+
+
+def test_bad_simulate_flag_is_a_clean_error():
+    r = run("simulate", "--cross", "0.1")
+    assert r.returncode == 2 and "--cross takes 2" in r.stderr
+
+
+class _Toy:
+    """A minimal family: constructor option ``k``, fit option ``draws``."""
+
+    def __init__(self, panel, *, k=1):
+        self.panel, self.k = panel, k
+
+    def fit(self, *, draws=10):
+        from causalrel.results import ModelResults
+
+        return ModelResults("toy", self.panel.n_clients, self.k * draws, {}, pd.DataFrame())
+
+
+def test_fit_model_routes_options_and_rejects_unknown(monkeypatch, small_sim):
+    import causalrel.families as fam
+    from causalrel.data import DataError
+
+    monkeypatch.setitem(fam.FAMILIES, "toy", "tests.test_cli:_Toy")
+    res = fam.fit_model("toy", small_sim.panel(), k=3, draws=7)
+    assert res.n_observations == 21
+    with pytest.raises(DataError, match="does not apply to model 'toy'. Its options: draws, k"):
+        fam.fit_model("toy", small_sim.panel(), no_such_option=1)
+    with pytest.raises(DataError, match="Unknown model 'nope'"):
+        fam.fit_model("nope", small_sim.panel())
