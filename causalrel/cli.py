@@ -89,9 +89,12 @@ def cmd_describe(args: argparse.Namespace) -> int:
     print(f"sessions {s['min']}-{s['max']}, median {s['median_per_client']:g} per client")
     print("\nvariable      mean      sd   missing  between share (RI model / naive)")
     for v, e in d["variables"].items():
+        therapist = (
+            f"   therapist share {e['therapist_share']:.2f}" if "therapist_share" in e else ""
+        )
         print(
             f"{v:<12}{e['mean']:>6.2f}{e['sd']:>8.2f}{e['missing_share']:>9.1%}"
-            f"{e['between_share']:>12.2f} / {e['between_share_naive']:.2f}"
+            f"{e['between_share']:>12.2f} / {e['between_share_naive']:.2f}{therapist}"
         )
     c = d["correlations"]
     print(

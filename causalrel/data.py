@@ -413,4 +413,5 @@ def _check_duplicates(data: pd.DataFrame, client: str, session: str, rowname) ->
 
 def _show(ids: Sequence[Any]) -> str:
     ids = list(ids)
-    return ", ".join(map(str, ids[:MAX_SHOWN])) + (" ..." if len(ids) > MAX_SHOWN else "")
+    more = f" and {len(ids) - MAX_SHOWN} more" if len(ids) > MAX_SHOWN else ""
+    return ", ".join(map(str, ids[:MAX_SHOWN])) + more
