@@ -1,0 +1,438 @@
+"""Designs for the panel estimators: lagged regressions and Arellano–Bond instrument matrices.
+
+Two shapes of data leave this module:
+
+* :func:`within_design` — one table per equation for the fixed-effects (within) estimator:
+  the outcome at session ``t`` with both variables at session ``t - 1``, built with
+  :meth:`SessionPanel.lagged <causalrel.data.SessionPanel.lagged>`, so a lag across a missed
+  session is missing, never the last session before the gap.
+* :func:`difference_design` — the first-differenced equation of the dynamic panel
+  ``Δo_t = a Δo_{t-1} + b Δc_{t-1} + Δe_t`` with its instrument matrix, on the grid of session
+  numbers (a missed session is a missing value, as in :meth:`SessionPanel.wide`).
+
+Why the instrument matrices are built here: linearmodels has IV and GMM estimators but no
+Arellano–Bond estimator (its roadmap lists dynamic-panel GMM as not implemented), so nothing in
+it builds "GMM-style" instruments — one column per (session, lag) pair, zero where the lag does
+not exist. The layout follows R plm's ``pgmm`` (Croissant & Millo): rows are sessions
+``t = 3, 4, ...`` of every client; a GMM-style instrument ``v`` with lags ``a..b`` contributes,
+for row ``t``, the levels ``v_s`` with ``max(1, t - b) <= s <= t - a``; missing values are
+zero, so a missing instrument drops out of the moment conditions rather than the row; a row
+whose outcome or regressors are missing is left out. ``collapse=True`` replaces the
+per-session columns by one column per lag (Roodman 2009), which keeps the count of instruments
+linear rather than quadratic in the number of sessions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..data import DataError, SessionPanel
+
+__all__ = [
+    "CAUSE_TYPES",
+    "WithinDesign",
+    "DifferenceDesign",
+    "within_design",
+    "difference_design",
+    "lag_name",
+]
+
+#: How the other variable's lag ``c_{t-1}`` relates to the shocks of the outcome equation, and
+#: the first lag of ``c`` (relative to the outcome's session ``t``) that is a valid instrument
+#: for the differenced equation.
+#: * ``exogenous``: strictly exogenous, uncorrelated with every shock -> ``c_{t-1}`` onwards.
+#: * ``predetermined``: may respond to past and same-session shocks (feedback: symptoms at
+#:   session ``t - 1`` can move the alliance rated at ``t - 1``), but not to later ones ->
+#:   ``c_{t-2}`` onwards, like the lagged outcome itself.
+#: * ``endogenous``: correlated even with the shock of the following session -> ``c_{t-3}``.
+CAUSE_TYPES = {"exogenous": 1, "predetermined": 2, "endogenous": 3}
+
+
+def lag_name(column: str, lag: int = 1) -> str:
+    """Name of a lagged column, as :meth:`SessionPanel.lagged` spells it."""
+    return f"{column}_lag{lag}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixed effects: levels with lags
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class WithinDesign:
+    """One equation of the cross-lagged within model.
+
+    ``frame`` is indexed by (client, session) and holds the outcome and the lagged regressors of
+    the rows the equation can use; ``excluded`` counts the rows it cannot use, by reason.
+    """
+
+    outcome: str
+    regressors: list[str]
+    frame: pd.DataFrame
+    excluded: dict[str, int]
+    n_clients: int
+
+
+def within_design(
+    panel: SessionPanel, outcome: str, causes: list[str], *, what: str = "Fixed effects"
+) -> WithinDesign:
+    """Rows ``outcome_t ~ cause_{t-1} ...`` with both values observed; lags by session number.
+
+    Raises
+    ------
+    DataError
+        If no row has its previous session in the data with the needed ratings.
+    """
+    lagged = panel.lagged(panel.variables, 1)
+    keys = [panel.client, panel.session]
+    regs = [lag_name(c) for c in causes]
+    prev_present = _previous_present(panel, 1)
+    first = _first_rows(panel)
+    used = prev_present & lagged[[outcome, *regs]].notna().all(axis=1).to_numpy()
+    excluded = {
+        "clients_with_one_session": int((panel.sessions_per_client == 1).sum()),
+        "first_sessions": int(first.sum()),
+        "rows_after_a_missed_session": int((~prev_present & ~first).sum()),
+        f"rows_with_missing_ratings.{outcome}": int((prev_present & ~used).sum()),
+    }
+    per_client = lagged.loc[used, panel.client].value_counts()
+    n_clients = int(len(per_client))
+    if n_clients < 2:
+        _raise_unusable(panel, what, 1, n_clients, outcome, causes)
+    if (per_client >= 2).sum() == 0:
+        raise DataError(
+            f"{what} compares each client's rows with that client's own mean, so a client "
+            f"needs two or more usable rows (three consecutive sessions): {n_clients} of "
+            f"{panel.n_clients} clients have one usable row and none has two. With two sessions "
+            "per client, use a model of change scores or a between-client model instead."
+        )
+    frame = lagged.loc[used, keys + [outcome, *regs]].set_index(keys)
+    return WithinDesign(outcome, regs, frame, excluded, n_clients)
+
+
+def _first_rows(panel: SessionPanel) -> np.ndarray:
+    c = panel.data[panel.client].to_numpy()
+    return np.r_[True, c[1:] != c[:-1]] if len(c) else np.zeros(0, bool)
+
+
+def _previous_present(panel: SessionPanel, lag: int) -> np.ndarray:
+    """Whether the session ``lag`` sessions before each row is in the data (same client)."""
+    d = panel.data
+    c, s = d[panel.client].to_numpy(), d[panel.session].to_numpy()
+    ok = np.zeros(len(d), bool)
+    if lag < len(d):
+        ok[lag:] = (c[lag:] == c[:-lag]) & (s[lag:] - s[:-lag] == lag)
+    return ok
+
+
+def _raise_unusable(
+    panel: SessionPanel, what: str, n_prev: int, n_usable: int, outcome: str, causes: list[str]
+) -> None:
+    per = panel.sessions_per_client
+    need = n_prev + 1
+    long_enough = int((per >= need).sum())
+    runs = _longest_runs(panel)
+    consecutive = int((runs >= need).sum())
+    sessions = "the previous session" if n_prev == 1 else f"the {n_prev} previous sessions"
+    raise DataError(
+        f"{what} needs rows whose {sessions} are also in the data, with "
+        f"{', '.join(sorted({outcome, *causes}))} rated: {n_usable} of {panel.n_clients} clients "
+        f"have such a row (at least 2 are needed). {long_enough} clients have {need} or more "
+        f"sessions, {consecutive} have {need} consecutive session numbers; lags across a missed "
+        "session are missing, not the last session before the gap. Check the session column "
+        "(sessions must be numbered 1, 2, 3, ... per client) or the missing ratings."
+    )
+
+
+def _longest_runs(panel: SessionPanel) -> pd.Series:
+    """Each client's longest run of consecutive session numbers."""
+    d = panel.data[[panel.client, panel.session]]
+    c = d[panel.client].to_numpy()
+    s = d[panel.session].to_numpy()
+    brk = np.r_[True, (c[1:] != c[:-1]) | (s[1:] - s[:-1] != 1)]
+    run_id = np.cumsum(brk)
+    lengths = pd.Series(run_id).map(pd.Series(run_id).value_counts())
+    return lengths.groupby(c).max()
+
+
+# ---------------------------------------------------------------------------------------------
+# Dynamic panel: first differences and GMM-style instruments
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class DifferenceDesign:
+    """The first-differenced equation of one outcome, ready for IV/GMM.
+
+    Attributes
+    ----------
+    y : (n,) array
+        ``Δo_t``.
+    X : (n, k) array
+        Regressors ``Δo_{t-1}``, ``Δc_{t-1}`` (endogenous in the differenced equation).
+    V : (n, q) array
+        Differenced session dummies (exogenous; regressors and instruments), ``q = 0`` without
+        time effects.
+    Z : (n, m) array
+        Excluded instruments (GMM-style, or Anderson–Hsiao levels).
+    groups : (n,) int array
+        Client code of each row, 0..G-1, rows sorted by client then session.
+    session : (n,) int array
+        Session number ``t`` of each row.
+    """
+
+    outcome: str
+    cause: str
+    y: np.ndarray
+    X: np.ndarray
+    V: np.ndarray
+    Z: np.ndarray
+    x_names: list[str]
+    v_names: list[str]
+    z_names: list[str]
+    groups: np.ndarray
+    session: np.ndarray
+    clients: pd.Index
+    excluded: dict[str, int] = field(default_factory=dict)
+    dropped_instruments: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_clients(self) -> int:
+        return int(len(np.unique(self.groups)))
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Index of each client's first row (rows are sorted by client)."""
+        return np.flatnonzero(np.r_[True, self.groups[1:] != self.groups[:-1]])
+
+    def neighbour(self, lag: int) -> np.ndarray:
+        """Row index of the same client's row at session ``t - lag``, or -1 if it is not used."""
+        g, s = self.groups, self.session
+        if not len(s):
+            return np.zeros(0, np.int64)
+        key = g * (int(s.max()) + 1) + s  # increasing: rows are sorted by client, session
+        target = key - lag
+        pos = np.clip(np.searchsorted(key, target), 0, len(key) - 1)
+        return np.where((key[pos] == target) & (s > lag), pos, -1)
+
+
+def difference_design(
+    panel: SessionPanel,
+    outcome: str,
+    cause: str,
+    *,
+    instruments: str = "gmm",
+    cause_type: str = "predetermined",
+    collapse: bool = True,
+    max_lag: int | None = None,
+    time_effects: bool = False,
+) -> DifferenceDesign:
+    """Build ``Δo_t = a Δo_{t-1} + b Δc_{t-1} (+ Δsession dummies) + Δe_t`` and its instruments.
+
+    Parameters
+    ----------
+    panel : SessionPanel
+    outcome, cause : str
+        The outcome ``o`` and the other variable ``c`` of this equation.
+    instruments : {"gmm", "ah"}
+        ``"gmm"``: Arellano–Bond GMM-style instruments, the outcome's levels from lag 2 and the
+        cause's from the lag that ``cause_type`` allows (``max_lag`` caps both).
+        ``"ah"``: Anderson–Hsiao, one instrument per regressor — the level ``o_{t-2}`` for
+        ``Δo_{t-1}`` and, for ``Δc_{t-1}``, ``c_{t-2}`` (predetermined), ``c_{t-3}``
+        (endogenous) or ``Δc_{t-1}`` itself (exogenous); rows without them are left out.
+    cause_type : {"predetermined", "exogenous", "endogenous"}
+        See :data:`CAUSE_TYPES`.
+    collapse : bool
+        One instrument column per lag instead of per (session, lag).
+    max_lag : int, optional
+        Deepest lag used as instrument (``None``: all available).
+    time_effects : bool
+        Add differenced session dummies for sessions 3..T (as regressors and instruments).
+    """
+    if cause_type not in CAUSE_TYPES:
+        raise DataError(f"cause_type must be one of {', '.join(CAUSE_TYPES)}; got {cause_type!r}.")
+    if max_lag is not None and max_lag < 2:
+        raise DataError(
+            f"max_lag must be 2 or more (the outcome's first valid lag); got {max_lag}."
+        )
+    wide = panel.wide([outcome, cause])
+    t_max = wide.shape[1] // 2
+    clients = wide.index
+    lev_o = wide[outcome].to_numpy(float)  # (client, session) levels
+    lev_c = wide[cause].to_numpy(float)
+    in_data = np.zeros_like(lev_o, dtype=bool)
+    codes_all = pd.Index(clients).get_indexer(panel.data[panel.client])
+    in_data[codes_all, panel.data[panel.session].to_numpy() - 1] = True
+    per = panel.sessions_per_client
+    what = "The dynamic panel (first differences with a lagged outcome)"
+    if t_max < 3:
+        raise DataError(
+            f"{what} needs at least three consecutive sessions per client (t-2, t-1, t); the "
+            f"data have at most {int(per.max())} sessions per client, so 0 of {len(per)} "
+            "clients could be used. Use the fixed-effects model (fe) instead."
+        )
+
+    # rows t = 3..T (1-based); column j of the (N, T-2) grids is session j + 3
+    def lvl(a: np.ndarray, back: int) -> np.ndarray:  # a_{t-back} for t = 3..T
+        return a[:, 2 - back : t_max - back]
+
+    dy = lvl(lev_o, 0) - lvl(lev_o, 1)
+    dyl = lvl(lev_o, 1) - lvl(lev_o, 2)
+    dcl = lvl(lev_c, 1) - lvl(lev_c, 2)
+    ok = np.isfinite(dy) & np.isfinite(dyl) & np.isfinite(dcl)
+    row_in = in_data[:, 2:]
+    prev2 = in_data[:, 1:-1] & in_data[:, :-2]
+    ah_inst: list[np.ndarray] = []
+    ah_names: list[str] = []
+    if instruments == "ah":
+        ah_inst = [lvl(lev_o, 2)]
+        ah_names = [f"{lag_name(outcome, 2)}"]
+        if cause_type == "exogenous":
+            ah_inst.append(dcl)
+            ah_names.append(f"d.{lag_name(cause, 1)}")
+        else:
+            back = CAUSE_TYPES[cause_type]
+            col = np.full_like(dcl, np.nan)
+            if back == 2:
+                col = lvl(lev_c, 2)
+            else:  # back == 3: c_{t-3}, missing at t = 3
+                col[:, 1:] = lev_c[:, : t_max - 3]
+            ah_inst.append(col)
+            ah_names.append(lag_name(cause, back))
+        ok &= np.all([np.isfinite(a) for a in ah_inst], axis=0)
+    elif instruments != "gmm":
+        raise DataError(f"instruments must be 'gmm' or 'ah'; got {instruments!r}.")
+
+    excluded = {
+        "clients_with_fewer_than_3_sessions": int((per < 3).sum()),
+        "rows_without_two_previous_sessions": int(in_data.sum() - (row_in & prev2).sum()),
+        f"rows_with_missing_ratings.{outcome}": int((row_in & prev2 & ~ok).sum()),
+    }
+    gi, tj = np.nonzero(ok)  # client-major order: sorted by client, then session
+    n_usable = len(np.unique(gi))
+    excluded[f"clients_without_usable_rows.{outcome}"] = int(len(per) - n_usable)
+    if n_usable < 2:
+        _raise_unusable(panel, what, 2, n_usable, outcome, [cause])
+    # re-code groups 0..G-1 over used clients
+    used_clients, groups = np.unique(gi, return_inverse=True)
+    session = tj + 3
+    y = dy[gi, tj]
+    X = np.column_stack([dyl[gi, tj], dcl[gi, tj]])
+    x_names = [lag_name(outcome), lag_name(cause)]
+
+    if instruments == "ah":
+        Z = np.column_stack([a[gi, tj] for a in ah_inst])
+        z_names = ah_names
+    else:
+        blocks, z_names = [], []
+        first_c = CAUSE_TYPES[cause_type]
+        for var, arr, first in ((outcome, lev_o, 2), (cause, lev_c, first_c)):
+            zb, nb = _gmm_block(arr, gi, session, first, max_lag, collapse, var)
+            blocks.append(zb)
+            z_names += nb
+        Z = np.hstack(blocks)
+
+    V = np.zeros((len(y), 0))
+    v_names: list[str] = []
+    if time_effects:
+        cols, v_names = [], []
+        for s in range(3, t_max + 1):
+            cols.append((session == s).astype(float) - (session - 1 == s).astype(float))
+            v_names.append(f"{panel.session}[{s}]")
+        V = np.column_stack(cols)
+        keep = np.any(V != 0, axis=0)
+        V, v_names = V[:, keep], [n for n, k in zip(v_names, keep, strict=True) if k]
+
+    keep = _independent_columns(V, Z)
+    dropped = int((~keep).sum())
+    Z, z_names = Z[:, keep], [n for n, k in zip(z_names, keep, strict=True) if k]
+    return DifferenceDesign(
+        outcome=outcome,
+        cause=cause,
+        y=y,
+        X=X,
+        V=V,
+        Z=Z,
+        x_names=x_names,
+        v_names=v_names,
+        z_names=z_names,
+        groups=groups.astype(np.int64),
+        session=session.astype(np.int64),
+        clients=pd.Index(clients[used_clients]),
+        excluded=excluded,
+        dropped_instruments=dropped,
+    )
+
+
+def _independent_columns(V: np.ndarray, Z: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    """Mask of the columns of ``Z`` to keep: drop all-zero ones and exact linear combinations.
+
+    An instrument with no data (a session nobody reached) or one that repeats others adds no
+    moment condition; R's pgmm keeps them and uses a generalised inverse, linearmodels refuses
+    a rank-deficient instrument matrix. Dropping them leaves the instruments' column space, and
+    so the estimates, unchanged. Which columns are redundant is read from a pivoted QR of a
+    square root of the Gram matrix of ``Z`` (after projecting out ``V``), which selects the same
+    columns as a pivoted QR of ``Z`` itself at the cost of an ``m x m`` problem.
+    """
+    from scipy.linalg import qr
+
+    keep = np.any(Z != 0, axis=0)
+    if not keep.any():
+        return keep
+    idx = np.flatnonzero(keep)
+    Zk = Z[:, idx]
+    if V.shape[1]:
+        Zk = Zk - V @ np.linalg.lstsq(V, Zk, rcond=None)[0]
+    gram = Zk.T @ Zk
+    scale = np.sqrt(np.diag(gram))
+    scale[scale == 0] = 1.0
+    gram = gram / np.outer(scale, scale)
+    w, u = np.linalg.eigh(gram)
+    root = np.sqrt(np.clip(w, 0, None))[:, None] * u.T  # root.T @ root == gram
+    _, r, piv = qr(root, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = int((diag > tol * diag[0]).sum()) if len(diag) else 0
+    out = np.zeros_like(keep)
+    out[idx[np.sort(piv[:rank])]] = True
+    return out
+
+
+def _gmm_block(
+    levels: np.ndarray,
+    gi: np.ndarray,
+    session: np.ndarray,
+    first: int,
+    max_lag: int | None,
+    collapse: bool,
+    name: str,
+) -> tuple[np.ndarray, list[str]]:
+    """GMM-style instruments of one variable: levels ``v_s``, ``t - last <= s <= t - first``."""
+    t_max = levels.shape[1]
+    last = t_max if max_lag is None else max(max_lag, first)
+    vals = np.nan_to_num(levels, nan=0.0)
+    n = len(gi)
+    if collapse:
+        lags = list(range(first, min(last, t_max - 1) + 1))
+        Z = np.zeros((n, len(lags)))
+        for j, lag in enumerate(lags):
+            s = session - lag
+            ok = s >= 1
+            Z[ok, j] = vals[gi[ok], s[ok] - 1]
+        return Z, [lag_name(name, lag) for lag in lags]
+    pairs = [(t, s) for t in range(3, t_max + 1) for s in range(max(1, t - last), t - first + 1)]
+    Z = np.zeros((n, len(pairs)))
+    col = 0
+    names = []
+    for t in range(3, t_max + 1):
+        ss = list(range(max(1, t - last), t - first + 1))
+        if not ss:
+            continue
+        rows = np.flatnonzero(session == t)
+        if len(rows):
+            Z[np.ix_(rows, np.arange(col, col + len(ss)))] = vals[gi[rows]][:, np.array(ss) - 1]
+        names += [f"{name}[{s}]@{t}" for s in ss]
+        col += len(ss)
+    return Z, names
