@@ -1,0 +1,528 @@
+"""The cross-lagged panel models: CLPM, RI-CLPM and the ML dynamic panel model (DPML).
+
+Each model writes lavaan syntax for the chosen waves (session numbers), which
+:func:`~causalrel.sem.partable.parse_model` turns into a parameter table with lavaan's
+``lavaan()`` semantics (observed intercepts free, nothing else added), so every row of the
+result can be compared with ``parameterEstimates()`` of the same syntax in R.
+
+Names: observed ``x<s>``, ``y<s>`` for session ``s`` (x = ``panel.x``, the alliance; y =
+``panel.y``, the symptoms). RI-CLPM as in Mulder & Hamaker (2021): random intercepts ``RIx``,
+``RIy`` (loadings 1 on every wave), within components ``wx<s>``, ``wy<s>`` (loading 1),
+lagged effects between consecutive within components, wave-1 and same-session within
+covariances, observed residual variances fixed at 0. CLPM: the same lags between the observed
+variables themselves. DPML (Allison, Williams & Moral-Benito 2017; Stata's ``xtdpdml``):
+fixed effects ``FEx``, ``FEy`` loading 1 on waves 2..T, the first wave's observations
+exogenous and free to correlate with the fixed effects and each other, lags constrained equal
+over waves (as in ``xtdpdml``), error variances and same-session error covariances free per
+wave.
+
+Waves: by default sessions ``first .. K`` where ``K`` is the last session that at least
+``min_reach`` (default half) of the clients reached (had a row for); later sessions are left
+out and counted in ``excluded``. Give ``waves=`` to choose.
+
+No ``detrend`` option: removing each client's linear trend over the modelled waves puts an
+exact linear constraint on every complete client's scores, which makes the covariance matrix
+of the waves singular. Average trends are absorbed by the wave-specific means; client-specific
+trends need a model with latent slopes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..data import DataError, SessionPanel
+from ..results import Effect, between_key, effect_key
+from .estimate import fit_partable, warn_problems
+from .fitmeasures import fit_measures
+from .partable import ParTable, parse_model
+from .results import SEMResults
+
+__all__ = ["CLPM", "RICLPM", "DPML", "riclpm_syntax", "clpm_syntax", "dpml_syntax",
+           "default_waves"]
+
+#: Labels of the time-invariant lagged effects (``constrained=True``).
+LAG_LABELS = {("x", "x"): "ar_x", ("y", "y"): "ar_y", ("x", "y"): "cl_xy", ("y", "x"): "cl_yx"}
+
+
+def _lag_terms(prefix: str, s: int, prev: int, constrained: bool) -> list[str]:
+    """``<prefix>x<s> ~ ...`` and ``<prefix>y<s> ~ ...`` regressions on wave ``prev``."""
+    lines = []
+    for out in ("x", "y"):
+        terms = []
+        for cause in ("x", "y"):
+            lab = f"{LAG_LABELS[(cause, out)]}*" if constrained else ""
+            terms.append(f"{lab}{prefix}{cause}{prev}")
+        lines.append(f"{prefix}{out}{s} ~ " + " + ".join(terms))
+    return lines
+
+
+def _means(waves: list[int], invariant: bool) -> list[str]:
+    if not invariant:
+        return []
+    return [f"{v}{s} ~ m_{v}*1" for v in ("x", "y") for s in waves]
+
+
+def _covariate_block(covariates: list[str]) -> list[str]:
+    """Variances and covariances of time-invariant covariates (random, as fixed.x = FALSE)."""
+    if not covariates:
+        return []
+    lines = ["# time-invariant covariates"]
+    lines += [f"{z} ~~ {z}" for z in covariates]
+    lines += [f"{a} ~~ {b}" for i, a in enumerate(covariates) for b in covariates[i + 1:]]
+    return lines
+
+
+def riclpm_syntax(waves: Iterable[int], *, constrained: bool = False,
+                  invariant_means: bool = False, covariates: Iterable[str] = ()) -> str:
+    """lavaan syntax of the RI-CLPM (Mulder & Hamaker 2021) for the given waves.
+
+    Time-invariant ``covariates`` predict the random intercepts (the tutorial's extension
+    with a time-invariant predictor: ``RIx + RIy ~ z``).
+    """
+    w = list(waves)
+    cov = list(covariates)
+    lines = ["# between: random intercepts",
+             "RIx =~ " + " + ".join(f"1*x{s}" for s in w),
+             "RIy =~ " + " + ".join(f"1*y{s}" for s in w),
+             "# within components"]
+    lines += [f"w{v}{s} =~ 1*{v}{s}" for s in w for v in ("x", "y")]
+    lines.append("# lagged effects")
+    for prev, s in zip(w[:-1], w[1:], strict=True):
+        lines += _lag_terms("w", s, prev, constrained)
+    lines.append("# wave-1 covariance and same-session innovation covariances")
+    lines += [f"wx{s} ~~ wy{s}" for s in w]
+    lines.append("# random intercepts: variances and covariance")
+    lines += ["RIx ~~ RIx", "RIy ~~ RIy", "RIx ~~ RIy"]
+    lines.append("# within (residual) variances")
+    lines += [f"w{v}{s} ~~ w{v}{s}" for s in w for v in ("x", "y")]
+    if cov:
+        lines.append("RIx + RIy ~ " + " + ".join(cov))
+        lines += _covariate_block(cov)
+    lines += _means(w, invariant_means)
+    return "\n".join(lines)
+
+
+def clpm_syntax(waves: Iterable[int], *, constrained: bool = False,
+                invariant_means: bool = False, covariates: Iterable[str] = ()) -> str:
+    """lavaan syntax of the classic CLPM (lags between the observed variables).
+
+    Time-invariant ``covariates`` predict x and y at every wave (wave-specific effects).
+    """
+    w = list(waves)
+    cov = list(covariates)
+    lines = ["# lagged effects"]
+    for prev, s in zip(w[:-1], w[1:], strict=True):
+        lines += _lag_terms("", s, prev, constrained)
+    lines.append("# wave-1 covariance and same-session residual covariances")
+    lines += [f"x{s} ~~ y{s}" for s in w]
+    lines.append("# (residual) variances")
+    lines += [f"{v}{s} ~~ {v}{s}" for s in w for v in ("x", "y")]
+    if cov:
+        lines += [f"x{s} + y{s} ~ " + " + ".join(cov) for s in w]
+        lines += _covariate_block(cov)
+    lines += _means(w, invariant_means)
+    return "\n".join(lines)
+
+
+def dpml_syntax(waves: Iterable[int], *, constrained: bool = True,
+                invariant_error_variances: bool = False, covariates: Iterable[str] = ()) -> str:
+    """lavaan syntax of the ML dynamic panel model (Allison, Williams & Moral-Benito 2017).
+
+    Time-invariant ``covariates`` enter both equations from the second wave on (effects equal
+    over waves when ``constrained``), correlate freely with the first wave's observations and
+    are uncorrelated with the fixed effects (as in ``xtdpdml``).
+    """
+    w = list(waves)
+    cov = list(covariates)
+    first, rest = w[0], w[1:]
+    lines = ["# fixed effects (loading 1 from the second wave on)",
+             "FEx =~ " + " + ".join(f"1*x{s}" for s in rest),
+             "FEy =~ " + " + ".join(f"1*y{s}" for s in rest),
+             "# lagged effects"]
+    for prev, s in zip(w[:-1], w[1:], strict=True):
+        lines += _lag_terms("", s, prev, constrained)
+    lines.append("# fixed effects and the first wave correlate freely")
+    lines += ["FEx ~~ FEx", "FEy ~~ FEy", "FEx ~~ FEy",
+              f"FEx ~~ x{first} + y{first}", f"FEy ~~ x{first} + y{first}",
+              f"x{first} ~~ x{first}", f"y{first} ~~ y{first}", f"x{first} ~~ y{first}"]
+    lines.append("# error variances and same-session error covariances")
+    for s in rest:
+        if invariant_error_variances:
+            lines += [f"x{s} ~~ e_x*x{s}", f"y{s} ~~ e_y*y{s}"]
+        else:
+            lines += [f"x{s} ~~ x{s}", f"y{s} ~~ y{s}"]
+        lines.append(f"x{s} ~~ y{s}")
+    if cov:
+        for s in rest:
+            for v in ("x", "y"):
+                terms = [f"g{v}_{z}*{z}" if constrained else z for z in cov]
+                lines.append(f"{v}{s} ~ " + " + ".join(terms))
+        lines += _covariate_block(cov)
+        lines += [f"{v}{first} ~~ {z}" for z in cov for v in ("x", "y")]
+    return "\n".join(lines)
+
+
+def default_waves(panel: SessionPanel, min_reach: float = 0.5) -> list[int]:
+    """Sessions ``first .. K``: ``K`` is the last session at least ``min_reach`` of clients reached."""
+    last = panel.data.groupby(panel.client, sort=False)[panel.session].max()
+    first = int(panel.data[panel.session].min())
+    top = int(last.max())
+    reach = np.array([(last >= s).mean() for s in range(first, top + 1)])
+    ok = np.flatnonzero(reach >= min_reach)
+    k = first + int(ok.max()) if len(ok) else first
+    return list(range(first, k + 1))
+
+
+class _PanelSEM:
+    """Shared machinery: waves, wide data, exclusions, fitting, effects."""
+
+    name = "sem"
+    min_waves = 2
+    prefix = ""  # latent prefix of the within components ("w" for the RI-CLPM)
+    between: tuple[str, str] | None = None  # latent pair whose correlation is "between"
+
+    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
+                 constrained: bool = False, min_reach: float = 0.5,
+                 covariates: Iterable[str] = ()) -> None:
+        if not isinstance(panel, SessionPanel):
+            raise DataError("Give a SessionPanel (see causalrel.load_panel).")
+        if not 0 < min_reach <= 1:
+            raise DataError("min_reach must be a share of clients in (0, 1].")
+        if isinstance(covariates, str):
+            covariates = [covariates]
+        self.covariates = list(covariates)
+        self.panel = panel
+        self.constrained = bool(constrained)
+        self.waves = self._check_waves(panel, waves, min_reach)
+        self.wide, self.excluded = self._wide_data()
+        self.syntax = self._syntax()
+        self.partable: ParTable = parse_model(self.syntax)
+
+    # -- data -----------------------------------------------------------------------------------
+    def _check_waves(self, panel: SessionPanel, waves, min_reach: float) -> list[int]:
+        if waves is None:
+            w = default_waves(panel, min_reach)
+            if len(w) < self.min_waves:
+                raise DataError(
+                    f"{self.name}: only {len(w)} session(s) were reached by at least "
+                    f"{min_reach:.0%} of clients, and the model needs {self.min_waves} waves. "
+                    "Give waves=[...] explicitly or lower min_reach."
+                )
+            return w
+        try:
+            w = sorted({int(s) for s in waves})
+        except (TypeError, ValueError) as exc:
+            raise DataError("waves must be session numbers (whole numbers).") from exc
+        if len(w) < self.min_waves:
+            raise DataError(f"{self.name} needs at least {self.min_waves} waves; "
+                            f"got {len(w)} ({w}).")
+        if w != list(range(w[0], w[-1] + 1)):
+            raise DataError(f"waves must be consecutive sessions (lags are one session); got {w}.")
+        return w
+
+    def _wide_data(self) -> tuple[pd.DataFrame, dict[str, int]]:
+        p = self.panel
+        wide = p.wide([p.x, p.y], self.waves)
+        names = {p.x: "x", p.y: "y"}
+        wide.columns = [f"{names[v]}{s}" for v, s in wide.columns]
+        for col in wide.columns:
+            vals = wide[col].dropna()
+            var, session = (p.x if col[0] == "x" else p.y), col[1:]
+            if len(vals) == 0:
+                raise DataError(
+                    f"Session {session} has no observed '{var}' at all: a wave with no data "
+                    "cannot be modelled. Choose waves without it (waves=[...])."
+                )
+            if len(vals) < 2 or np.ptp(vals.to_numpy()) == 0:
+                raise DataError(
+                    f"'{var}' has zero variance at session {session} ({len(vals)} value(s)): "
+                    "a model cannot estimate effects of or on a constant. Choose other waves."
+                )
+        empty = wide.isna().all(axis=1)
+        sess = p.data[p.session]
+        excluded = {
+            "clients_without_data_in_waves": int(empty.sum()),
+            "sessions_after_last_wave": int((sess > self.waves[-1]).sum()),
+        }
+        if (sess < self.waves[0]).any():
+            excluded["sessions_before_first_wave"] = int((sess < self.waves[0]).sum())
+        wide = wide[~empty]
+        for z in self.covariates:
+            wide[z] = self._client_covariate(z).reindex(wide.index)
+        return wide, excluded
+
+    def _client_covariate(self, z: str) -> pd.Series:
+        """One value per client of a time-invariant covariate (checked constant)."""
+        p = self.panel
+        if z not in p.data.columns:
+            raise DataError(f"Covariate '{z}' is not a column of the data; load it with "
+                            f"load_panel(..., covariates=['{z}']).")
+        if z in (p.x, p.y, p.client, p.session) or re.fullmatch(r"(w?[xy]\d+|RI[xy]|FE[xy])", z):
+            raise DataError(f"Covariate name '{z}' clashes with a model variable; rename it.")
+        values = pd.to_numeric(p.data[z], errors="coerce")
+        if values.notna().sum() < p.data[z].notna().sum():
+            raise DataError(f"Covariate '{z}' must be numeric (code groups as 0/1).")
+        per = values.groupby(p.data[p.client], sort=False)
+        if (per.nunique() > 1).any():
+            bad = per.nunique()[per.nunique() > 1].index[:5].tolist()
+            raise DataError(f"Covariate '{z}' changes within clients (e.g. {bad}); a "
+                            "time-invariant covariate needs one value per client.")
+        out = per.first()
+        if out.nunique() < 2:
+            raise DataError(f"Covariate '{z}' has zero variance across clients.")
+        return out
+
+    def _syntax(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- fit ------------------------------------------------------------------------------------
+    def fit(self, *, information: str = "observed", level: float = 0.95,
+            max_iter: int = 200) -> SEMResults:
+        """Estimate by ML with FIML for missing values.
+
+        Parameters
+        ----------
+        information : {"observed", "expected"}
+            Standard errors from the observed information (lavaan's default under FIML) or
+            the expected information.
+        level : float
+            Confidence level of the intervals.
+        max_iter : int
+            Maximum Newton iterations (a fit that needs more warns that it did not converge).
+
+        Returns
+        -------
+        SEMResults
+        """
+        t0 = time.perf_counter()
+        sem = fit_partable(self.partable, self.wide, information=information, max_iter=max_iter)
+        fit = fit_measures(sem)
+        seconds = time.perf_counter() - t0
+        params = sem.params(level)
+        res = SEMResults(
+            model=self.name,
+            n_clients=int(sem.n),
+            n_observations=self._n_observations(),
+            effects={"within": self._within(sem, level), "between": self._between(sem, level)},
+            params=params,
+            fit=fit,
+            diagnostics={
+                "converged": sem.converged,
+                "iterations": sem.iterations,
+                "message": sem.message,
+                "information": information,
+                "n_patterns": sem.patterns.n_patterns,
+                "improper": bool(sem.problems),
+                "problems": list(sem.problems),
+            },
+            excluded=self.excluded,
+            seconds=seconds,
+            notes=self._notes() + list(sem.notes),
+            syntax=self.syntax,
+            waves=list(self.waves),
+            sem=sem,
+        )
+        warn_problems(sem, self.name)
+        return res
+
+    def _n_observations(self) -> int:
+        """Client-sessions within the waves with at least one observed rating."""
+        p = self.panel
+        d = p.data
+        used = d[p.session].isin(self.waves) & d[[p.x, p.y]].notna().any(axis=1)
+        return int(used.sum())
+
+    def _lag_rows(self, cause: str, out: str) -> list[tuple[str, str, str]]:
+        pre = self.prefix
+        return [(f"{pre}{out}{s}", "~", f"{pre}{cause}{prev}")
+                for prev, s in zip(self.waves[:-1], self.waves[1:], strict=True)]
+
+    def _within(self, sem, level: float) -> dict[str, Effect]:
+        p = self.panel
+        t = sem.partable.table
+        key = {(r.lhs, r.op, r.rhs): int(r.free) for r in t.itertuples(index=False)}
+        names = {"x": p.x, "y": p.y}
+        out = {}
+        for cause, outcome in (("x", "y"), ("y", "x"), ("x", "x"), ("y", "y")):
+            rows = self._lag_rows(cause, outcome)
+            w = np.zeros(sem.model.q)
+            for r in rows:
+                w[key[r] - 1] += 1.0 / len(rows)
+            est = float(w @ sem.theta)
+            se = float(np.sqrt(max(w @ sem.vcov @ w, 0.0))) if np.isfinite(sem.vcov).all() else np.nan
+            out[effect_key(names[cause], names[outcome])] = Effect.from_normal(est, se, level)
+        return out
+
+    def _between(self, sem, level: float) -> dict[str, Effect]:
+        if self.between is None:
+            return {}
+        a, b = self.between
+        t = sem.partable.table
+        idx = {}
+        for lhs, rhs in ((a, a), (b, b), (a, b)):
+            row = t[(t["op"] == "~~") & (t["lhs"] == lhs) & (t["rhs"] == rhs)]
+            idx[(lhs, rhs)] = int(row["free"].iloc[0]) - 1
+        va, vb, c = (sem.theta[idx[k]] for k in ((a, a), (b, b), (a, b)))
+        if va <= 0 or vb <= 0:
+            return {between_key(self.panel.x, self.panel.y): Effect(float("nan"))}
+        r = c / np.sqrt(va * vb)
+        g = np.zeros(sem.model.q)
+        g[idx[(a, b)]] += 1 / np.sqrt(va * vb)
+        g[idx[(a, a)]] += -0.5 * r / va
+        g[idx[(b, b)]] += -0.5 * r / vb
+        se = float(np.sqrt(max(g @ sem.vcov @ g, 0.0))) if np.isfinite(sem.vcov).all() else np.nan
+        return {between_key(self.panel.x, self.panel.y): Effect.from_normal(r, se, level)}
+
+    def _notes(self) -> list[str]:
+        p = self.panel
+        w = self.waves
+        notes = [
+            f"Waves are sessions {w[0]}..{w[-1]} ({len(w)} waves); x = '{p.x}', y = '{p.y}' "
+            f"(variables x{w[0]}..x{w[-1]}, y{w[0]}..y{w[-1]} in params).",
+            f"{self.excluded['sessions_after_last_wave']} session row(s) after session {w[-1]} "
+            "are not used; clients' earlier sessions are (FIML uses every observed rating).",
+        ]
+        if self.covariates:
+            notes.append("Time-invariant covariate(s) " + ", ".join(self.covariates)
+                         + " are modelled as random (their mean and variance are estimated; "
+                         "missing values by FIML).")
+        if self.constrained:
+            notes.append("Lagged effects are constrained equal over waves (labels "
+                         "ar_x, ar_y, cl_xy, cl_yx).")
+        else:
+            notes.append("Lagged effects are wave-specific; effects.within reports their "
+                         "average over waves (delta-method SE); every wave is in params.")
+        return notes
+
+
+class RICLPM(_PanelSEM):
+    """The random-intercept cross-lagged panel model (Hamaker, Kuiper & Grasman 2015).
+
+    Written as in Mulder & Hamaker (2021): random intercepts ``RIx``/``RIy`` separate clients'
+    stable levels from within-client components ``wx<s>``/``wy<s>``, whose lagged effects are
+    the within-client carry-over and cross-lagged effects.
+
+    Parameters
+    ----------
+    panel : SessionPanel
+        The data; session numbers are the waves.
+    waves : iterable of int, optional
+        Consecutive session numbers to use. Default: from the first session to the last one
+        that at least ``min_reach`` of the clients reached (later sessions are excluded and
+        counted in ``excluded``; clients who stop earlier keep all their data via FIML).
+    constrained : bool
+        Time-invariant lagged effects (one ``ar_x``, ``ar_y``, ``cl_xy``, ``cl_yx``).
+    invariant_means : bool
+        Time-invariant means (``m_x``, ``m_y``).
+    covariates : sequence of str
+        Client-level (time-invariant) numeric columns, e.g. treatment arm coded 0/1, that
+        predict the random intercepts (``RIx + RIy ~ z``).
+    min_reach : float
+        Share of clients that must have reached the last default wave.
+
+    Notes
+    -----
+    ``effects.within["x->y"]`` is the average over waves of the wave-specific cross-lagged
+    effects ``wy<s> ~ wx<s-1>`` (the common value if constrained);
+    ``effects.between["x~y"]`` is the random-intercept correlation.
+    """
+
+    name = "riclpm"
+    min_waves = 3
+    prefix = "w"
+    between = ("RIx", "RIy")
+
+    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
+                 constrained: bool = False, invariant_means: bool = False,
+                 covariates: Iterable[str] = (), min_reach: float = 0.5) -> None:
+        self.invariant_means = bool(invariant_means)
+        super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
+                         covariates=covariates)
+
+    def _syntax(self) -> str:
+        return riclpm_syntax(self.waves, constrained=self.constrained,
+                             invariant_means=self.invariant_means, covariates=self.covariates)
+
+    def _notes(self) -> list[str]:
+        return super()._notes() + [
+            "effects.between is the correlation of the random intercepts RIx and RIy "
+            "(clients' stable levels)."
+        ]
+
+
+class CLPM(_PanelSEM):
+    """The classic cross-lagged panel model (lags between the observed variables).
+
+    Parameters are as for :class:`RICLPM`; ``covariates`` predict x and y at every wave.
+    The CLPM has no between-client component, so
+    ``effects.between`` is empty; its lagged effects mix within- and between-client
+    association when clients differ in stable levels (Hamaker et al. 2015; Lucas 2023).
+    """
+
+    name = "clpm"
+    min_waves = 2
+
+    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
+                 constrained: bool = False, invariant_means: bool = False,
+                 covariates: Iterable[str] = (), min_reach: float = 0.5) -> None:
+        self.invariant_means = bool(invariant_means)
+        super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
+                         covariates=covariates)
+
+    def _syntax(self) -> str:
+        return clpm_syntax(self.waves, constrained=self.constrained,
+                           invariant_means=self.invariant_means, covariates=self.covariates)
+
+    def _notes(self) -> list[str]:
+        return super()._notes() + [
+            "The CLPM has no between-client part: effects.between is empty, and its lagged "
+            "effects mix within- and between-client association."
+        ]
+
+
+class DPML(_PanelSEM):
+    """The ML dynamic panel model with fixed effects (Allison, Williams & Moral-Benito 2017).
+
+    Cross-lagged equations for x and y with client fixed effects ``FEx``/``FEy`` (latent,
+    loading 1 from the second wave on), correlated freely with each other and with the
+    first wave's observations (no assumption about how the process started). As in Stata's
+    ``xtdpdml`` the lagged effects are equal over waves by default.
+
+    Parameters
+    ----------
+    panel, waves, min_reach
+        As for :class:`RICLPM`.
+    covariates : sequence of str
+        Client-level numeric columns entering both equations (from wave 2), correlated with
+        the first wave and uncorrelated with the fixed effects (as in ``xtdpdml``).
+    constrained : bool
+        Time-invariant lagged effects (default True, as in ``xtdpdml``).
+    invariant_error_variances : bool
+        One error variance per variable for all waves (``xtdpdml``'s ``errorinv``).
+    """
+
+    name = "dpml"
+    min_waves = 3
+    between = ("FEx", "FEy")
+
+    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
+                 constrained: bool = True, invariant_error_variances: bool = False,
+                 covariates: Iterable[str] = (), min_reach: float = 0.5) -> None:
+        self.invariant_error_variances = bool(invariant_error_variances)
+        super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
+                         covariates=covariates)
+
+    def _syntax(self) -> str:
+        return dpml_syntax(self.waves, constrained=self.constrained,
+                           invariant_error_variances=self.invariant_error_variances,
+                           covariates=self.covariates)
+
+    def _notes(self) -> list[str]:
+        return super()._notes() + [
+            "effects.between is the correlation of the fixed effects FEx and FEy."
+        ]

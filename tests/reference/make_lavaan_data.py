@@ -1,0 +1,56 @@
+"""Write the simulated data sets that tests/reference/lavaan_clpm.R fits with lavaan.
+
+Run from the repository root (then run the R script):
+
+    python tests/reference/make_lavaan_data.py
+    Rscript tests/reference/lavaan_clpm.R
+
+Long format (client, session, alliance, symptoms), as causalrel reads it; the R script makes
+the wide format itself (x<s> = alliance at session s, y<s> = symptoms).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from causalrel.simulate import simulate
+
+OUT = Path(__file__).resolve().parent / "fixtures"
+
+SETS = {
+    # complete data: 300 clients x 5 sessions, correlated stable traits
+    "lavaan_data_complete.csv": dict(n_clients=300, n_sessions=5, trait_corr=0.3, seed=101),
+    # missing data: 300 clients x 6 sessions, MCAR ratings, skipped sessions, MAR dropout
+    "lavaan_data_missing.csv": dict(
+        n_clients=300, n_sessions=6, trait_corr=0.3, mcar=0.08, skip=0.03, dropout=0.06,
+        dropout_on_symptoms=0.5, seed=102,
+    ),
+}
+
+
+def with_covariates():
+    """Missing data plus client-level covariates: a 0/1 treatment arm that shifts both
+    variables and a continuous severity score related to the symptom level (5% missing)."""
+    sim = simulate(300, 5, trait_corr=0.3, mcar=0.08, dropout=0.05, seed=103)
+    data = sim.data.copy()
+    rng = np.random.default_rng(103)
+    clients = data["client"].unique()
+    arm = pd.Series(rng.integers(0, 2, len(clients)), index=clients)
+    level = data.groupby("client")["symptoms"].mean()
+    severity = pd.Series(level.reindex(clients).fillna(0).to_numpy()
+                         + rng.normal(0, 0.5, len(clients)), index=clients)
+    severity[rng.random(len(clients)) < 0.05] = np.nan
+    data["arm"] = data["client"].map(arm)
+    data["severity"] = data["client"].map(severity).round(4)
+    data["alliance"] += 0.4 * data["arm"]
+    data["symptoms"] -= 0.3 * data["arm"]
+    return data.round(4)
+
+
+if __name__ == "__main__":
+    for name, kw in SETS.items():
+        sim = simulate(**kw)
+        sim.data.round(4).to_csv(OUT / name, index=False)
+        print(name, len(sim.data), "rows")
+    with_covariates().to_csv(OUT / "lavaan_data_covariates.csv", index=False)
