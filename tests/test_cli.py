@@ -102,3 +102,29 @@ def test_fit_model_routes_options_and_rejects_unknown(monkeypatch, small_sim):
         fam.fit_model("toy", small_sim.panel(), no_such_option=1)
     with pytest.raises(DataError, match="Unknown model 'nope'"):
         fam.fit_model("nope", small_sim.panel())
+
+
+def test_fit_riclpm_json_follows_contract(example_path):
+    r = run("fit", "riclpm", str(example_path), "--constrained", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["model"] == "riclpm" and d["diagnostics"]["converged"] is True
+    eff = d["effects"]["within"]["alliance->symptoms"]
+    assert set(eff) == {"est", "se", "lower", "upper"} and eff["lower"] < eff["est"] < eff["upper"]
+    assert "alliance~symptoms" in d["effects"]["between"]
+    row = d["params"][0]
+    assert {"lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci.lower", "ci.upper"} <= set(row)
+    assert {"chisq", "df", "cfi", "rmsea", "srmr", "aic", "bic"} <= set(d["fit"])
+
+
+def test_fit_fe_and_dpd_with_options(example_path):
+    r = run("fit", "fe", str(example_path), "--detrend", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "alliance->symptoms" in json.loads(r.stdout)["effects"]["within"]
+    r = run("fit", "dpd", str(example_path), "--method", "one-step")
+    assert r.returncode == 0 and "within-client effects" in r.stdout, r.stderr
+
+
+def test_fit_rejects_option_for_wrong_family(example_path):
+    r = run("fit", "fe", str(example_path), "--constrained")
+    assert r.returncode == 2 and "does not apply to model 'fe'" in r.stderr
