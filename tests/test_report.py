@@ -1,0 +1,181 @@
+"""`analyze`: every family side by side, failures reported (never dropped), the report files."""
+
+import json
+import sys
+import types
+import warnings
+
+import pandas as pd
+import pytest
+
+from causalrel import DataError, ModelResults
+from causalrel.cli import main
+from causalrel.families import FAMILIES
+from causalrel.report import BAYES_OPTIONS, FAMILY_NOTES, FIGURES, _family_options, analyze
+from causalrel.results import Effect
+from causalrel.simulate import simulate
+
+XY, YX = "alliance->symptoms", "symptoms->alliance"
+
+
+@pytest.fixture(scope="module")
+def confounded():
+    """Strong, correlated stable traits: the CLPM's blind spot."""
+    return simulate(200, 10, trait_corr=0.6, trait_sd=(1.0, 1.0), seed=7)
+
+
+@pytest.fixture(scope="module")
+def report(confounded, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    outcome = analyze(
+        confounded.panel(),
+        out=out,
+        fast=True,
+        seed=3,
+        progress=False,
+        truth=confounded.truth.within,
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    return outcome, summary, out
+
+
+def test_files_exist_and_hold_every_family(report):
+    outcome, summary, out = report
+    for name in ("report.html", "report.md", "summary.json", *FIGURES.values()):
+        assert (out / name).stat().st_size > 0, name
+    for png in FIGURES.values():
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(summary["models"]) == set(FAMILIES)
+    for name, m in summary["models"].items():
+        if name in ("mlm", "dsem"):  # fast=True skips the samplers, and says so
+            assert m == {"skipped": "skipped by --fast (a sampler family)"}
+        else:
+            assert set(m["effects"]["within"]) >= {XY, YX}, name
+            assert m["model"] == name and m["diagnostics"]["converged"] is True
+    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    for name in [*FAMILIES, "dowhy"]:
+        assert f"| {name} |" in md, name
+        assert FAMILY_NOTES[name][0][:40] in md
+    # self-contained: every figure embedded, nothing linked
+    assert html.count('src="data:image/png;base64,') == len(FIGURES)
+    assert '.png"' not in html.replace('src="data:image/png', "")
+    assert summary["ok"] is True and outcome.ok
+
+
+def test_clpm_bias_shows_and_unbiased_families_bracket_the_truth(report, confounded):
+    outcome, summary, _ = report
+    truth = confounded.truth.within
+    within = {n: m["effects"]["within"] for n, m in summary["models"].items() if "effects" in m}
+    clpm = within["clpm"][XY]
+    assert not clpm["lower"] <= truth[XY] <= clpm["upper"]
+    assert clpm["est"] > 0 > truth[XY]  # the stable traits even flip its sign
+    for name in ("riclpm", "dpml", "dpd"):
+        for key in (XY, YX):
+            e = within[name][key]
+            assert e["lower"] <= truth[key] <= e["upper"], (name, key, e, truth[key])
+    dowhy = summary["causal"]["effects"][XY]
+    assert dowhy["lower"] <= truth[XY] <= dowhy["upper"]
+
+
+def test_refutations_and_sensitivity_in_summary(report):
+    _, summary, _ = report
+    ref = pd.DataFrame(summary["refutations"])
+    assert len(ref) == 6 and ref["passed"].all()
+    placebo = ref[ref["refuter"].str.startswith("placebo")]
+    assert (placebo["new_effect"].abs() < 0.3 * placebo["estimate"].abs()).all()
+    sens = pd.DataFrame(summary["sensitivity"])
+    assert set(sens["effect"]) == {XY, YX}
+    assert sens["robustness_value"].between(0, 1).all()
+
+
+# -- failures are reported, never dropped ---------------------------------------------------------
+class Boom:
+    def __init__(self, panel):
+        self.panel = panel
+
+    def fit(self):
+        raise RuntimeError("the optimiser exploded")
+
+
+class Stuck:
+    def __init__(self, panel):
+        self.panel = panel
+
+    def fit(self, *, seed=None):
+        res = ModelResults(
+            model="stuck",
+            n_clients=self.panel.n_clients,
+            n_observations=self.panel.n_rows,
+            effects={"within": {XY: Effect.from_normal(-0.1, 0.05)}},
+            params=pd.DataFrame(),
+            diagnostics={"converged": False, "message": "iteration limit"},
+        )
+        res.warn_if_not_converged("more iterations")
+        return res
+
+
+@pytest.fixture
+def fake_families(monkeypatch):
+    mod = types.ModuleType("causalrel_fake_families")
+    mod.Boom, mod.Stuck = Boom, Stuck
+    monkeypatch.setitem(sys.modules, "causalrel_fake_families", mod)
+    monkeypatch.setitem(FAMILIES, "boom", "causalrel_fake_families:Boom")
+    monkeypatch.setitem(FAMILIES, "stuck", "causalrel_fake_families:Stuck")
+    monkeypatch.setitem(FAMILIES, "ghost", "causalrel_no_such_module:Ghost")
+
+
+def test_failed_and_unconverged_families_are_reported(fake_families, tmp_path):
+    panel = simulate(80, 8, seed=2).panel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # analyze must not leak warnings either
+        outcome = analyze(
+            panel,
+            out=tmp_path,
+            fast=True,
+            progress=False,
+            families=["fe", "boom", "stuck", "ghost"],
+        )
+    assert not outcome.ok
+    assert set(outcome.failures) == {"boom", "ghost"}
+    assert "RuntimeError: the optimiser exploded" in outcome.failures["boom"]
+    assert "ModuleNotFoundError" in outcome.failures["ghost"]
+    assert outcome.not_converged == ["stuck"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["ok"] is False
+    assert summary["models"]["boom"] == {"error": outcome.failures["boom"]}
+    assert summary["models"]["stuck"]["diagnostics"]["converged"] is False
+    assert "effects" in summary["models"]["fe"]
+    assert any("ConvergenceWarning" in w and "stuck" in w for w in summary["warnings"])
+    md = (tmp_path / "report.md").read_text()
+    assert "**boom FAILED**: RuntimeError: the optimiser exploded" in md
+    assert "**ghost FAILED**" in md and "**stuck did not converge**" in md
+    assert "| boom | – | – | FAILED |" in md
+
+
+def test_cli_exit_status(monkeypatch, fake_families, tmp_path):
+    csv = tmp_path / "d.csv"
+    simulate(60, 6, seed=4).data.to_csv(csv, index=False)
+    monkeypatch.setattr("causalrel.families.FAMILIES", {"fe": FAMILIES["fe"]})
+    assert main(["analyze", str(csv), "--out", str(tmp_path / "ok"), "--fast"]) == 0
+    monkeypatch.setattr(
+        "causalrel.families.FAMILIES", {"fe": FAMILIES["fe"], "boom": FAMILIES["boom"]}
+    )
+    assert main(["analyze", str(csv), "--out", str(tmp_path / "bad"), "--fast"]) == 1
+    assert json.loads((tmp_path / "bad" / "summary.json").read_text())["failed"]["boom"]
+
+
+def test_bad_arguments(tmp_path, small_sim):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(DataError, match="is a file"):
+        analyze(small_sim.panel(), out=f, progress=False)
+    with pytest.raises(DataError, match="Unknown family nope"):
+        analyze(small_sim.panel(), out=tmp_path / "o", families=["fe", "nope"], progress=False)
+
+
+def test_sampler_options_defaults_and_user_override():
+    opts = _family_options("dsem", 5, {})
+    assert {k: opts[k] for k in BAYES_OPTIONS} == BAYES_OPTIONS and opts["seed"] == 5
+    assert _family_options("dsem", 5, {"draws": 50})["draws"] == 50
+    assert "draws" not in _family_options("fe", 5, {})  # only options a family accepts
