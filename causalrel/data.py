@@ -356,7 +356,7 @@ def _check_sessions(values: pd.Series, col: str, rowname) -> pd.Series:
     bad = num.isna() | ~np.isfinite(num.astype(float)) | (num <= 0) | (num % 1 != 0)
     if bad.any():
         pos = _positions(bad)
-        shown = ", ".join(repr(values.iloc[p]) for p in pos[:MAX_SHOWN])
+        shown = ", ".join(_value(values.iloc[p]) for p in pos[:MAX_SHOWN])
         raise DataError(
             f"Session numbers in '{col}' must be positive whole numbers (1, 2, 3, ...); "
             f"{len(pos)} are not, at {rowname(pos)}: {shown}. "
@@ -374,7 +374,7 @@ def _check_numeric(values: pd.Series, col: str, rowname) -> pd.Series:
     bad = num.isna() & ~was_blank
     if bad.any():
         pos = _positions(bad)
-        shown = ", ".join(repr(values.iloc[p]) for p in pos[:MAX_SHOWN])
+        shown = ", ".join(_value(values.iloc[p]) for p in pos[:MAX_SHOWN])
         hint = ""
         if text[bad].str.fullmatch(r"-?\d+,\d+").any():
             hint = (
@@ -409,6 +409,11 @@ def _check_duplicates(data: pd.DataFrame, client: str, session: str, rowname) ->
             f"{rowname(pos)}. Each client may have one row per session: remove or merge the "
             "duplicates (or check that the session column is right)."
         )
+
+
+def _value(v: Any) -> str:
+    """A cell value as the user wrote it: ``'four'``, ``0.0`` (not ``np.float64(0.0)``)."""
+    return repr(v.item() if isinstance(v, np.generic) else v)
 
 
 def _show(ids: Sequence[Any]) -> str:
