@@ -174,9 +174,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .report import analyze
+    from .simulate import truth_beside
 
     panel = _load(args)
-    outcome = analyze(panel, out=Path(args.out), fast=args.fast, seed=args.seed)
+    truth = truth_beside(args.file)
+    if truth:
+        print(
+            f"simulated data: marking the truth from {Path(args.file).with_suffix('.truth.json')}",
+            file=sys.stderr,
+        )
+    outcome = analyze(panel, out=Path(args.out), fast=args.fast, seed=args.seed, truth=truth)
     return 0 if outcome.ok else EXIT_FAILED
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 from .data import SessionPanel, load_panel
 from .results import between_key, effect_key
 
-__all__ = ["Truth", "Simulation", "simulate"]
+__all__ = ["Truth", "Simulation", "simulate", "truth_beside"]
 
 BURN_IN = 50  # VAR steps before session 1, so session-1 states are (near) stationary
 
@@ -82,6 +82,21 @@ class Simulation:
         t.pop("clients")
         truth_path.write_text(json.dumps(t, indent=2, default=float) + "\n")
         return path, truth_path
+
+
+def truth_beside(path: str | Path) -> dict[str, float] | None:
+    """The within-client truth saved beside a simulated data file (``FILE.truth.json``), if any.
+
+    :meth:`Simulation.save` and ``causalrel simulate --out`` write that file; real data have none.
+    """
+    candidate = Path(path).with_suffix(".truth.json")
+    if not candidate.is_file():
+        return None
+    try:
+        within = json.loads(candidate.read_text())["within"]
+        return {str(k): float(v) for k, v in within.items()}
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _pair(v: float | tuple[float, float]) -> np.ndarray:

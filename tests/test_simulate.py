@@ -82,3 +82,13 @@ def test_save_writes_csv_and_truth(tmp_path):
     data_path, truth_path = simulate(10, 4, seed=1).save(tmp_path / "s.csv")
     assert pd.read_csv(data_path).shape[0] == 40
     assert json.loads(truth_path.read_text())["within"]["alliance->symptoms"] == -0.2
+
+
+def test_truth_beside_reads_saved_truth_only(tmp_path):
+    from causalrel.simulate import truth_beside
+
+    path, _ = simulate(10, 4, cross=(-0.3, 0.05), seed=1).save(tmp_path / "s.csv")
+    assert truth_beside(path)["alliance->symptoms"] == -0.3
+    other = tmp_path / "real.csv"
+    other.write_text("x")
+    assert truth_beside(other) is None
