@@ -9,16 +9,36 @@ everything) and checked against lavaan 0.6 (``tests/reference/lavaan_*.R``):
 - :mod:`.estimate`  start values, Newton trust-region optimiser, observed/expected information
 - :mod:`.fitmeasures` chisq, cfi, tli, rmsea (+90% CI), srmr, loglik, aic, bic as lavaan
 - :mod:`.models`    CLPM, RICLPM, DPML on a :class:`~causalrel.data.SessionPanel`
-- :mod:`.compare`   nested-model tests, chi-bar-square for CLPM vs RI-CLPM
+- :mod:`.compare`   nested-model tests, chi-bar-square for CLPM vs RI-CLPM, Wald test of
+  equality across groups
+
+Multiple groups (e.g. treatment arms) as lavaan's ``group=`` / ``group.equal``: the parameter
+table has lavaan's ``group`` and ``block`` columns, each group has its own model matrices and
+missingness patterns, and the log-likelihood is the sum over groups.
 
 Why not a library: the only Python SEM package (semopy) returns near-zero estimates under
 FIML for this model while reporting success and its fit statistics crash on it.
 """
 
-from .compare import NestedTest, chibar_weights_psd2, compare_nested
+from .compare import (
+    NestedTest,
+    WaldTest,
+    chibar_weights_psd2,
+    compare_nested,
+    wald_equal_across_groups,
+)
 from .estimate import HeywoodWarning, SEMFit, fit_partable
 from .fitmeasures import fit_measures
-from .models import CLPM, DPML, RICLPM, clpm_syntax, default_waves, dpml_syntax, riclpm_syntax
+from .models import (
+    CLPM,
+    DPML,
+    RICLPM,
+    clpm_syntax,
+    default_waves,
+    dpml_syntax,
+    per_group_labels,
+    riclpm_syntax,
+)
 from .partable import ParTable, parse_model
 from .results import SEMResults
 
@@ -29,6 +49,9 @@ __all__ = [
     "SEMResults",
     "compare_nested",
     "NestedTest",
+    "WaldTest",
+    "wald_equal_across_groups",
+    "per_group_labels",
     "chibar_weights_psd2",
     "fit_partable",
     "fit_measures",

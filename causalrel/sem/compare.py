@@ -15,6 +15,10 @@ The weights are computed here by projecting draws ``Z ~ N(0, V)`` onto the cone 
 ``V^-1`` (a fixed-seed Monte Carlo; the projection onto a rank-one face is a 1-D search over
 the angle). ``V`` is taken from the RI-CLPM fit. Written here because no Python package
 provides chi-bar-square weights for this cone.
+
+For multiple-group fits, :func:`wald_equal_across_groups` tests whether parameters of one type
+(by default the lagged effects) are equal across groups from a single free fit, the Wald
+counterpart of ``compare_nested(fit with group_equal="regressions", free fit)``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from scipy import stats
 
 from ..data import DataError
 
-__all__ = ["NestedTest", "compare_nested", "chibar_weights_psd2"]
+__all__ = ["NestedTest", "WaldTest", "compare_nested", "chibar_weights_psd2",
+           "wald_equal_across_groups"]
 
 
 @dataclass
@@ -94,7 +99,9 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
         Fits of nested models on the same data (e.g. CLPM and RI-CLPM with the same waves).
     boundary : bool, optional
         Use the chi-bar-square for the random-intercept covariance matrix (CLPM vs RI-CLPM).
-        Default: when ``restricted`` is a CLPM and ``full`` an RI-CLPM.
+        Default: when ``restricted`` is a CLPM and ``full`` an RI-CLPM, single-group fits
+        (for several groups the cone is a product of cones; the ordinary, conservative
+        chi-square difference test is reported).
 
     Returns
     -------
@@ -109,7 +116,8 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
     chisq = max(2.0 * (ll1 - ll0), 0.0)
     p = float(stats.chi2.sf(chisq, df))
     if boundary is None:
-        boundary = restricted.model == "clpm" and full.model == "riclpm"
+        single = getattr(full.sem, "n_groups", 1) == 1
+        boundary = restricted.model == "clpm" and full.model == "riclpm" and single
     pbar, weights = None, None
     if boundary:
         if df != 3:
@@ -121,3 +129,67 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
         pbar = float(weights[1] * stats.chi2.sf(chisq, 1) + weights[3] * stats.chi2.sf(chisq, 3))
     return NestedTest(chisq=chisq, df=df, pvalue=p, pvalue_chibar=pbar, weights=weights,
                       restricted=restricted.model, full=full.model)
+
+
+@dataclass
+class WaldTest:
+    """Result of :func:`wald_equal_across_groups`."""
+
+    chisq: float
+    df: int
+    pvalue: float
+    what: str
+    groups: list
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def __str__(self) -> str:
+        return (f"Wald test of equal {self.what} across groups {self.groups}: "
+                f"chisq = {self.chisq:.3f}, df = {self.df}, p = {self.pvalue:.4g}")
+
+
+def wald_equal_across_groups(res, what: str = "regressions") -> WaldTest:
+    """Wald test that the parameters of one type are equal in every group.
+
+    Parameters
+    ----------
+    res : SEMResults
+        A multiple-group fit (``group=...``) in which those parameters are free per group.
+    what : {"regressions", "lagged"}
+        ``"regressions"``: every ``~`` row (lavaan's ``group.equal = "regressions"``; the same
+        restriction as refitting with ``group_equal="regressions"``); ``"lagged"``: only the
+        lagged effects (without covariate effects).
+
+    Returns
+    -------
+    WaldTest
+        ``W = (R theta)' (R V R')^-1 (R theta)`` with one row of ``R`` per distinct pair
+        (group-1 parameter, group-g parameter) that is not already the same parameter.
+    """
+    sem = getattr(res, "sem", None)
+    if sem is None or sem.n_groups < 2:
+        raise DataError("The Wald test of equality across groups needs a multiple-group fit "
+                        "(group=...).")
+    if what not in ("regressions", "lagged"):
+        raise DataError("what must be 'regressions' or 'lagged'.")
+    t = sem.partable.table
+    rows = t[(t["op"] == "~") & (t["free"] > 0)]
+    if what == "lagged":
+        lag = rows["lhs"].str.fullmatch(r"w?[xy]\d+") & rows["rhs"].str.fullmatch(r"w?[xy]\d+")
+        rows = rows[lag]
+    first = {(r.lhs, r.rhs): int(r.free) for r in rows[rows["group"] == 1].itertuples()}
+    pairs = sorted({(first[(r.lhs, r.rhs)], int(r.free)) for r in rows[rows["group"] > 1]
+                    .itertuples() if (r.lhs, r.rhs) in first and first[(r.lhs, r.rhs)] != r.free})
+    if not pairs:
+        raise DataError(f"The {what} are already equal across groups in this fit.")
+    R = np.zeros((len(pairs), sem.model.q))
+    for i, (a, b) in enumerate(pairs):
+        R[i, a - 1], R[i, b - 1] = -1.0, 1.0
+    d = R @ sem.theta
+    if not np.isfinite(sem.vcov).all():
+        raise DataError("The fit has no standard errors (singular information matrix).")
+    W = float(d @ np.linalg.solve(R @ sem.vcov @ R.T, d))
+    df = int(np.linalg.matrix_rank(R))
+    return WaldTest(chisq=W, df=df, pvalue=float(stats.chi2.sf(W, df)), what=what,
+                    groups=list(sem.group_labels))

@@ -17,6 +17,11 @@ The pipeline (each step a small function, as in lavaan):
 6. checks: convergence, positive-definite implied covariances, negative variances (Heywood
    cases), a singular information matrix (an unidentified model). Each gives a
    :class:`~causalrel.results.ConvergenceWarning` that says what to try.
+
+Multiple groups (a table made with ``parse_model(..., groups=G)``): each group has its own
+model matrices (:class:`RAMModel` with ``group=g``), missingness patterns and saturated model;
+the objective, gradient and Hessian are sums over groups, in the one parameter vector whose
+shared indices carry the equality constraints across groups.
 """
 
 from __future__ import annotations
@@ -45,27 +50,53 @@ class HeywoodWarning(ConvergenceWarning):
 
 @dataclass
 class SEMFit:
-    """Everything one ML/FIML fit computed (used by the results and fit-measure code)."""
+    """Everything one ML/FIML fit computed (used by the results and fit-measure code).
+
+    With several groups, ``models``, ``group_patterns``, ``group_h1`` and ``group_implied``
+    hold one entry per group (in the order of ``group_labels``); ``model``, ``patterns``,
+    ``h1`` and ``implied`` are the first group's (the only group of a single-group model).
+    """
 
     partable: ParTable
-    model: RAMModel
-    patterns: Patterns
+    models: list[RAMModel]
+    group_patterns: list[Patterns]
     theta: np.ndarray
     vcov: np.ndarray
     loglik: float
-    h1: dict[str, Any]
+    group_h1: list[dict[str, Any]]
     information: str
     converged: bool
     iterations: int
     message: str
-    implied: dict[str, np.ndarray]
+    group_implied: list[dict[str, np.ndarray]]
     problems: list[str] = field(default_factory=list)
     meanstructure: bool = True
     notes: list[str] = field(default_factory=list)
+    group_labels: list[Any] = field(default_factory=lambda: [1])
+
+    @property
+    def model(self) -> RAMModel:
+        return self.models[0]
+
+    @property
+    def patterns(self) -> Patterns:
+        return self.group_patterns[0]
+
+    @property
+    def h1(self) -> dict[str, Any]:
+        return self.group_h1[0]
+
+    @property
+    def implied(self) -> dict[str, np.ndarray]:
+        return self.group_implied[0]
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.models)
 
     @property
     def n(self) -> float:
-        return self.patterns.n_total
+        return float(sum(p.n_total for p in self.group_patterns))
 
     @property
     def npar(self) -> int:
@@ -85,12 +116,17 @@ class SEMFit:
 # Objective
 # ---------------------------------------------------------------------------------------------
 class _Objective:
-    """-loglik / N with its exact gradient and Hessian; caches the last evaluation."""
+    """-loglik / N with its exact gradient and Hessian; caches the last evaluation.
 
-    def __init__(self, model: RAMModel, pats: Patterns) -> None:
-        self.model = model
-        self.pats = pats
-        self.N = pats.n_total
+    ``model`` and ``pats`` may be lists (one per group): the log-likelihood of a
+    multiple-group model is the sum of the groups' log-likelihoods.
+    """
+
+    def __init__(self, model: RAMModel | list[RAMModel], pats: Patterns | list[Patterns]
+                 ) -> None:
+        self.models = model if isinstance(model, list) else [model]
+        self.pats = pats if isinstance(pats, list) else [pats]
+        self.N = sum(p.n_total for p in self.pats)
         self._key: bytes | None = None
         self._val: dict[str, Any] = {}
 
@@ -99,9 +135,15 @@ class _Objective:
         if key != self._key:
             self._key = key
             try:
-                imp = self.model.implied(theta)
-                r = fiml_loglik(imp["Sigma"], imp["mu"], self.pats)
-                r["imp"] = imp
+                parts = []
+                for model, pats in zip(self.models, self.pats, strict=True):
+                    imp = model.implied(theta)
+                    r = fiml_loglik(imp["Sigma"], imp["mu"], pats)
+                    r["imp"] = imp
+                    parts.append(r)
+                r = {"loglik": float(sum(q["loglik"] for q in parts)), "parts": parts}
+                if len(parts) == 1:
+                    r.update({k: v for k, v in parts[0].items() if k != "loglik"})
             except np.linalg.LinAlgError:
                 r = {"loglik": -np.inf}
             self._val = r
@@ -115,13 +157,17 @@ class _Objective:
         r = self._eval(theta)
         if not np.isfinite(r["loglik"]):
             return np.zeros_like(theta)
-        return -self.model.chain(theta, r["G"], r["gmu"], r["imp"]) / self.N
+        g = sum(m.chain(theta, q["G"], q["gmu"], q["imp"])
+                for m, q in zip(self.models, r["parts"], strict=True))
+        return -g / self.N
 
-    def hess(self, theta: np.ndarray) -> np.ndarray:
+    def hess(self, theta: np.ndarray, expected: bool = False) -> np.ndarray:
         r = self._eval(theta)
         if not np.isfinite(r["loglik"]):
             return np.eye(len(theta))
-        return -loglik_hessian(self.model, self.pats, theta, r) / self.N
+        H = sum(loglik_hessian(m, p, theta, q, expected=expected)
+                for m, p, q in zip(self.models, self.pats, r["parts"], strict=True))
+        return -H / self.N
 
 
 def loglik_hessian(model: RAMModel, pats: Patterns, theta: np.ndarray, r: dict[str, Any],
@@ -180,8 +226,10 @@ _CONTROLLER = None
 
 def fit_partable(
     partable: ParTable,
-    data: pd.DataFrame | np.ndarray,
+    data: pd.DataFrame | np.ndarray | list,
     *,
+    group: str | None = None,
+    group_label: list | None = None,
     information: str = "observed",
     start: np.ndarray | None = None,
     max_iter: int = 200,
@@ -191,11 +239,17 @@ def fit_partable(
     Parameters
     ----------
     partable : ParTable
-        The model.
-    data : DataFrame or array
+        The model (with ``groups=G`` for a multiple-group model).
+    data : DataFrame, array, or list of them
         One row per case (client); columns named as ``partable.observed`` (a DataFrame) or in
         that order (an array). NaN marks a missing value. Rows with nothing observed are
-        dropped (the caller counts them).
+        dropped (the caller counts them). For several groups: a DataFrame with a ``group``
+        column, or a list with one DataFrame/array per group.
+    group : str, optional
+        Column of ``data`` that holds the group (as lavaan's ``group=``).
+    group_label : list, optional
+        The groups' values in the order of the table's groups 1..G; default: their order of
+        first appearance in ``data`` (as lavaan).
     information : {"observed", "expected"}
         Which information matrix the standard errors come from (see module docstring).
     start : array, optional
@@ -207,68 +261,119 @@ def fit_partable(
     -------
     SEMFit
     """
+    frames, labels = _split_groups(partable, data, group, group_label)
     with _single_threaded_blas():
-        return _fit_partable(partable, data, information=information, start=start,
+        return _fit_partable(partable, frames, labels, information=information, start=start,
                              max_iter=max_iter)
 
 
-def _fit_partable(partable: ParTable, data: pd.DataFrame | np.ndarray, *, information: str,
+def _split_groups(partable: ParTable, data, group, group_label) -> tuple[list, list]:
+    """The data of each group, in the table's group order, and the group labels."""
+    G = partable.n_groups
+    if isinstance(data, (list, tuple)):
+        if len(data) != G:
+            raise DataError(f"The model has {G} group(s) but {len(data)} data sets were given.")
+        labels = list(group_label) if group_label is not None else list(range(1, G + 1))
+        return list(data), labels
+    if group is None:
+        if G > 1:
+            raise DataError(f"The model has {G} groups: say which column holds the group "
+                            "(group=...) or give one data set per group.")
+        return [data], [1]
+    if not isinstance(data, pd.DataFrame) or group not in data.columns:
+        raise DataError(f"The group column '{group}' is not in the data.")
+    values = data[group]
+    if values.isna().any():
+        raise DataError(f"{int(values.isna().sum())} case(s) have no value of the group "
+                        f"column '{group}': give them a group or drop them.")
+    labels = list(group_label) if group_label is not None else list(pd.unique(values))
+    unknown = set(pd.unique(values)) - set(labels)
+    if unknown:
+        raise DataError(f"Group value(s) {sorted(map(str, unknown))} of '{group}' are not in "
+                        "group_label.")
+    if len(labels) != G:
+        raise DataError(f"The model has {G} group(s) but '{group}' has {len(labels)} "
+                        f"value(s) ({labels}).")
+    return [data[values == g] for g in labels], labels
+
+
+def _fit_partable(partable: ParTable, frames: list, labels: list, *, information: str,
                   start: np.ndarray | None, max_iter: int) -> SEMFit:
     if information not in ("observed", "expected"):
         raise DataError("information must be 'observed' or 'expected'.")
-    if isinstance(data, pd.DataFrame):
-        missing = [v for v in partable.observed if v not in data.columns]
-        if missing:
-            raise DataError(f"The data have no column(s) {missing} that the model uses.")
-        Y = data[partable.observed].to_numpy(dtype=float)
-    else:
-        Y = np.asarray(data, dtype=float)
-    model = RAMModel(partable)
-    if model.q == 0:
+    G = partable.n_groups
+    models = [RAMModel(partable, group=g + 1) if G > 1 else RAMModel(partable) for g in range(G)]
+    if models[0].q == 0:
         raise DataError("The model has no free parameters.")
-    pats = Patterns.from_array(Y)
-    if pats.n_total == 0:
-        raise DataError("No case has any observed value of the model's variables.")
     meanstructure = bool(partable.options.get("meanstructure", True))
-    if not meanstructure:
-        if not pats.mask.all():
-            raise DataError("A model without a mean structure needs complete data; "
-                            "use meanstructure=True (FIML) with missing values.")
-        pats.mean[:] = 0.0  # saturated means: the centred data (what lavaan does)
-    _, var_avail = available_moments(pats)
-    if np.any(~(var_avail > 1e-12 * max(1.0, np.nanmax(var_avail)))):
-        bad = [partable.observed[i]
-               for i in np.flatnonzero(~(var_avail > 1e-12 * max(1.0, np.nanmax(var_avail))))]
-        raise DataError(f"Variable(s) {bad} have zero variance (or no values) in the data "
-                        "used: a model cannot estimate effects of or on a constant.")
-    complete = pats.n_patterns == 1 and bool(pats.mask.all())
-    h1 = em_saturated(pats)
-    var_h1 = np.diag(h1["Sigma"])
-    corr = h1["Sigma"] / np.sqrt(np.outer(var_h1, var_h1))
-    h1_ok = bool(h1["converged"]) and np.linalg.eigvalsh(corr).min() >= 1e-9
-    notes: list[str] = []
+    where = (lambda g: f" in group {labels[g]!r}") if G > 1 else (lambda g: "")
+    pats_list, h1_list, notes = [], [], []
+    h1_ok = True
+    for g, data in enumerate(frames):
+        if isinstance(data, pd.DataFrame):
+            missing = [v for v in partable.observed if v not in data.columns]
+            if missing:
+                raise DataError(f"The data have no column(s) {missing} that the model uses.")
+            Y = data[partable.observed].to_numpy(dtype=float)
+        else:
+            Y = np.asarray(data, dtype=float)
+        pats = Patterns.from_array(Y)
+        if pats.n_total == 0:
+            raise DataError(f"No case{where(g)} has any observed value of the model's variables.")
+        if not meanstructure:
+            if not pats.mask.all():
+                raise DataError("A model without a mean structure needs complete data; "
+                                "use meanstructure=True (FIML) with missing values.")
+            pats.mean[:] = 0.0  # saturated means: the centred data (what lavaan does)
+        _, var_avail = available_moments(pats)
+        ok = var_avail > 1e-12 * max(1.0, np.nanmax(var_avail))
+        if np.any(~ok):
+            bad = [partable.observed[i] for i in np.flatnonzero(~ok)]
+            raise DataError(f"Variable(s) {bad} have zero variance (or no values){where(g)} in "
+                            "the data used: a model cannot estimate effects of or on a constant.")
+        complete_g = pats.n_patterns == 1 and bool(pats.mask.all())
+        h1 = em_saturated(pats)
+        var_h1 = np.diag(h1["Sigma"])
+        corr = h1["Sigma"] / np.sqrt(np.outer(var_h1, var_h1))
+        ok_g = bool(h1["converged"]) and np.linalg.eigvalsh(corr).min() >= 1e-9
+        if not ok_g:
+            if complete_g:
+                raise DataError(f"The observed variables{where(g)} are perfectly collinear "
+                                "(their covariance matrix is singular): drop a redundant variable "
+                                "or wave. (Detrending each client over the modelled waves does "
+                                "this.)")
+            h1["converged"] = False
+            h1["mu"], h1["var"] = available_moments(pats)
+        else:
+            h1["var"] = var_h1
+        h1_ok = h1_ok and ok_g
+        pats_list.append(pats)
+        h1_list.append(h1)
     if not h1_ok:
-        if complete:
-            raise DataError("The observed variables are perfectly collinear (their covariance "
-                            "matrix is singular): drop a redundant variable or wave. "
-                            "(Detrending each client over the modelled waves does this.)")
-        h1["converged"] = False
         notes.append(
             "The saturated model cannot be estimated (too few clients with data for this many "
             "waves; its likelihood has no maximum), so the chi-square test and the fit indices "
             "based on it (cfi, tli, rmsea, srmr) are not available. The model's own estimates, "
             "standard errors, loglik, aic and bic are; fewer waves give a testable model."
         )
-        mean_a, var_a = available_moments(pats)
-        h1["mu"], var_h1 = mean_a, var_a
+        for h1 in h1_list:
+            h1["converged"] = False
+    complete = all(p.n_patterns == 1 and bool(p.mask.all()) for p in pats_list)
 
     # Start values: simple rules, then a fit to the saturated moments as if complete.
-    theta0 = model.start_theta(var_h1, h1["mu"]) if start is None else np.asarray(start, float)
+    if start is None:
+        theta0 = np.full(models[0].q, np.nan)
+        for m, h1 in zip(models, h1_list, strict=True):
+            t = m.start_theta(h1["var"], h1["mu"])
+            theta0 = np.where(np.isnan(theta0), t, theta0)
+    else:
+        theta0 = np.asarray(start, float)
     iterations = 0
     res = None
     if start is None and h1_ok:
-        moments = Patterns.from_moments(h1["mu"], h1["Sigma"], pats.n_total)
-        obj0 = _Objective(model, moments)
+        moments = [Patterns.from_moments(h1["mu"], h1["Sigma"], p.n_total)
+                   for h1, p in zip(h1_list, pats_list, strict=True)]
+        obj0 = _Objective(models, moments)
         if np.isfinite(obj0.fun(theta0)):
             r0 = _minimize(obj0, theta0, max_iter)
             if r0.success and np.isfinite(r0.fun):
@@ -276,7 +381,7 @@ def _fit_partable(partable: ParTable, data: pd.DataFrame | np.ndarray, *, inform
                 iterations += int(r0.nit)
                 if complete:  # the saturated moments are the data's: this is the ML fit
                     res = r0
-    obj = _Objective(model, pats)
+    obj = _Objective(models, pats_list)
     if not np.isfinite(obj.fun(theta0)):
         raise DataError("The start values give a non-positive-definite implied covariance "
                         "matrix; give start values (start=...) or check the model.")
@@ -292,7 +397,7 @@ def _fit_partable(partable: ParTable, data: pd.DataFrame | np.ndarray, *, inform
     if not np.isfinite(r["loglik"]):
         raise DataError("Estimation failed: the implied covariance matrix is not positive "
                         "definite at the solution. Check the model and the data.")
-    info = -loglik_hessian(model, pats, theta, r, expected=(information == "expected"))
+    info = obj.hess(theta, expected=(information == "expected")) * obj.N
     try:
         evals = np.linalg.eigvalsh(info)
         if evals.min() <= 1e-10 * max(1.0, evals.max()):
@@ -305,31 +410,33 @@ def _fit_partable(partable: ParTable, data: pd.DataFrame | np.ndarray, *, inform
             "sits on a boundary); standard errors are not available. Fix a parameter, add "
             "constraints (e.g. constrained=True) or use fewer waves"
         )
-    imp = r["imp"]
-    S = imp["S"]
-    neg = [model.names[i] for i in range(model.n)
-           if S[i, i] < 0 and _is_free_var(partable, model.names[i])]
-    if neg:
-        problems.append(
-            f"negative variance estimate(s) for {', '.join(neg)} (a Heywood case): the model "
-            "is probably too complex for these data. Try constrained=True, fewer waves, or the "
-            "CLPM if the random-intercept variance is near zero"
-        )
-    checks = [("implied covariance of the observed variables", imp["Sigma"])]
-    if not neg:  # a negative variance already makes the latent covariance improper
-        checks.append(("implied covariance of the latent variables", imp["C"][model.p:, model.p:]))
-    for what, M in checks:
-        if M.size and np.linalg.eigvalsh(M).min() < -1e-10:
-            problems.append(f"the {what} is not positive definite: an improper solution; "
-                            "try constrained=True or fewer waves")
-    return SEMFit(partable=partable, model=model, patterns=pats, theta=theta, vcov=vcov,
-                  loglik=float(r["loglik"]), h1=h1, information=information,
-                  converged=converged, iterations=iterations, message=message, implied=imp,
-                  problems=problems, meanstructure=meanstructure, notes=notes)
+    implied = [q["imp"] for q in r["parts"]]
+    for g, (model, imp) in enumerate(zip(models, implied, strict=True)):
+        S = imp["S"]
+        neg = [model.names[i] for i in range(model.n)
+               if S[i, i] < 0 and _is_free_var(model.table, model.names[i])]
+        if neg:
+            problems.append(
+                f"negative variance estimate(s){where(g)} for {', '.join(neg)} (a Heywood "
+                "case): the model is probably too complex for these data. Try constrained=True, "
+                "fewer waves, or the CLPM if the random-intercept variance is near zero"
+            )
+        checks = [("implied covariance of the observed variables", imp["Sigma"])]
+        if not neg:  # a negative variance already makes the latent covariance improper
+            checks.append(("implied covariance of the latent variables",
+                           imp["C"][model.p:, model.p:]))
+        for what, M in checks:
+            if M.size and np.linalg.eigvalsh(M).min() < -1e-10:
+                problems.append(f"the {what}{where(g)} is not positive definite: an improper "
+                                "solution; try constrained=True or fewer waves")
+    return SEMFit(partable=partable, models=models, group_patterns=pats_list, theta=theta,
+                  vcov=vcov, loglik=float(r["loglik"]), group_h1=h1_list,
+                  information=information, converged=converged, iterations=iterations,
+                  message=message, group_implied=implied, problems=problems,
+                  meanstructure=meanstructure, notes=notes, group_labels=labels)
 
 
-def _is_free_var(pt: ParTable, name: str) -> bool:
-    t = pt.table
+def _is_free_var(t: pd.DataFrame, name: str) -> bool:
     rows = t[(t["op"] == "~~") & (t["lhs"] == name) & (t["rhs"] == name)]
     return bool(len(rows)) and bool((rows["free"] > 0).any())
 
@@ -350,41 +457,51 @@ def warn_problems(fit: SEMFit, what: str) -> None:
 # Parameter table
 # ---------------------------------------------------------------------------------------------
 def parameter_table(fit: SEMFit, level: float = 0.95) -> pd.DataFrame:
-    """lavaan's ``parameterEstimates()`` plus ``std.all`` (``standardizedSolution()``)."""
+    """lavaan's ``parameterEstimates()`` plus ``std.all`` (``standardizedSolution()``).
+
+    A multiple-group fit adds lavaan's ``block`` and ``group`` columns (group numbers 1..G in
+    the order of ``fit.group_labels``).
+    """
     t = fit.partable.table
-    model = fit.model
     free = t["free"].to_numpy()
     theta = fit.theta
     se_free = np.sqrt(np.clip(np.diag(fit.vcov), 0, None))
     est = np.empty(len(t))
     se = np.zeros(len(t))
-    A, S, a = model.matrices(theta)
-    for idx, (mat, i, j) in enumerate(model.row_cells):
-        est[idx] = A[i, j] if mat == "A" else (S[i, j] if mat == "S" else a[i])
-        if free[idx] > 0:
-            se[idx] = se_free[free[idx] - 1]
+    std = np.full(len(t), np.nan)
+    for model, imp in zip(fit.models, fit.group_implied, strict=True):
+        A, S, a = model.matrices(theta)
+        for idx, (mat, i, j) in zip(model.rows, model.row_cells, strict=True):
+            est[idx] = A[i, j] if mat == "A" else (S[i, j] if mat == "S" else a[i])
+            if free[idx] > 0:
+                se[idx] = se_free[free[idx] - 1]
+        std[model.rows] = standardized(model, imp, est[model.rows])
     z = np.where(free > 0, est / np.where(se > 0, se, np.nan), np.nan)
     crit = stats.norm.ppf(0.5 + level / 2)
+    cols = {"lhs": t["lhs"], "op": t["op"], "rhs": t["rhs"]}
+    if fit.n_groups > 1:
+        cols.update(block=t["block"], group=t["group"])
     out = pd.DataFrame({
-        "lhs": t["lhs"], "op": t["op"], "rhs": t["rhs"], "label": t["label"],
+        **cols, "label": t["label"],
         "est": est, "se": se, "z": z,
         "pvalue": 2 * stats.norm.sf(np.abs(z)),
         "ci.lower": np.where(free > 0, est - crit * se, est),
         "ci.upper": np.where(free > 0, est + crit * se, est),
     })
-    out["std.all"] = standardized(fit, est)
+    out["std.all"] = std
     if not fit.meanstructure:
         out = out[out["op"] != "~1"].reset_index(drop=True)
     return out
 
 
-def standardized(fit: SEMFit, est: np.ndarray) -> np.ndarray:
-    """lavaan's ``std.all`` (with ``cov.std = TRUE``): variables scaled by their implied SDs;
-    covariances between different variables by the SDs of their (residual) variances."""
-    model = fit.model
-    t = fit.partable.table
-    C = fit.implied["C"]
-    S = fit.implied["S"]
+def standardized(model: RAMModel, implied: dict[str, np.ndarray], est: np.ndarray
+                 ) -> np.ndarray:
+    """lavaan's ``std.all`` (with ``cov.std = TRUE``) of one group's rows (``model.table``):
+    variables scaled by their implied SDs; covariances between different variables by the SDs
+    of their (residual) variances."""
+    t = model.table
+    C = implied["C"]
+    S = implied["S"]
     with np.errstate(invalid="ignore", divide="ignore"):
         var = np.diag(C).copy()
         var[np.abs(var) < np.finfo(float).eps] = np.nan

@@ -10,6 +10,11 @@
   ``srmr`` (lavaan's default, Bentler's: residual correlations standardised by the observed
   -- under FIML the H1 -- standard deviations, including the means when the model has a mean
   structure), ``loglik``, ``aic``, ``bic``.
+
+Multiple groups as lavaan: the log-likelihoods, chi-squares (model and baseline) and degrees of
+freedom are sums over groups, the RMSEA and its interval are multiplied by sqrt(G) (Steiger
+1998), the SRMR is the groups' SRMRs weighted by their sizes, and ``chisq.group`` lists each
+group's contribution to the chi-square.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from .fiml import LOG2PI, available_moments
+from .fiml import LOG2PI, available_moments, fiml_loglik
 
 __all__ = ["fit_measures", "baseline_loglik", "rmsea_ci"]
 
@@ -71,17 +76,21 @@ def srmr(sample_cov: np.ndarray, sample_mean: np.ndarray, Sigma: np.ndarray, mu:
 
 def fit_measures(fit) -> dict[str, Any]:
     """The fit measures of a :class:`~causalrel.sem.estimate.SEMFit`, keyed like lavaan's."""
-    pats = fit.patterns
-    p = pats.p
-    N = pats.n_total
+    groups = fit.group_patterns
+    G = len(groups)
+    p = groups[0].p
+    N = fit.n
     npar = fit.npar
     n_moments = p * (p + 1) // 2 + (p if fit.meanstructure else 0)
-    df = n_moments - npar
-    ll0, ll1 = fit.loglik, float(fit.h1["loglik"])
+    df = G * n_moments - npar
+    ll0 = fit.loglik
+    ll1_g = [float(h1["loglik"]) for h1 in fit.group_h1]
+    ll0_g = [_group_loglik(fit, g) for g in range(G)] if G > 1 else [ll0]
+    ll1 = float(sum(ll1_g))
     chisq = max(2.0 * (ll1 - ll0), 0.0)
-    llb = baseline_loglik(pats)
+    llb = float(sum(baseline_loglik(pats) for pats in groups))
     chisq_b = 2.0 * (ll1 - llb)
-    df_b = p * (p - 1) // 2
+    df_b = G * (p * (p - 1) // 2)
     pvalue = float(stats.chi2.sf(chisq, df)) if df > 0 else float("nan")
     if df > 0 or chisq > 0:
         denom = max(chisq_b - df_b, chisq - df, 0.0)
@@ -91,17 +100,19 @@ def fit_measures(fit) -> dict[str, Any]:
     tli = (chisq_b / df_b - chisq / df) / (chisq_b / df_b - 1.0) if df > 0 else 1.0
     rmsea = float(np.sqrt(max(chisq / N / df - 1.0 / N, 0.0))) if df > 0 else 0.0
     lo, hi = rmsea_ci(chisq, df, N)
+    srmr_g = [srmr(h1["Sigma"], h1["mu"], imp["Sigma"], imp["mu"], fit.meanstructure)
+              for h1, imp in zip(fit.group_h1, fit.group_implied, strict=True)]
+    n_g = np.array([pats.n_total for pats in groups])
     out = {
         "chisq": chisq,
         "df": int(df),
         "pvalue": pvalue,
         "cfi": float(cfi),
         "tli": float(tli),
-        "rmsea": rmsea,
-        "rmsea.ci.lower": lo,
-        "rmsea.ci.upper": hi,
-        "srmr": srmr(fit.h1["Sigma"], fit.h1["mu"], fit.implied["Sigma"], fit.implied["mu"],
-                     fit.meanstructure),
+        "rmsea": rmsea * np.sqrt(G),
+        "rmsea.ci.lower": lo * np.sqrt(G),
+        "rmsea.ci.upper": hi * np.sqrt(G),
+        "srmr": float(np.sum(n_g * np.array(srmr_g)) / N),
         "loglik": ll0,
         "unrestricted.loglik": ll1,
         "aic": -2.0 * ll0 + 2.0 * npar,
@@ -110,10 +121,25 @@ def fit_measures(fit) -> dict[str, Any]:
         "ntotal": int(N),
         "baseline.chisq": chisq_b,
         "baseline.df": int(df_b),
-        "n_patterns": int(pats.n_patterns),
+        "n_patterns": int(sum(pats.n_patterns for pats in groups)),
     }
-    if not fit.h1.get("converged", True):  # no saturated model: nothing to test against
+    if G > 1:
+        out["ngroups"] = G
+        out["chisq.group"] = {str(lab): max(2.0 * (a - b), 0.0)
+                              for lab, a, b in zip(fit.group_labels, ll1_g, ll0_g, strict=True)}
+        out["ntotal.group"] = {str(lab): int(n) for lab, n in zip(fit.group_labels, n_g,
+                                                                   strict=True)}
+    if not all(h1.get("converged", True) for h1 in fit.group_h1):  # nothing to test against
         for k in ("chisq", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper",
                   "srmr", "unrestricted.loglik", "baseline.chisq"):
             out[k] = float("nan")
+        if G > 1:
+            out["chisq.group"] = {k: float("nan") for k in out["chisq.group"]}
     return out
+
+
+def _group_loglik(fit, g: int) -> float:
+    """The log-likelihood of group ``g`` (0-based) at the estimates."""
+    imp = fit.group_implied[g]
+    return float(fiml_loglik(imp["Sigma"], imp["mu"], fit.group_patterns[g],
+                             derivs=False)["loglik"])

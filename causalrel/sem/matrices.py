@@ -35,10 +35,24 @@ class RAMModel:
     partable : ParTable
         The model; ``free`` indices define the parameter vector ``theta`` (0-based here:
         ``theta[free - 1]``).
+    group : int, optional
+        For a multiple-group table, the group (1-based) whose matrices this is; ``theta`` is
+        still the whole parameter vector (a group's derivatives are zero for the parameters
+        of other groups). Default: the only group.
     """
 
-    def __init__(self, partable: ParTable) -> None:
+    def __init__(self, partable: ParTable, group: int | None = None) -> None:
         self.partable = partable
+        table = partable.table
+        if group is None:
+            if partable.n_groups > 1:
+                raise ValueError("A multiple-group table needs one RAMModel per group.")
+            group = 1
+        self.group = int(group)
+        #: positions (0-based) in ``partable.table`` of this group's rows
+        self.rows = np.flatnonzero(table["group"].to_numpy() == self.group) if "group" in \
+            table else np.arange(len(table))
+        self.table = table.iloc[self.rows]
         self.observed = list(partable.observed)
         self.latent = list(partable.latent)
         self.names = self.observed + self.latent
@@ -51,9 +65,9 @@ class RAMModel:
         self.S0 = np.zeros((n, n))
         self.a0 = np.zeros(n)
         a_cells, s_cells, m_cells = [], [], []
-        # (matrix, i, j) of every table row, to read estimates back.
+        # (matrix, i, j) of every row of this group, to read estimates back.
         self.row_cells: list[tuple[str, int, int]] = []
-        for r in partable.table.itertuples(index=False):
+        for r in self.table.itertuples(index=False):
             k = int(r.free) - 1
             val = 0.0 if np.isnan(r.ustart) else float(r.ustart)
             if r.op == "=~":
@@ -132,7 +146,7 @@ class RAMModel:
         load on it (so an RI-CLPM starts with half the variance between clients).
         """
         theta = np.full(self.q, np.nan)
-        table = self.partable.table
+        table = self.table
         p = self.p
         share = np.zeros(self.n)
         load_counts = np.zeros(p)

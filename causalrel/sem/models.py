@@ -20,6 +20,16 @@ Waves: by default sessions ``first .. K`` where ``K`` is the last session that a
 ``min_reach`` (default half) of the clients reached (had a row for); later sessions are left
 out and counted in ``excluded``. Give ``waves=`` to choose.
 
+Multiple groups (``group="arm"``): a client-level column (constant within client; a string
+column is read from ``panel.data``) splits the clients; the model is fitted in every group at
+once by FIML (lavaan's ``group=``), everything free per group unless ``group_equal`` holds
+parameter types equal across groups (lavaan's ``group.equal``, e.g. ``"regressions"`` for the
+lagged effects). Labelled constraints written by the model (``constrained=True``'s ``ar_x``,
+``invariant_means``' ``m_x``, ...) hold within each group (written ``c(ar_x_g1, ar_x_g2)*``)
+unless their type is in ``group_equal``. ``effects.within`` keeps the contract's keys only when
+the lagged effects are equal across groups; otherwise each group's effects are reported under
+``"alliance->symptoms[arm=treatment]"`` and so on (the same for ``effects.between``).
+
 No ``detrend`` option: removing each client's linear trend over the modelled waves puts an
 exact linear constraint on every complete client's scores, which makes the covariance matrix
 of the waves singular. Average trends are absorbed by the wave-specific means; client-specific
@@ -39,7 +49,7 @@ from ..data import DataError, SessionPanel
 from ..results import Effect, between_key, effect_key
 from .estimate import fit_partable, warn_problems
 from .fitmeasures import fit_measures
-from .partable import ParTable, parse_model
+from .partable import GROUP_EQUAL, ParTable, parse_model
 from .results import SEMResults
 
 __all__ = ["CLPM", "RICLPM", "DPML", "riclpm_syntax", "clpm_syntax", "dpml_syntax",
@@ -75,6 +85,31 @@ def _covariate_block(covariates: list[str]) -> list[str]:
     lines += [f"{z} ~~ {z}" for z in covariates]
     lines += [f"{a} ~~ {b}" for i, a in enumerate(covariates) for b in covariates[i + 1:]]
     return lines
+
+
+#: Type (lavaan's group.equal name) of each label prefix the model syntaxes write.
+_LABEL_TYPES = {"ar_": "regressions", "cl_": "regressions", "gx_": "regressions",
+                "gy_": "regressions", "m_": "intercepts", "e_": "residuals"}
+
+
+def per_group_labels(syntax: str, groups: int, group_equal: Iterable[str] = ()) -> str:
+    """Make the syntax's labels group-specific (``ar_x*`` -> ``c(ar_x_g1, ar_x_g2)*``).
+
+    In lavaan a plain label is shared by all groups, which makes the parameter equal across
+    groups. Labels whose parameter type is in ``group_equal`` stay shared.
+    """
+    if groups <= 1:
+        return syntax
+    equal = set(group_equal)
+
+    def repl(m: re.Match) -> str:
+        lab = m.group(1)
+        kind = next((t for pre, t in _LABEL_TYPES.items() if lab.startswith(pre)), None)
+        if kind is None or kind in equal:
+            return m.group(0)
+        return "c(" + ", ".join(f"{lab}_g{g}" for g in range(1, groups + 1)) + ")*"
+
+    return re.sub(r"(?<![\w.(])([A-Za-z_][A-Za-z0-9_]*)\*", repl, syntax)
 
 
 def riclpm_syntax(waves: Iterable[int], *, constrained: bool = False,
@@ -167,6 +202,13 @@ def dpml_syntax(waves: Iterable[int], *, constrained: bool = True,
     return "\n".join(lines)
 
 
+def _linear_effect(sem, w: np.ndarray, level: float) -> Effect:
+    """The estimate ``w' theta`` with its delta-method standard error."""
+    est = float(w @ sem.theta)
+    se = float(np.sqrt(max(w @ sem.vcov @ w, 0.0))) if np.isfinite(sem.vcov).all() else np.nan
+    return Effect.from_normal(est, se, level)
+
+
 def default_waves(panel: SessionPanel, min_reach: float = 0.5) -> list[int]:
     """Sessions ``first .. K``: ``K`` is the last session at least ``min_reach`` of clients reached."""
     last = panel.data.groupby(panel.client, sort=False)[panel.session].max()
@@ -188,20 +230,73 @@ class _PanelSEM:
 
     def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
                  constrained: bool = False, min_reach: float = 0.5,
-                 covariates: Iterable[str] = ()) -> None:
+                 covariates: Iterable[str] = (), group: str | None = None,
+                 group_equal: Iterable[str] | str = (),
+                 group_label: Iterable | None = None) -> None:
         if not isinstance(panel, SessionPanel):
             raise DataError("Give a SessionPanel (see causalrel.load_panel).")
         if not 0 < min_reach <= 1:
             raise DataError("min_reach must be a share of clients in (0, 1].")
         if isinstance(covariates, str):
             covariates = [covariates]
+        if isinstance(group_equal, str):
+            group_equal = [group_equal]
         self.covariates = list(covariates)
         self.panel = panel
         self.constrained = bool(constrained)
+        self.group = group
+        self.group_equal = list(group_equal)
+        bad = [g for g in self.group_equal if g not in GROUP_EQUAL]
+        if bad:
+            raise DataError(f"group_equal: unknown parameter type(s) {bad}; choose from "
+                            f"{list(GROUP_EQUAL)} (e.g. 'regressions' for the lagged effects).")
+        if self.group_equal and group is None:
+            raise DataError("group_equal needs group=... (the column that splits the clients).")
         self.waves = self._check_waves(panel, waves, min_reach)
+        self.group_labels = self._check_group(group_label) if group is not None else [1]
         self.wide, self.excluded = self._wide_data()
-        self.syntax = self._syntax()
-        self.partable: ParTable = parse_model(self.syntax)
+        G = len(self.group_labels)
+        self.syntax = per_group_labels(self._syntax(), G, self.group_equal)
+        self.partable: ParTable = parse_model(self.syntax, groups=G,
+                                              group_equal=self.group_equal)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.group_labels)
+
+    def _check_group(self, group_label) -> list:
+        """The group column: one value per client, no missing values, at least two groups."""
+        p, g = self.panel, self.group
+        if not isinstance(g, str) or g not in p.data.columns:
+            raise DataError(f"group='{g}' is not a column of the data (load_panel keeps every "
+                            "column of the table; check the spelling).")
+        if g in (p.x, p.y, p.client, p.session) or g in self.covariates:
+            raise DataError(f"group='{g}' is a model variable or covariate; the group must be "
+                            "a separate client-level column (e.g. the treatment arm).")
+        values = p.data[g]
+        if values.isna().any():
+            clients = p.data.loc[values.isna(), p.client].unique()
+            raise DataError(f"The group column '{g}' is missing for {len(clients)} client(s) "
+                            f"(e.g. {list(clients[:5])}); give every client a group or drop them.")
+        per = values.groupby(p.data[p.client], sort=False).nunique()
+        if (per > 1).any():
+            bad = per[per > 1].index[:5].tolist()
+            raise DataError(f"The group column '{g}' changes within client(s) {bad}: a group "
+                            "(e.g. treatment arm) must be constant within each client.")
+        seen = list(pd.unique(values))
+        if group_label is None:
+            labels = seen  # order of first appearance, as lavaan
+        else:
+            labels = list(group_label)
+            missing = [v for v in seen if v not in labels]
+            if missing or len(set(labels)) != len(labels):
+                raise DataError(f"group_label {labels} must list each value of '{g}' once "
+                                f"(values: {seen}).")
+            labels = [v for v in labels if v in seen]
+        if len(labels) < 2:
+            raise DataError(f"The group column '{g}' has only one value ({labels}): a "
+                            "multiple-group model needs at least two groups.")
+        return labels
 
     # -- data -----------------------------------------------------------------------------------
     def _check_waves(self, panel: SessionPanel, waves, min_reach: float) -> list[int]:
@@ -230,19 +325,27 @@ class _PanelSEM:
         wide = p.wide([p.x, p.y], self.waves)
         names = {p.x: "x", p.y: "y"}
         wide.columns = [f"{names[v]}{s}" for v, s in wide.columns]
-        for col in wide.columns:
-            vals = wide[col].dropna()
-            var, session = (p.x if col[0] == "x" else p.y), col[1:]
-            if len(vals) == 0:
-                raise DataError(
-                    f"Session {session} has no observed '{var}' at all: a wave with no data "
-                    "cannot be modelled. Choose waves without it (waves=[...])."
-                )
-            if len(vals) < 2 or np.ptp(vals.to_numpy()) == 0:
-                raise DataError(
-                    f"'{var}' has zero variance at session {session} ({len(vals)} value(s)): "
-                    "a model cannot estimate effects of or on a constant. Choose other waves."
-                )
+        if self.group is not None:
+            gcol = p.data.groupby(p.client, sort=False)[self.group].first()
+            parts = [(f" in group {self.group}={lab!r}", wide[gcol.reindex(wide.index) == lab])
+                     for lab in self.group_labels]
+        else:
+            parts = [("", wide)]
+        for where, part in parts:
+            for col in part.columns:
+                vals = part[col].dropna()
+                var, session = (p.x if col[0] == "x" else p.y), col[1:]
+                if len(vals) == 0:
+                    raise DataError(
+                        f"Session {session} has no observed '{var}'{where} at all: a wave with "
+                        "no data cannot be modelled. Choose waves without it (waves=[...])."
+                    )
+                if len(vals) < 2 or np.ptp(vals.to_numpy()) == 0:
+                    raise DataError(
+                        f"'{var}' has zero variance at session {session}{where} ({len(vals)} "
+                        "value(s)): a model cannot estimate effects of or on a constant. "
+                        "Choose other waves."
+                    )
         empty = wide.isna().all(axis=1)
         sess = p.data[p.session]
         excluded = {
@@ -254,6 +357,8 @@ class _PanelSEM:
         wide = wide[~empty]
         for z in self.covariates:
             wide[z] = self._client_covariate(z).reindex(wide.index)
+        if self.group is not None:
+            wide[self.group] = gcol.reindex(wide.index)
         return wide, excluded
 
     def _client_covariate(self, z: str) -> pd.Series:
@@ -262,7 +367,7 @@ class _PanelSEM:
         if z not in p.data.columns:
             raise DataError(f"Covariate '{z}' is not a column of the data; load it with "
                             f"load_panel(..., covariates=['{z}']).")
-        if z in (p.x, p.y, p.client, p.session) or re.fullmatch(r"(w?[xy]\d+|RI[xy]|FE[xy])", z):
+        if z in (p.x, p.y, p.client, p.session, self.group) or re.fullmatch(r"(w?[xy]\d+|RI[xy]|FE[xy])", z):
             raise DataError(f"Covariate name '{z}' clashes with a model variable; rename it.")
         values = pd.to_numeric(p.data[z], errors="coerce")
         if values.notna().sum() < p.data[z].notna().sum():
@@ -300,7 +405,9 @@ class _PanelSEM:
         SEMResults
         """
         t0 = time.perf_counter()
-        sem = fit_partable(self.partable, self.wide, information=information, max_iter=max_iter)
+        sem = fit_partable(self.partable, self.wide, group=self.group,
+                           group_label=self.group_labels if self.group else None,
+                           information=information, max_iter=max_iter)
         fit = fit_measures(sem)
         seconds = time.perf_counter() - t0
         params = sem.params(level)
@@ -316,7 +423,7 @@ class _PanelSEM:
                 "iterations": sem.iterations,
                 "message": sem.message,
                 "information": information,
-                "n_patterns": sem.patterns.n_patterns,
+                "n_patterns": int(sum(p.n_patterns for p in sem.group_patterns)),
                 "improper": bool(sem.problems),
                 "problems": list(sem.problems),
             },
@@ -326,6 +433,9 @@ class _PanelSEM:
             syntax=self.syntax,
             waves=list(self.waves),
             sem=sem,
+            group=self.group,
+            group_labels=list(self.group_labels) if self.group else [],
+            group_equal=list(self.group_equal),
         )
         warn_problems(sem, self.name)
         return res
@@ -342,41 +452,80 @@ class _PanelSEM:
         return [(f"{pre}{out}{s}", "~", f"{pre}{cause}{prev}")
                 for prev, s in zip(self.waves[:-1], self.waves[1:], strict=True)]
 
+    def _group_keys(self) -> list[tuple[int, str]]:
+        """(group number, key suffix) for each set of reported effects."""
+        if self.n_groups == 1:
+            return [(1, "")]
+        return [(g + 1, f"[{self.group}={lab}]") for g, lab in enumerate(self.group_labels)]
+
+    @property
+    def lags_equal_across_groups(self) -> bool:
+        return self.n_groups == 1 or "regressions" in self.group_equal
+
     def _within(self, sem, level: float) -> dict[str, Effect]:
         p = self.panel
         t = sem.partable.table
-        key = {(r.lhs, r.op, r.rhs): int(r.free) for r in t.itertuples(index=False)}
+        key = {(int(r.group), r.lhs, r.op, r.rhs): int(r.free)
+               for r in t.itertuples(index=False)}
         names = {"x": p.x, "y": p.y}
+        groups = [(1, "")] if self.lags_equal_across_groups else self._group_keys()
         out = {}
-        for cause, outcome in (("x", "y"), ("y", "x"), ("x", "x"), ("y", "y")):
-            rows = self._lag_rows(cause, outcome)
-            w = np.zeros(sem.model.q)
-            for r in rows:
-                w[key[r] - 1] += 1.0 / len(rows)
-            est = float(w @ sem.theta)
-            se = float(np.sqrt(max(w @ sem.vcov @ w, 0.0))) if np.isfinite(sem.vcov).all() else np.nan
-            out[effect_key(names[cause], names[outcome])] = Effect.from_normal(est, se, level)
+        for g, suffix in groups:
+            for cause, outcome in (("x", "y"), ("y", "x"), ("x", "x"), ("y", "y")):
+                rows = self._lag_rows(cause, outcome)
+                w = np.zeros(sem.model.q)
+                for r in rows:
+                    w[key[(g, *r)] - 1] += 1.0 / len(rows)
+                eff = _linear_effect(sem, w, level)
+                out[effect_key(names[cause], names[outcome]) + suffix] = eff
         return out
 
     def _between(self, sem, level: float) -> dict[str, Effect]:
         if self.between is None:
             return {}
+        equal = self.n_groups == 1 or {"lv.variances", "lv.covariances"} <= set(self.group_equal)
+        out = {}
+        for g, suffix in ([(1, "")] if equal else self._group_keys()):
+            out[between_key(self.panel.x, self.panel.y) + suffix] = self._correlation(
+                sem, g, level)
+        return out
+
+    def _correlation(self, sem, g: int, level: float) -> Effect:
         a, b = self.between
         t = sem.partable.table
         idx = {}
         for lhs, rhs in ((a, a), (b, b), (a, b)):
-            row = t[(t["op"] == "~~") & (t["lhs"] == lhs) & (t["rhs"] == rhs)]
+            row = t[(t["op"] == "~~") & (t["lhs"] == lhs) & (t["rhs"] == rhs) & (t["group"] == g)]
             idx[(lhs, rhs)] = int(row["free"].iloc[0]) - 1
         va, vb, c = (sem.theta[idx[k]] for k in ((a, a), (b, b), (a, b)))
         if va <= 0 or vb <= 0:
-            return {between_key(self.panel.x, self.panel.y): Effect(float("nan"))}
+            return Effect(float("nan"))
         r = c / np.sqrt(va * vb)
-        g = np.zeros(sem.model.q)
-        g[idx[(a, b)]] += 1 / np.sqrt(va * vb)
-        g[idx[(a, a)]] += -0.5 * r / va
-        g[idx[(b, b)]] += -0.5 * r / vb
-        se = float(np.sqrt(max(g @ sem.vcov @ g, 0.0))) if np.isfinite(sem.vcov).all() else np.nan
-        return {between_key(self.panel.x, self.panel.y): Effect.from_normal(r, se, level)}
+        grad = np.zeros(sem.model.q)
+        grad[idx[(a, b)]] += 1 / np.sqrt(va * vb)
+        grad[idx[(a, a)]] += -0.5 * r / va
+        grad[idx[(b, b)]] += -0.5 * r / vb
+        se = (float(np.sqrt(max(grad @ sem.vcov @ grad, 0.0))) if np.isfinite(sem.vcov).all()
+              else np.nan)
+        return Effect.from_normal(r, se, level)
+
+    def _group_notes(self) -> list[str]:
+        if self.n_groups == 1:
+            return []
+        labels = ", ".join(f"{g + 1} = {lab!r}" for g, lab in enumerate(self.group_labels))
+        notes = [f"Multiple groups by '{self.group}' (group {labels}; params has lavaan's "
+                 "group/block columns). Parameters are free in every group unless held equal: "
+                 f"group_equal = {self.group_equal or 'none'}."]
+        if self.lags_equal_across_groups:
+            notes.append("The lagged effects are equal across groups (group_equal contains "
+                         "'regressions'), so effects.within holds the common estimates.")
+        else:
+            notes.append(f"The lagged effects differ by group: effects.within reports each "
+                         f"group's under keys like '{self.panel.x}->{self.panel.y}"
+                         f"[{self.group}={self.group_labels[0]}]' (no pooled estimate). "
+                         "Test their equality with causalrel.sem.wald_equal_across_groups(res) "
+                         "or compare_nested(fit with group_equal='regressions', this fit).")
+        return notes
 
     def _notes(self) -> list[str]:
         p = self.panel
@@ -387,6 +536,7 @@ class _PanelSEM:
             f"{self.excluded['sessions_after_last_wave']} session row(s) after session {w[-1]} "
             "are not used; clients' earlier sessions are (FIML uses every observed rating).",
         ]
+        notes += self._group_notes()
         if self.covariates:
             notes.append("Time-invariant covariate(s) " + ", ".join(self.covariates)
                          + " are modelled as random (their mean and variance are estimated; "
@@ -424,12 +574,26 @@ class RICLPM(_PanelSEM):
         predict the random intercepts (``RIx + RIy ~ z``).
     min_reach : float
         Share of clients that must have reached the last default wave.
+    group : str, optional
+        A client-level column (constant within client, any type: e.g. the treatment arm as
+        text) that splits the clients into groups; the model is fitted in every group at once
+        (lavaan's ``group=``), every parameter free per group unless ``group_equal`` says
+        otherwise.
+    group_equal : str or sequence of str
+        Parameter types held equal across groups, as lavaan's ``group.equal``:
+        ``"regressions"`` (the lagged effects, and covariate effects), ``"lv.variances"``
+        and ``"lv.covariances"`` (random-intercept and within (co)variances), ``"intercepts"``
+        (the observed means; unlike ``lavaan()``, latent means stay fixed at 0),
+        ``"residuals"``, ``"residual.covariances"``, ``"means"``, ``"loadings"``.
+    group_label : sequence, optional
+        The order of the groups (default: order of first appearance in the data, as lavaan).
 
     Notes
     -----
     ``effects.within["x->y"]`` is the average over waves of the wave-specific cross-lagged
     effects ``wy<s> ~ wx<s-1>`` (the common value if constrained);
-    ``effects.between["x~y"]`` is the random-intercept correlation.
+    ``effects.between["x~y"]`` is the random-intercept correlation. With ``group=`` and lags
+    not equal across groups, both are reported per group (keys ``"x->y[arm=treatment]"``).
     """
 
     name = "riclpm"
@@ -439,10 +603,13 @@ class RICLPM(_PanelSEM):
 
     def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
                  constrained: bool = False, invariant_means: bool = False,
-                 covariates: Iterable[str] = (), min_reach: float = 0.5) -> None:
+                 covariates: Iterable[str] = (), min_reach: float = 0.5,
+                 group: str | None = None, group_equal: Iterable[str] | str = (),
+                 group_label: Iterable | None = None) -> None:
         self.invariant_means = bool(invariant_means)
         super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
-                         covariates=covariates)
+                         covariates=covariates, group=group, group_equal=group_equal,
+                         group_label=group_label)
 
     def _syntax(self) -> str:
         return riclpm_syntax(self.waves, constrained=self.constrained,
@@ -458,7 +625,8 @@ class RICLPM(_PanelSEM):
 class CLPM(_PanelSEM):
     """The classic cross-lagged panel model (lags between the observed variables).
 
-    Parameters are as for :class:`RICLPM`; ``covariates`` predict x and y at every wave.
+    Parameters are as for :class:`RICLPM` (including ``group``/``group_equal``); ``covariates``
+    predict x and y at every wave.
     The CLPM has no between-client component, so
     ``effects.between`` is empty; its lagged effects mix within- and between-client
     association when clients differ in stable levels (Hamaker et al. 2015; Lucas 2023).
@@ -469,10 +637,13 @@ class CLPM(_PanelSEM):
 
     def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
                  constrained: bool = False, invariant_means: bool = False,
-                 covariates: Iterable[str] = (), min_reach: float = 0.5) -> None:
+                 covariates: Iterable[str] = (), min_reach: float = 0.5,
+                 group: str | None = None, group_equal: Iterable[str] | str = (),
+                 group_label: Iterable | None = None) -> None:
         self.invariant_means = bool(invariant_means)
         super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
-                         covariates=covariates)
+                         covariates=covariates, group=group, group_equal=group_equal,
+                         group_label=group_label)
 
     def _syntax(self) -> str:
         return clpm_syntax(self.waves, constrained=self.constrained,
@@ -495,7 +666,7 @@ class DPML(_PanelSEM):
 
     Parameters
     ----------
-    panel, waves, min_reach
+    panel, waves, min_reach, group, group_equal, group_label
         As for :class:`RICLPM`.
     covariates : sequence of str
         Client-level numeric columns entering both equations (from wave 2), correlated with
@@ -512,10 +683,13 @@ class DPML(_PanelSEM):
 
     def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
                  constrained: bool = True, invariant_error_variances: bool = False,
-                 covariates: Iterable[str] = (), min_reach: float = 0.5) -> None:
+                 covariates: Iterable[str] = (), min_reach: float = 0.5,
+                 group: str | None = None, group_equal: Iterable[str] | str = (),
+                 group_label: Iterable | None = None) -> None:
         self.invariant_error_variances = bool(invariant_error_variances)
         super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
-                         covariates=covariates)
+                         covariates=covariates, group=group, group_equal=group_equal,
+                         group_label=group_label)
 
     def _syntax(self) -> str:
         return dpml_syntax(self.waves, constrained=self.constrained,

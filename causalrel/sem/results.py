@@ -2,7 +2,8 @@
 
 ``to_dict()`` keeps the contract's shape (lavaan-style ``params`` with ``std.all``). On top:
 the model syntax (paste it into ``lavaan::lavaan(..., missing = "ml", meanstructure = TRUE,
-int.ov.free = TRUE, fixed.x = FALSE)`` to reproduce the fit in R), the waves, the
+int.ov.free = TRUE, fixed.x = FALSE)`` -- with ``group = "<group>"`` and ``group.equal`` for a
+multiple-group fit -- to reproduce the fit in R), the waves, the groups, the
 standardized solution, the covariance matrix of the estimates, and a path diagram.
 """
 
@@ -31,11 +32,20 @@ class SEMResults(ModelResults):
         The session numbers used as waves.
     sem : SEMFit
         The engine's raw fit (parameter vector, covariance matrix, patterns, H1 moments).
+    group : str or None
+        The column that defines the groups of a multiple-group fit.
+    group_labels : list
+        The groups' values, in the order of the ``group`` numbers in ``params``.
+    group_equal : list of str
+        Parameter types held equal across groups (lavaan's ``group.equal``).
     """
 
     syntax: str = ""
     waves: list[int] = field(default_factory=list)
     sem: Any = field(default=None, repr=False)
+    group: str | None = None
+    group_labels: list = field(default_factory=list)
+    group_equal: list = field(default_factory=list)
 
     @property
     def standardized(self) -> pd.DataFrame:
@@ -46,8 +56,9 @@ class SEMResults(ModelResults):
     def vcov(self) -> pd.DataFrame:
         """Covariance matrix of the free parameters, labelled ``lhs op rhs`` (first row)."""
         rows = self.sem.partable.free_rows()
-        names = [f"{r.lhs}{r.op}{r.rhs}" if not r.label else r.label
-                 for r in rows.itertuples(index=False)]
+        multi = self.sem.n_groups > 1
+        names = [(f"{r.lhs}{r.op}{r.rhs}" + (f".g{r.group}" if multi else ""))
+                 if not r.label else r.label for r in rows.itertuples(index=False)]
         return pd.DataFrame(self.sem.vcov, index=names, columns=names)
 
     def summary(self) -> str:
@@ -55,13 +66,17 @@ class SEMResults(ModelResults):
         p = self.params
         rows = p[p["op"].isin(["~", "~~"])]
         cols = ["lhs", "op", "rhs", "est", "se", "pvalue", "std.all"]
+        if "group" in p:
+            cols.insert(3, "group")
         return text + "\n\nparameters (regressions and covariances):\n" + rows[cols].round(
             4).to_string(index=False)
 
-    def plot(self, ax=None, wave_gap: float = 1.6):
+    def plot(self, ax=None, wave_gap: float = 1.6, group: int = 1):
         """Draw the path diagram of the within part: lagged effects with their estimates.
 
-        Returns the matplotlib Axes. Solid arrows are significant at the 5% level.
+        Returns the matplotlib Axes. Solid arrows are significant at the 5% level. For a
+        multiple-group fit, ``group`` (1-based, the ``group`` column of ``params``) chooses the
+        group drawn.
         """
         import matplotlib.pyplot as plt
 
@@ -69,6 +84,10 @@ class SEMResults(ModelResults):
             _, ax = plt.subplots(figsize=(1.8 + wave_gap * len(self.waves), 3.2))
         p = self.params
         lags = p[p["op"] == "~"]
+        title = f"{self.model}: lagged effects (x = upper row, y = lower row)"
+        if "group" in p:
+            lags = lags[lags["group"] == group]
+            title += f", {self.group} = {self.group_labels[group - 1]}"
         pre = "w" if self.model == "riclpm" else ""
         pos = {}
         for i, s in enumerate(self.waves):
@@ -90,5 +109,5 @@ class SEMResults(ModelResults):
         ax.set_xlim(-0.6, wave_gap * (len(self.waves) - 1) + 0.6)
         ax.set_ylim(-0.5, 1.5)
         ax.axis("off")
-        ax.set_title(f"{self.model}: lagged effects (x = upper row, y = lower row)")
+        ax.set_title(title)
         return ax

@@ -1,9 +1,11 @@
-"""Write the simulated data sets that tests/reference/lavaan_clpm.R fits with lavaan.
+"""Write the simulated data sets that tests/reference/lavaan_clpm.R and
+tests/reference/lavaan_multigroup.R fit with lavaan.
 
-Run from the repository root (then run the R script):
+Run from the repository root (then run the R scripts):
 
     python tests/reference/make_lavaan_data.py
     Rscript tests/reference/lavaan_clpm.R
+    Rscript tests/reference/lavaan_multigroup.R
 
 Long format (client, session, alliance, symptoms), as causalrel reads it; the R script makes
 the wide format itself (x<s> = alliance at session s, y<s> = symptoms).
@@ -48,9 +50,32 @@ def with_covariates():
     return data.round(4)
 
 
+def multigroup():
+    """Two treatment arms (a string column) with different cross-lagged effects, missing data.
+
+    Each arm is simulated on its own (causalrel.simulate) and the two are stacked with distinct
+    client ids; the arm with the stronger alliance -> symptoms effect also has higher means.
+    """
+    arms = {
+        "control": dict(ar=(0.3, 0.4), cross=(-0.05, 0.1), seed=201),
+        "treatment": dict(ar=(0.35, 0.3), cross=(-0.35, 0.0), trait_mean=(0.3, -0.2), seed=202),
+    }
+    parts = []
+    offset = 0
+    for arm, kw in arms.items():
+        sim = simulate(250, 5, trait_corr=0.3, mcar=0.06, dropout=0.05, **kw)
+        d = sim.data.copy()
+        d["client"] += offset
+        d.insert(1, "arm", arm)
+        offset = int(d["client"].max())
+        parts.append(d)
+    return pd.concat(parts, ignore_index=True).round(4)
+
+
 if __name__ == "__main__":
     for name, kw in SETS.items():
         sim = simulate(**kw)
         sim.data.round(4).to_csv(OUT / name, index=False)
         print(name, len(sim.data), "rows")
     with_covariates().to_csv(OUT / "lavaan_data_covariates.csv", index=False)
+    multigroup().to_csv(OUT / "lavaan_data_multigroup.csv", index=False)
