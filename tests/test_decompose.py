@@ -125,3 +125,18 @@ def test_describe_shipped_data_matches_independent_computation(example_path):
     assert 0.5 < d["variables"]["symptoms"]["between_share"] < 0.7
     assert abs(d["correlations"]["between"]) < 0.1
     assert -0.35 < d["correlations"]["within"] < -0.15
+
+
+def test_describe_on_data_we_did_not_write_matches_lme4():
+    """The Grunfeld panel (shipped with R's plm); reference: lme4 REML (tests/reference/lme4_describe.R)."""
+    import json
+
+    from tests.conftest import FIXTURES
+
+    ref = json.loads((FIXTURES / "lme4_describe_grunfeld.json").read_text())
+    p = load_panel(FIXTURES / "grunfeld.csv", x="inv", y="value")
+    d = describe(p)
+    for v in ("inv", "value"):
+        assert d["variables"][v]["between_share"] == pytest.approx(ref["between_share"][v], abs=2e-3)
+    for k in ("pooled", "between", "within"):
+        assert d["correlations"][k] == pytest.approx(ref["correlations"][k], abs=1e-9)
