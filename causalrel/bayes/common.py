@@ -1,0 +1,108 @@
+"""Shared pieces of the Bayesian families: client checks, draw summaries, parameter rows."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data import MAX_SHOWN, DataError, DataWarning
+from ..results import Effect
+
+__all__ = ["show_clients", "warn_clients", "param_row", "effect", "check_n_clients"]
+
+
+def show_clients(clients: Iterable[Any]) -> str:
+    """``"3, 17, 42 (and 5 more)"``: the clients a message is about."""
+    clients = list(clients)
+    shown = ", ".join(str(c) for c in clients[:MAX_SHOWN])
+    more = len(clients) - MAX_SHOWN
+    return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def warn_clients(message: str, clients: Iterable[Any]) -> str:
+    """Emit a :class:`DataWarning` naming the clients; return the text for the notes."""
+    text = f"{message}: client(s) {show_clients(clients)}."
+    warnings.warn(text, DataWarning, stacklevel=3)
+    return text
+
+
+def check_n_clients(clients: Iterable[Any], n_random: int, model: str, simpler: str) -> str | None:
+    """Too few clients for a covariance matrix of ``n_random`` random effects.
+
+    Fewer clients than random effects + 1 is an error (the between-level covariance matrix is
+    then not even determined by the data); fewer than ``5 * n_random`` a warning.
+    """
+    clients = list(clients)
+    n = len(clients)
+    if n <= n_random:
+        raise DataError(
+            f"{model}: {n} client(s) ({show_clients(clients)}) are too few for a covariance "
+            f"matrix of {n_random} random effects; at least {n_random + 1} are needed and "
+            f"{5 * n_random} or more are advisable. Use {simpler}, or more clients."
+        )
+    if n < 5 * n_random:
+        text = (
+            f"{model}: only {n} clients for {n_random} random effects (advisable: "
+            f"{5 * n_random} or more); the between-client SDs and correlations will lean on "
+            f"their priors. Consider {simpler}. Clients: {show_clients(clients)}."
+        )
+        warnings.warn(text, DataWarning, stacklevel=3)
+        return text
+    return None
+
+
+def effect(draws: np.ndarray) -> Effect:
+    """Posterior mean, SD and 95% equal-tailed interval."""
+    return Effect.from_draws(np.asarray(draws))
+
+
+def param_row(term: str, draws: np.ndarray) -> dict[str, Any]:
+    """One row of the params table from draws shaped ``(chain, draw)``."""
+    import arviz as az
+
+    d = np.asarray(draws, dtype=float)
+    e = Effect.from_draws(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rhat = float(az.rhat(d)) if d.shape[0] > 1 else float("nan")
+        bulk = float(az.ess(d, method="bulk"))
+        tail = float(az.ess(d, method="tail"))
+    return {
+        "term": term,
+        "est": e.est,
+        "se": e.se,
+        "lower": e.lower,
+        "upper": e.upper,
+        "rhat": rhat,
+        "ess_bulk": bulk,
+        "ess_tail": tail,
+    }
+
+
+def params_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    cols = ["term", "est", "se", "lower", "upper", "rhat", "ess_bulk", "ess_tail"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def loo_waic(idata: Any, var_name: str | None = None, prefix: str = "") -> dict[str, Any]:
+    """LOO (PSIS) and WAIC from the pointwise log-likelihood, as scalars for ``fit``."""
+    import arviz as az
+
+    out: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # high Pareto k and WAIC variance warnings: counted below
+        loo = az.loo(idata, var_name=var_name, pointwise=True)
+        waic = az.waic(idata, var_name=var_name)
+    k = np.asarray(loo.pareto_k)
+    out[f"{prefix}elpd_loo"] = float(loo.elpd_loo)
+    out[f"{prefix}elpd_loo_se"] = float(loo.se)
+    out[f"{prefix}p_loo"] = float(loo.p_loo)
+    out[f"{prefix}looic"] = float(-2 * loo.elpd_loo)
+    out[f"{prefix}pareto_k_over_0.7"] = int((k > 0.7).sum())
+    out[f"{prefix}elpd_waic"] = float(waic.elpd_waic)
+    out[f"{prefix}waic"] = float(-2 * waic.elpd_waic)
+    return out

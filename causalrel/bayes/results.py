@@ -1,0 +1,71 @@
+"""BayesResults: the results contract plus the posterior (ArviZ ``InferenceData``) and plots.
+
+``to_dict()`` keeps the contract's shape; the extra Python-side attributes are ``idata`` (every
+draw, sample statistics and, for the MLM, pointwise log-likelihoods), ``clients`` (each client's
+posterior random effects in raw units, for "for whom does the alliance matter?") and ``priors``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ..results import ModelResults
+
+__all__ = ["BayesResults"]
+
+
+@dataclass
+class BayesResults(ModelResults):
+    """Results of a Bayesian family (``mlm``, ``dsem``).
+
+    Attributes (beyond :class:`~causalrel.results.ModelResults`)
+    ----------------------------------------------------------
+    idata : arviz.InferenceData
+        The posterior draws and sample statistics.
+    clients : pandas.DataFrame
+        One row per client and random effect: posterior mean, SD and 95% interval in raw units
+        (columns ``client, effect, est, se, lower, upper``).
+    priors : dict
+        The priors used, by parameter class (defaults scaled to the data unless set).
+    sampler : str
+        The NUTS backend that drew the sample.
+    draws : dict
+        Posterior draws (raw units, chains pooled) of every within-client effect, by key: for
+        intervals at other levels, e.g. ``np.quantile(res.draws["alliance->symptoms"], [.05, .95])``.
+    """
+
+    idata: Any = field(default=None, repr=False)
+    clients: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    priors: dict[str, Any] = field(default_factory=dict, repr=False)
+    sampler: str = ""
+    draws: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def interval(self, key: str, level: float = 0.9) -> tuple[float, float]:
+        """Equal-tailed credible interval of within effect ``key`` at ``level``."""
+        import numpy as np
+
+        d = np.asarray(self.draws[key])
+        lo, hi = np.quantile(d, [0.5 - level / 2, 0.5 + level / 2])
+        return float(lo), float(hi)
+
+    # -- plots (matplotlib; imported lazily) --------------------------------------------------
+    def plot_forest(self, ax: Any = None):
+        """Forest plot of the within-client effects and between-client parameters."""
+        from .plots import forest_plot
+
+        return forest_plot(self, ax=ax)
+
+    def plot_caterpillar(self, effect: str | None = None, ax: Any = None):
+        """Each client's posterior cross-lagged effect, sorted (default: x -> y)."""
+        from .plots import caterpillar_plot
+
+        return caterpillar_plot(self, effect=effect, ax=ax)
+
+    def plot_trace(self, var_names: list[str] | None = None, kind: str = "rank_bars"):
+        """Trace plot (``kind="trace"``) or rank plot (default) of the main parameters."""
+        from .plots import trace_plot
+
+        return trace_plot(self, var_names=var_names, kind=kind)

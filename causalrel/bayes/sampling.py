@@ -1,0 +1,156 @@
+"""One sampling helper for every Bayesian family: picks the NUTS backend and seeds it.
+
+PyMC can hand its model to three NUTS implementations: its own (C/pytensor), nutpie (Rust,
+model compiled with numba) and numpyro (JAX). On this project's models nutpie was fastest (see
+``benchmarks/bench_bayes.py``), so it is the default when installed and PyMC's sampler the
+fallback. The same ``seed`` gives the same draws for a given backend.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from typing import Any
+
+from ..data import DataError
+
+__all__ = ["SAMPLERS", "available_samplers", "default_sampler", "sample"]
+
+#: Backends in order of preference (fastest first, as measured by benchmarks/bench_bayes.py).
+SAMPLERS = ("nutpie", "numpyro", "pymc")
+
+
+def _installed(name: str) -> bool:
+    if name == "pymc":
+        return True
+    import importlib.util
+
+    mod = {"nutpie": "nutpie", "numpyro": "numpyro"}[name]
+    return importlib.util.find_spec(mod) is not None
+
+
+def available_samplers() -> list[str]:
+    """The NUTS backends importable here, fastest first."""
+    return [s for s in SAMPLERS if _installed(s)]
+
+
+def default_sampler() -> str:
+    """The fastest installed backend."""
+    return available_samplers()[0]
+
+
+def sample(
+    model: Any,
+    *,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int | None = None,
+    sampler: str | None = None,
+    target_accept: float = 0.9,
+    progressbar: bool = True,
+    cores: int | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Draw from a PyMC model's posterior with NUTS.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    draws, tune, chains : int
+        Kept draws, tuning (warm-up) draws and chains.
+    seed : int, optional
+        Random seed; the same seed and backend give the same draws.
+    sampler : {"nutpie", "numpyro", "pymc"}, optional
+        NUTS backend; default the fastest installed (:func:`default_sampler`).
+    target_accept : float
+        Target acceptance rate of step-size adaptation; raise it (0.95, 0.99) after divergences.
+    progressbar : bool
+        Show progress.
+    cores : int, optional
+        Chains run in parallel on this many cores (default: all, at most ``chains``).
+
+    Returns
+    -------
+    idata : arviz.InferenceData
+    info : dict
+        ``sampler`` used, ``seconds`` of sampling (``compile_seconds`` separately for nutpie).
+    """
+    import pymc as pm
+
+    sampler = (sampler or default_sampler()).lower()
+    if sampler not in SAMPLERS:
+        raise DataError(f"Unknown sampler '{sampler}'. Choose one of: {', '.join(SAMPLERS)}.")
+    if not _installed(sampler):
+        raise DataError(
+            f"The sampler '{sampler}' is not installed. Install it (`pip install {sampler}`) or "
+            f"choose one of: {', '.join(available_samplers())}."
+        )
+    if draws < 1 or tune < 0 or chains < 1:
+        raise DataError("draws and chains must be at least 1, tune at least 0.")
+    if not 0 < target_accept < 1:
+        raise DataError("target_accept must lie strictly between 0 and 1 (e.g. 0.9).")
+    cores = cores or min(chains, os.cpu_count() or 1)
+    info: dict[str, Any] = {"sampler": sampler}
+    t0 = time.perf_counter()
+    if sampler == "nutpie":
+        import nutpie
+
+        compiled = getattr(model, "_causalrel_nutpie", None)
+        if compiled is None:  # compile once per model object; refits reuse it
+            compiled = nutpie.compile_pymc_model(model)
+            model._causalrel_nutpie = compiled
+        info["compile_seconds"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            idata = nutpie.sample(
+                compiled,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=cores,
+                seed=seed if seed is not None else int.from_bytes(os.urandom(4), "little"),
+                target_accept=target_accept,
+                progress_bar=progressbar,
+            )
+        info["sample_seconds"] = time.perf_counter() - t1
+    elif sampler == "numpyro":
+        _jax_devices(cores)
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=seed,
+            target_accept=target_accept,
+            progressbar=progressbar,
+            nuts_sampler="numpyro",
+            model=model,
+            compute_convergence_checks=False,
+            nuts_sampler_kwargs={"chain_method": "parallel" if cores > 1 else "sequential"},
+        )
+    else:
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=seed,
+            target_accept=target_accept,
+            progressbar=progressbar,
+            model=model,
+            compute_convergence_checks=False,
+        )
+    info["seconds"] = time.perf_counter() - t0
+    return idata, info
+
+
+def _jax_devices(cores: int) -> None:
+    """Let JAX see ``cores`` CPU devices (only effective before JAX is first imported)."""
+    import sys
+
+    if "jax" in sys.modules:
+        return
+    flag = f"--xla_force_host_platform_device_count={cores}"
+    if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()

@@ -1,0 +1,172 @@
+"""Fast checks of the Bayesian families that need no sampling: data handling, priors, errors."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from causalrel import DataError, DataWarning, load_panel
+from causalrel.bayes import DSEM, MLM, Prior
+from causalrel.bayes.mlm import mlm_design
+from causalrel.bayes.sampling import available_samplers, sample
+from causalrel.simulate import simulate
+
+
+def _panel(rows, **kw):
+    df = pd.DataFrame(rows, columns=["client", "session", "alliance", "symptoms"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        return load_panel(df, **kw)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate(40, 8, cross_sd=0.1, mcar=0.1, seed=11)
+
+
+def test_dsem_grid_keeps_missed_session_as_empty_slot():
+    rows = [
+        [1, 1, 1.0, 2.0],
+        [1, 2, 1.5, 2.5],
+        [1, 4, 1.2, np.nan],  # session 3 missed
+        [2, 2, 0.5, 1.0],
+        [2, 3, 0.7, 1.1],
+    ] + [[c, s, np.sin(c + s), np.cos(c * s)] for c in range(3, 12) for s in (1, 2, 3)]
+    panel = _panel(rows)
+    model = DSEM(panel, random_lags=False)
+    g = model.grid
+    # client 1: slots for sessions 1..4; slot 3 (session 3) latent in both variables
+    assert g.lengths[0] == 4
+    assert g.first_session[1] == 2  # client 2's grid starts at its first session
+    raw = g.raw[0]
+    assert np.isnan(raw[2]).all() and not np.isnan(raw[3, 0]) and np.isnan(raw[3, 1])
+    # transitions: 1->2, 2->3, 3->4 valid for client 1; none into padding for client 2
+    assert g.valid[0].tolist()[:3] == [1.0, 1.0, 1.0]
+    assert g.valid[1].tolist()[:3] == [1.0, 0.0, 0.0]
+    # latent cells = missed session (2) + one missing rating, in client 1's range only
+    assert len(g.miss_pos) == 3 + 0
+    assert g.n_missed_sessions == 1 and g.n_missing_ratings == 1
+
+
+def test_mlm_design_never_lags_across_a_missed_session():
+    rows = [[1, 1, 1.0, 2.0], [1, 2, 2.0, 1.0], [1, 4, 3.0, 0.0], [1, 5, 1.0, 1.0]]
+    rows += [[c, s, float(c * s % 5), float((c + s) % 3)] for c in range(2, 12) for s in (1, 2, 3)]
+    panel = _panel(rows)
+    eqs, _ = mlm_design(panel)
+    y = eqs["symptoms"]
+    one = y[y["client"] == 1]
+    assert one["session"].tolist() == [2, 5]  # session 4 has no session-3 predictor
+    # within = value minus the client's mean (alliance mean of client 1 = 1.75)
+    assert one["alliance_within"].tolist() == pytest.approx([1.0 - 1.75, 3.0 - 1.75])
+
+
+def test_dsem_names_clients_with_too_few_sessions_and_whole_missing_variable(sim):
+    data = sim.data.copy()
+    data = data[~((data["client"] == 3) & (data["session"] > 1))]  # client 3: one session
+    data.loc[data["client"] == 5, "alliance"] = np.nan  # client 5: no alliance at all
+    panel = load_panel(data, warn=False)
+    with pytest.warns(DataWarning) as rec:
+        model = DSEM(panel)
+    text = " ".join(str(w.message) for w in rec)
+    assert "fewer than two rated sessions" in text and "client(s) 3." in text
+    assert "'alliance' is missing in every session" in text and "client(s) 5." in text
+    assert model.grid.excluded == {"clients_with_fewer_than_2_rated_sessions": 1}
+    assert 3 not in set(model.grid.clients) and 5 in set(model.grid.clients)
+
+
+def test_mlm_names_clients_without_values_or_lags(sim):
+    data = sim.data.copy()
+    data = data[~((data["client"] == 4) & (data["session"] > 1))]
+    data.loc[data["client"] == 6, "symptoms"] = np.nan
+    panel = load_panel(data, warn=False)
+    with pytest.warns(DataWarning) as rec:
+        model = MLM(panel)
+    text = " ".join(str(w.message) for w in rec)
+    assert "'symptoms' is missing in every session" in text and "client(s) 6." in text
+    assert "no two consecutive sessions" in text and "4" in text
+    assert model.excluded["clients_without_a_lag"] >= 1
+
+
+def test_too_few_clients_for_random_effects_is_an_error_naming_them():
+    rows = [[c, s, float(s + c), float(s * c % 4)] for c in (7, 8, 9) for s in range(1, 6)]
+    panel = _panel(rows)
+    with pytest.raises(DataError, match=r"3 client\(s\) \(7, 8, 9\).*random_lags=False"):
+        DSEM(panel)
+    with pytest.warns(DataWarning, match="only 3 clients for 2 random effects"):
+        DSEM(panel, random_lags=False)
+
+
+def test_priors_user_wins_and_unknown_class_is_an_error(sim):
+    panel = sim.panel()
+    m = MLM(
+        panel,
+        priors={
+            "b": Prior("normal", mu=0, sigma=1),
+            "alliance:sigma": {"dist": "halfnormal", "sigma": 3},
+        },
+    )
+    assert str(m.priors["symptoms:b"]) == "normal(0, 1)"
+    assert str(m.priors["alliance:sigma"]) == "halfnormal(3)"
+    # defaults are scaled to the data: the intercept prior is centred on the outcome mean
+    e = m.eqs["symptoms"]
+    assert m.priors["symptoms:Intercept"].params["mu"] == pytest.approx(e["symptoms"].mean())
+    assert m.priors["symptoms:sigma"].params["sigma"] == pytest.approx(e["symptoms"].std())
+    with pytest.raises(DataError, match="No parameter class 'slope'"):
+        DSEM(panel, priors={"slope": Prior("normal", mu=0, sigma=1)})
+    with pytest.raises(DataError, match="takes the parameters mu, sigma"):
+        Prior("normal", sigma=1)
+    d = DSEM(panel, priors={"lag": Prior("normal", mu=0, sigma=0.2)})
+    assert str(d.priors["lag"]) == "normal(0, 0.2)"
+
+
+def test_dsem_model_builds_with_every_option_and_has_finite_gradient():
+    sim = simulate(30, 6, n_therapists=5, mcar=0.1, skip=0.1, seed=5)
+    data = sim.data.copy()
+    rng = np.random.default_rng(0)
+    age = pd.Series(rng.normal(40, 10, data["client"].nunique()), index=data["client"].unique())
+    data["age"] = data["client"].map(age)
+    panel = load_panel(data, therapist="therapist", covariates=["age"], warn=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        model = DSEM(panel, random_innovations=True, covariates=["age"])
+    m = model.build()
+    names = {v.name for v in m.free_RVs}
+    assert {"sd_therapist", "z_therapist", "beta", "gamma_log_sigma", "missing"} <= names
+    point = m.initial_point()
+    assert np.isfinite(m.compile_logp()(point))
+    grad = m.compile_dlogp()(point)
+    assert np.all(np.isfinite(grad))
+    assert m["beta"].type.shape == (8, 1)
+
+
+def test_unknown_sampler_and_bad_options_are_clear_errors(sim):
+    model = MLM(sim.panel()).build()
+    with pytest.raises(DataError, match="Unknown sampler 'stan'"):
+        sample(model, sampler="stan")
+    with pytest.raises(DataError, match="target_accept"):
+        sample(model, target_accept=1.5)
+    assert available_samplers()[-1] == "pymc"
+    from causalrel.families import fit_model
+
+    with pytest.raises(DataError, match="Option 'iterations' does not apply to model 'dsem'"):
+        fit_model("dsem", sim.panel(), iterations=10)
+
+
+def test_detrend_and_therapist_options_change_the_model():
+    sim = simulate(40, 8, trend=(0.1, -0.1), n_therapists=4, seed=8)
+    panel = sim.panel()
+    plain = MLM(panel, therapist=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        flat = MLM(panel, detrend=True)
+    assert "trend was removed" in " ".join(flat.notes)
+    # detrending removes the shared drift: the within deviations no longer trend with session
+    for m, expect_trend in ((plain, True), (flat, False)):
+        e = m.eqs["symptoms"]
+        slope = np.polyfit(e["session"], e["symptoms_within"], 1)[0]
+        assert (abs(slope) > 0.03) == expect_trend, slope
+    assert flat.therapist and "y_sd_therapist" in {v.name for v in flat.build().free_RVs}
+    assert "y_sd_therapist" not in {v.name for v in plain.build().free_RVs}
+    with pytest.raises(DataError, match="needs a therapist column"):
+        DSEM(simulate(20, 5, seed=1).panel(), therapist=True)

@@ -1,0 +1,186 @@
+"""Sampling tests of the Bayesian families: recovery, brms agreement, Nickell bias, diagnostics.
+
+Each fit is small but sampled with 4 chains and checked for convergence (R-hat <= 1.01, bulk
+and tail ESS >= 100 per chain, no divergences) before its estimates are compared with the truth
+or with the brms reference (tests/reference/brms_mlm.R, fixtures committed).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from causalrel import ConvergenceWarning, load_panel
+from causalrel.bayes import DSEM, MLM
+from causalrel.families import fit_model
+from causalrel.simulate import simulate
+
+FIX = Path(__file__).parent / "reference" / "fixtures"
+FAST = dict(chains=4, progressbar=False, cores=2)
+
+
+def _converged(res):
+    d = res.diagnostics
+    assert d["converged"], d.get("message")
+    assert d["rhat_max"] <= 1.01 and d["divergences"] == 0
+    assert d["ess_bulk_min"] >= 400 and d["ess_tail_min"] >= 400
+    assert d["bfmi_min"] >= 0.3
+
+
+@pytest.fixture(scope="module")
+def brms_data():
+    data = pd.read_csv(FIX / "brms_mlm_data.csv")
+    return load_panel(data, warn=False)
+
+
+@pytest.fixture(scope="module")
+def mlm_fit(brms_data):
+    model = MLM(brms_data)
+    return model, model.fit(draws=2000, tune=1000, seed=1, **FAST)
+
+
+@pytest.fixture(scope="module")
+def short_panel():
+    # short series: Nickell bias of the person-mean-centred AR ~ -(1 + 0.4) / (6 - 1) = -0.28
+    return simulate(200, 6, ar=(0.4, 0.4), cross=(-0.2, -0.1), mcar=0.05, seed=21)
+
+
+def test_mlm_agrees_with_brms(mlm_fit):
+    _, res = mlm_fit
+    _converged(res)
+    ref = json.loads((FIX / "brms_mlm.json").read_text())
+    for out in ("symptoms", "alliance"):
+        brms = pd.DataFrame(ref[out]["params"]).set_index("variable")
+        ours = res.params.set_index("term")
+        pairs = {f"{out} ~ Intercept": "b_Intercept"}
+        for pred in ("alliance_within", "symptoms_within", "alliance_between", "symptoms_between"):
+            if f"{out} ~ {pred}" in ours.index:
+                pairs[f"{out} ~ {pred}"] = f"b_{pred}"
+        assert len(pairs) == 4
+        for term, name in pairs.items():
+            diff = abs(ours.at[term, "est"] - brms.at[name, "mean"])
+            assert diff < 0.1 * brms.at[name, "sd"], (
+                term,
+                ours.at[term, "est"],
+                brms.at[name, "mean"],
+            )
+            assert ours.at[term, "se"] == pytest.approx(brms.at[name, "sd"], rel=0.1)
+        # variance parameters: within 0.2 posterior SD (their posteriors are skewed)
+        slope = "alliance_within" if out == "symptoms" else "symptoms_within"
+        sd_rows = {
+            f"sd({out}: Intercept | client)": "sd_client__Intercept",
+            f"sigma({out})": "sigma",
+        }
+        for term, name in sd_rows.items():
+            diff = abs(ours.at[term, "est"] - brms.at[name, "mean"])
+            assert diff < 0.2 * brms.at[name, "sd"], (term, diff)
+        assert f"sd_client__{slope}" in brms.index
+
+
+def test_mlm_agrees_with_lme4_fixed_effects(mlm_fit):
+    _, res = mlm_fit
+    ref = json.loads((FIX / "lme4_mlm.json").read_text())
+    ours = res.params.set_index("term")
+    for out in ("symptoms", "alliance"):
+        fixed = pd.DataFrame(ref[out]["fixed"]).set_index("term")
+        for term, row in fixed.iterrows():
+            name = f"{out} ~ {'Intercept' if term == '(Intercept)' else term}"
+            # weakly informative priors vs REML: within 0.2 standard errors
+            assert abs(ours.at[name, "est"] - row["est"]) < 0.2 * row["se"], name
+
+
+def test_mlm_recovers_cross_lags_and_reports_loo(mlm_fit):
+    model, res = mlm_fit
+    # the brms data were simulated with cross = (-0.2, -0.1) (make_bayes_fixtures.py)
+    for key, true in {"alliance->symptoms": -0.2, "symptoms->alliance": -0.1}.items():
+        e = res.effects["within"][key]
+        assert e.lower < true < e.upper, (key, e)
+    assert res.fit["symptoms:pareto_k_over_0.7"] == 0
+    assert np.isfinite(res.fit["symptoms:elpd_loo"]) and np.isfinite(res.fit["alliance:waic"])
+    assert set(res.clients["effect"]) == {"alliance->symptoms", "symptoms->alliance"}
+    d = res.to_dict()
+    assert d["model"] == "mlm" and set(d["diagnostics"]) >= {
+        "converged",
+        "rhat_max",
+        "ess_bulk_min",
+        "ess_tail_min",
+        "divergences",
+        "bfmi_min",
+    }
+    json.dumps(d)
+
+
+def test_refit_same_seed_is_reproducible_and_short_run_warns(mlm_fit):
+    model, res = mlm_fit
+    with pytest.warns(ConvergenceWarning, match="Try: more tuning"):
+        a = model.fit(draws=15, tune=15, seed=5, loo=False, **FAST)
+    with pytest.warns(ConvergenceWarning):
+        b = model.fit(draws=15, tune=15, seed=5, loo=False, **FAST)
+    assert not a.converged and "ESS" in a.diagnostics["message"]
+    np.testing.assert_array_equal(a.idata.posterior["y_b"].values, b.idata.posterior["y_b"].values)
+
+
+@pytest.fixture(scope="module")
+def short_fits(short_panel):
+    panel = short_panel.panel()
+    mlm = MLM(panel).fit(draws=1500, tune=1000, seed=1, loo=False, **FAST)
+    dsem = fit_model("dsem", panel, draws=1500, tune=1000, seed=1, **FAST)
+    return mlm, dsem
+
+
+def test_dsem_recovers_truth_via_fit_model(short_panel, short_fits):
+    _, res = short_fits
+    _converged(res)
+    for key, true in short_panel.truth.within.items():
+        e = res.effects["within"][key]
+        assert abs(e.est - true) < 3 * e.se and e.se < 0.06, (key, e, true)
+    e = res.effects["within"]["alliance->symptoms"]
+    assert e.lower < short_panel.truth.within["alliance->symptoms"] < e.upper
+    corr = res.effects["between"]["alliance~symptoms"]
+    assert corr.lower < short_panel.truth.between["alliance~symptoms"] < corr.upper
+    assert res.n_clients == 200 and res.idata is not None
+    assert res.n_observations == len(short_panel.data)
+    # plots: one forest row per effect, one caterpillar point per client
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = res.plot_forest()
+    n_eff = len(res.effects["within"]) + len(res.effects["between"])
+    assert len(ax.get_yticklabels()) == n_eff
+    ax = res.plot_caterpillar()
+    assert len(ax.lines[0].get_xdata()) == 200
+    axes = res.plot_trace()
+    assert np.asarray(axes).size >= 3
+
+
+def test_dsem_removes_nickell_bias_of_person_mean_centring(short_panel, short_fits):
+    truth = short_panel.truth.within
+    mlm, dsem = short_fits
+    _converged(mlm)
+    _converged(dsem)
+    for key in ("alliance->alliance", "symptoms->symptoms"):
+        m, d = mlm.effects["within"][key], dsem.effects["within"][key]
+        assert truth[key] - m.est > 0.15 and m.upper < truth[key], (key, m)  # biased down
+        assert abs(d.est - truth[key]) < 0.1 and d.lower < truth[key] < d.upper, (key, d)
+
+
+def test_dsem_with_therapists_and_covariates():
+    sim = simulate(60, 8, n_therapists=6, therapist_sd=0.4, mcar=0.1, seed=4)
+    data = sim.data.copy()
+    rng = np.random.default_rng(1)
+    sev = pd.Series(rng.normal(size=60), index=np.arange(1, 61))
+    data["severity"] = data["client"].map(sev)
+    panel = load_panel(data, therapist="therapist", covariates=["severity"], warn=False)
+    model = DSEM(panel, covariates=["severity"], random_lags=False)
+    res = model.fit(draws=1500, tune=1000, seed=2, **FAST)
+    _converged(res)
+    for key, true in sim.truth.within.items():
+        e = res.effects["within"][key]
+        assert e.lower < true < e.upper, (key, e, true)
+    params = res.params.set_index("term")
+    assert "sd_therapist(mean(alliance))" in params.index
+    # severity was not in the generating model: its between-level coefficient covers 0
+    row = params.loc["mean(symptoms) ~ severity"]
+    assert row["lower"] < 0 < row["upper"]
