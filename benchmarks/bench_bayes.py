@@ -1,0 +1,143 @@
+"""Speed of the Bayesian families: NUTS backends on the DSEM, and PyMC vs brms on the MLM.
+
+DSEM part (issue 5's target): 200 clients x 20 sessions, 10% missing ratings, 4 chains x 1000
+draws (1000 tuning) on 2 cores, under 3 minutes with min bulk ESS >= 400 and R-hat <= 1.01.
+Each backend runs in turn (never in parallel: they share the two cores).
+
+MLM part: the person-mean-centred MLM on the brms reference data
+(tests/reference/fixtures/brms_mlm_data.csv), 4 x 1000 draws, ESS per second of sampling next to
+brms' (tests/reference/fixtures/brms_mlm.json, written by tests/reference/brms_mlm.R on the same
+machine kind).
+
+    python benchmarks/bench_bayes.py --part dsem --samplers nutpie,numpyro,pymc
+    python benchmarks/bench_bayes.py --part mlm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from causalrel import load_panel
+from causalrel.bayes import DSEM, MLM
+from causalrel.results import ConvergenceWarning
+from causalrel.simulate import simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = ROOT / "tests" / "reference" / "fixtures"
+
+
+def bench_dsem(sampler: str, seed: int) -> dict:
+    sim = simulate(200, 20, cross_sd=0.1, mcar=0.1, seed=1)
+    panel = sim.panel()
+    t0 = time.perf_counter()
+    model = DSEM(panel)
+    model.build()
+    build = time.perf_counter() - t0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = model.fit(
+            draws=1000, tune=1000, chains=4, cores=2, seed=seed, sampler=sampler, progressbar=False
+        )
+    total = time.perf_counter() - t0
+    d = res.diagnostics
+    sample_s = d.get("sample_seconds", res.seconds)
+    return {
+        "part": "dsem",
+        "sampler": sampler,
+        "seconds_total": total,
+        "seconds_build": build,
+        "seconds_compile": d.get("compile_seconds"),
+        "seconds_fit": res.seconds,
+        "seconds_sampling": sample_s,
+        "rhat_max": d["rhat_max"],
+        "rhat_max_all": d["rhat_max_all"],
+        "ess_bulk_min": d["ess_bulk_min"],
+        "ess_tail_min": d["ess_tail_min"],
+        "divergences": d["divergences"],
+        "ess_bulk_min_per_second_sampling": d["ess_bulk_min"] / sample_s,
+        "converged": d["converged"],
+        "cells": int(model.grid.n_cells),
+        "latent_cells": int(len(model.grid.miss_pos)),
+        "within": {k: round(e.est, 4) for k, e in res.effects["within"].items()},
+        "truth": sim.truth.within,
+    }
+
+
+def bench_mlm(sampler: str, seed: int) -> list[dict]:
+    panel = load_panel(pd.read_csv(FIX / "brms_mlm_data.csv"), warn=False)
+    model = MLM(panel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = model.fit(
+            draws=1000,
+            tune=1000,
+            chains=4,
+            cores=2,
+            seed=seed,
+            sampler=sampler,
+            progressbar=False,
+            loo=False,
+        )
+    sample_s = res.diagnostics.get("sample_seconds", res.seconds)
+    rows = []
+    brms = json.loads((FIX / "brms_mlm.json").read_text())
+    params = res.params
+    for out in ("symptoms", "alliance"):
+        ours = params[params["term"].str.contains(f"^{out} ~|\\({out}", regex=True)]
+        b = brms[out]["benchmark"]
+        brms_sampling = float(np.max(list(b["sampling_seconds_per_chain"].values()))) * 2
+        rows.append(
+            {
+                "part": "mlm",
+                "equation": out,
+                "pymc_sampler": sampler,
+                "pymc_ess_bulk_min": float(ours["ess_bulk"].min()),
+                "pymc_rhat_max": float(ours["rhat"].max()),
+                "pymc_seconds_sampling_both_equations": sample_s,
+                "pymc_seconds_compile": res.diagnostics.get("compile_seconds"),
+                "brms_ess_bulk_min": b["ess_bulk_min"],
+                "brms_rhat_max": b["rhat_max"],
+                "brms_seconds_wall": b["seconds_wall"],
+                "brms_seconds_sampling_est": brms_sampling,
+                "brms_seconds_compile": b["compile_seconds"],
+            }
+        )
+    # PyMC samples both equations in one model: charge each equation the whole time
+    for r in rows:
+        r["pymc_ess_per_second"] = (
+            r["pymc_ess_bulk_min"] / r["pymc_seconds_sampling_both_equations"]
+        )
+        r["brms_ess_per_second"] = r["brms_ess_bulk_min"] / r["brms_seconds_sampling_est"]
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=["dsem", "mlm", "all"], default="all")
+    ap.add_argument("--samplers", default="nutpie")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    results = []
+    for sampler in args.samplers.split(","):
+        if args.part in ("dsem", "all"):
+            r = bench_dsem(sampler, args.seed)
+            print(json.dumps(r, default=float), flush=True)
+            results.append(r)
+        if args.part in ("mlm", "all"):
+            for r in bench_mlm(sampler, args.seed):
+                print(json.dumps(r, default=float), flush=True)
+                results.append(r)
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()
