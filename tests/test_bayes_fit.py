@@ -127,7 +127,7 @@ def test_refit_same_seed_is_reproducible_and_short_run_warns(mlm_fit):
 def short_fits(short_panel):
     panel = short_panel.panel()
     mlm = MLM(panel).fit(draws=1500, tune=1000, seed=1, loo=False, **FAST)
-    dsem = fit_model("dsem", panel, draws=1500, tune=1000, seed=1, **FAST)
+    dsem = fit_model("dsem", panel, draws=2000, tune=1000, seed=1, **FAST)
     return mlm, dsem
 
 

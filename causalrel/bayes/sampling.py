@@ -1,9 +1,12 @@
 """One sampling helper for every Bayesian family: picks the NUTS backend and seeds it.
 
 PyMC can hand its model to three NUTS implementations: its own (C/pytensor), nutpie (Rust,
-model compiled with numba) and numpyro (JAX). On this project's models nutpie was fastest (see
-``benchmarks/bench_bayes.py``), so it is the default when installed and PyMC's sampler the
-fallback. The same ``seed`` gives the same draws for a given backend.
+model compiled with numba) and numpyro (JAX). Measured with ``benchmarks/bench_bayes.py`` on the
+DSEM (200 clients x 20 sessions, 10% missing, 4 x 1000 draws, 2 cores): nutpie 75 s in all
+(20 s compiling, 48 s sampling; min bulk ESS 488), numpyro 158 s (min bulk ESS 230), PyMC's own
+sampler over 12 minutes (stopped). So nutpie is the default when installed, then numpyro, then
+PyMC's sampler. A compiled nutpie model is kept on the PyMC model, so refits skip compiling.
+The same ``seed`` gives the same draws for a given backend.
 """
 
 from __future__ import annotations
