@@ -974,21 +974,8 @@ def _build_doc(outcome: AnalysisOutcome, panel: SessionPanel) -> _Doc:
             ]
         )
         doc.h(3, "Refutations")
-        ref = cr.refutations.copy()
-        doc.table(
-            ref[
-                [
-                    "effect",
-                    "refuter",
-                    "estimate",
-                    "new_effect",
-                    "new_effect_sd",
-                    "p_value",
-                    "n_simulations",
-                    "passed",
-                ]
-            ]
-        )
+        ref = cr.refutations
+        doc.table(ref.drop(columns="meaning"))  # the meanings follow as a list
         doc.ul(sorted({f"**{r.refuter}**: {r.meaning}" for r in ref.itertuples()}))
         if "placebo" in f:
             doc.img(

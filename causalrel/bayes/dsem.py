@@ -36,7 +36,6 @@ distribution that avoids conditioning on the first observed value.
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -46,6 +45,7 @@ import pandas as pd
 
 from ..data import DataError, SessionPanel
 from ..results import Effect, between_key, effect_key
+from .base import BayesModel
 from .common import (
     check_n_clients,
     effect,
@@ -55,10 +55,9 @@ from .common import (
     show_clients,
     warn_clients,
 )
-from .diagnostics import diagnose, what_to_try
+from .diagnostics import diagnose
 from .priors import Prior, describe_priors, lkj_cholesky, resolve_priors
 from .results import BayesResults
-from .sampling import sample
 
 __all__ = ["DSEM", "DEFAULT_PRIORS"]
 
@@ -201,7 +200,7 @@ class _Grid:
             self.cov = ((cm.to_numpy() - self.cov_loc) / self.cov_scale).astype(float)
 
 
-class DSEM:
+class DSEM(BayesModel):
     """Bivariate multilevel VAR(1) with latent client means (dynamic SEM), fitted with NUTS.
 
     Parameters
@@ -238,6 +237,11 @@ class DSEM:
     """
 
     name = "dsem"
+    #: LOO off by default: with a random effect per client and latent cells many Pareto k exceed
+    #: 0.7 (measured: ~600 of 3800 transitions on a 200 x 20 panel), so PSIS-LOO is unreliable
+    #: here; ``fit(loo=True)`` computes it pointwise over session transitions, conditional on each
+    #: client's effects and imputed values.
+    loo_default = False
 
     def __init__(
         self,
@@ -449,69 +453,10 @@ class DSEM:
         return model
 
     # -- fitting --------------------------------------------------------------------------------
-    def fit(
-        self,
-        *,
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 4,
-        seed: int | None = None,
-        sampler: str | None = None,
-        target_accept: float = 0.9,
-        progressbar: bool = True,
-        cores: int | None = None,
-        loo: bool = False,
-    ) -> BayesResults:
-        """Sample the posterior and summarise it per the results contract.
-
-        Parameters
-        ----------
-        draws, tune, chains : int
-            Kept draws per chain, tuning draws per chain, chains.
-        seed : int, optional
-            Random seed; the same seed gives the same result (for one sampler backend).
-        sampler : {"nutpie", "numpyro", "pymc"}, optional
-            NUTS backend; default the fastest installed.
-        target_accept : float
-            Step-size adaptation target; raise to 0.95-0.99 after divergences.
-        progressbar : bool
-            Show the sampler's progress.
-        cores : int, optional
-            Parallel chains (default: all cores).
-        loo : bool
-            Compute LOO and WAIC pointwise over session transitions, conditional on each
-            client's effects and imputed values. Off by default: with a random effect per client
-            and latent cells, many Pareto k exceed 0.7 (measured: ~600 of 3800 transitions on a
-            200 x 20 panel), so PSIS-LOO is unreliable here; compare DSEMs with care.
-
-        Returns
-        -------
-        BayesResults
-            Contract results with ``idata``, per-client effects (``clients``) and plots.
-            A :class:`~causalrel.results.ConvergenceWarning` is emitted when the diagnostics fail.
-        """
-        model = self.build()
-        t0 = time.perf_counter()
-        idata, info = sample(
-            model,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            sampler=sampler,
-            target_accept=target_accept,
-            progressbar=progressbar,
-            cores=cores,
-        )
-        seconds = time.perf_counter() - t0
-        res = self._summarise(idata, info, seconds, loo=loo)
-        simpler = (
-            "a simpler random-effects structure (random_lags=False, random_innovations=False)"
-            if self.random_lags or self.random_innovations
-            else "fewer clients with very short series, or a detrended model"
-        )
-        res.warn_if_not_converged(what_to_try(res.diagnostics, simpler=simpler))
-        return res
+    def _simpler(self) -> str:
+        if self.random_lags or self.random_innovations:
+            return "a simpler random-effects structure (random_lags=False, random_innovations=False)"
+        return "fewer clients with very short series, or a detrended model"
 
     # -- summaries ------------------------------------------------------------------------------
     def _lag_factor(self, code: str) -> float:

@@ -20,7 +20,6 @@ It is written directly in PyMC rather than through bambi so that its priors, par
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -30,11 +29,11 @@ import pandas as pd
 
 from ..data import DataError, SessionPanel
 from ..results import Effect, between_key, effect_key
+from .base import BayesModel
 from .common import check_n_clients, effect, loo_waic, param_row, params_frame, warn_clients
-from .diagnostics import diagnose, what_to_try
+from .diagnostics import diagnose
 from .priors import Prior, describe_priors, lkj_cholesky, resolve_priors
 from .results import BayesResults
-from .sampling import sample
 
 __all__ = ["MLM", "mlm_design"]
 
@@ -77,7 +76,7 @@ def mlm_design(panel: SessionPanel) -> tuple[dict[str, pd.DataFrame], dict[str, 
     return eqs, info
 
 
-class MLM:
+class MLM(BayesModel):
     """Person-mean-centred multilevel model with random intercepts and cross-lag slopes.
 
     Parameters
@@ -265,62 +264,8 @@ class MLM:
         self.model = model
         return model
 
-    def fit(
-        self,
-        *,
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 4,
-        seed: int | None = None,
-        sampler: str | None = None,
-        target_accept: float = 0.9,
-        progressbar: bool = True,
-        cores: int | None = None,
-        loo: bool = True,
-    ) -> BayesResults:
-        """Sample the posterior and summarise it per the results contract.
-
-        Parameters
-        ----------
-        draws, tune, chains : int
-            Kept draws per chain, tuning draws per chain, chains.
-        seed : int, optional
-            Random seed; the same seed gives the same result (for one sampler backend).
-        sampler : {"nutpie", "numpyro", "pymc"}, optional
-            NUTS backend; default the fastest installed.
-        target_accept : float
-            Step-size adaptation target; raise to 0.95-0.99 after divergences.
-        progressbar : bool
-            Show the sampler's progress.
-        cores : int, optional
-            Parallel chains (default: all cores).
-        loo : bool
-            Compute PSIS-LOO and WAIC per equation (pointwise over sessions).
-
-        Returns
-        -------
-        BayesResults
-            A :class:`~causalrel.results.ConvergenceWarning` is emitted when diagnostics fail.
-        """
-        model = self.build()
-        t0 = time.perf_counter()
-        idata, info = sample(
-            model,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            sampler=sampler,
-            target_accept=target_accept,
-            progressbar=progressbar,
-            cores=cores,
-        )
-        seconds = time.perf_counter() - t0
-        res = self._summarise(idata, info, seconds, loo=loo)
-        res.warn_if_not_converged(
-            what_to_try(res.diagnostics, simpler="a simpler model (therapist=False)")
-        )
-        return res
+    def _simpler(self) -> str:
+        return "a simpler model (therapist=False)"
 
     def _summarise(self, idata: Any, info: dict, seconds: float, *, loo: bool) -> BayesResults:
         post = idata.posterior

@@ -1,0 +1,90 @@
+"""The fitting pipeline every Bayesian family shares: build, sample, summarise, diagnose.
+
+A family subclasses :class:`BayesModel` and supplies ``build()`` (the PyMC model),
+``_summarise()`` (posterior -> results contract) and ``_simpler()`` (the simpler model to
+suggest when the diagnostics fail); ``fit()`` is written once here, so its options (which
+``causalrel.fit_model`` and the CLI route by name) are the same for every family.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .diagnostics import what_to_try
+from .results import BayesResults
+from .sampling import sample
+
+
+class BayesModel:
+    """Base of :class:`~causalrel.bayes.MLM` and :class:`~causalrel.bayes.DSEM`."""
+
+    #: whether ``fit`` computes PSIS-LOO/WAIC unless told otherwise
+    loo_default: bool = True
+
+    def build(self) -> Any:  # pragma: no cover - every family overrides it
+        raise NotImplementedError
+
+    def _summarise(self, idata: Any, info: dict, seconds: float, *, loo: bool) -> BayesResults:
+        raise NotImplementedError  # pragma: no cover
+
+    def _simpler(self) -> str:
+        """The simpler model a failed fit should try, in words."""
+        raise NotImplementedError  # pragma: no cover
+
+    def fit(
+        self,
+        *,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        seed: int | None = None,
+        sampler: str | None = None,
+        target_accept: float = 0.9,
+        progressbar: bool = True,
+        cores: int | None = None,
+        loo: bool | None = None,
+    ) -> BayesResults:
+        """Sample the posterior and summarise it per the results contract.
+
+        Parameters
+        ----------
+        draws, tune, chains : int
+            Kept draws per chain, tuning draws per chain, chains.
+        seed : int, optional
+            Random seed; the same seed gives the same result (for one sampler backend).
+        sampler : {"nutpie", "numpyro", "pymc"}, optional
+            NUTS backend; default the fastest installed.
+        target_accept : float
+            Step-size adaptation target; raise to 0.95-0.99 after divergences.
+        progressbar : bool
+            Show the sampler's progress.
+        cores : int, optional
+            Parallel chains (default: all cores).
+        loo : bool, optional
+            Compute PSIS-LOO and WAIC; default ``loo_default`` of the family (see its
+            docstring for why).
+
+        Returns
+        -------
+        BayesResults
+            Contract results with ``idata``; a :class:`~causalrel.results.ConvergenceWarning`
+            is emitted when the diagnostics fail, saying what to try.
+        """
+        model = self.build()
+        t0 = time.perf_counter()
+        idata, info = sample(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            sampler=sampler,
+            target_accept=target_accept,
+            progressbar=progressbar,
+            cores=cores,
+        )
+        seconds = time.perf_counter() - t0
+        res = self._summarise(idata, info, seconds, loo=self.loo_default if loo is None else loo)
+        res.warn_if_not_converged(what_to_try(res.diagnostics, simpler=self._simpler()))
+        return res
