@@ -550,7 +550,21 @@ class _PanelSEM:
         return notes
 
 
-class RICLPM(_PanelSEM):
+class _MeansSEM(_PanelSEM):
+    """A panel SEM whose observed means may be held equal over waves (RI-CLPM and CLPM)."""
+
+    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
+                 constrained: bool = False, invariant_means: bool = False,
+                 covariates: Iterable[str] = (), min_reach: float = 0.5,
+                 group: str | None = None, group_equal: Iterable[str] | str = (),
+                 group_label: Iterable | None = None) -> None:
+        self.invariant_means = bool(invariant_means)
+        super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
+                         covariates=covariates, group=group, group_equal=group_equal,
+                         group_label=group_label)
+
+
+class RICLPM(_MeansSEM):
     """The random-intercept cross-lagged panel model (Hamaker, Kuiper & Grasman 2015).
 
     Written as in Mulder & Hamaker (2021): random intercepts ``RIx``/``RIy`` separate clients'
@@ -601,16 +615,6 @@ class RICLPM(_PanelSEM):
     prefix = "w"
     between = ("RIx", "RIy")
 
-    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
-                 constrained: bool = False, invariant_means: bool = False,
-                 covariates: Iterable[str] = (), min_reach: float = 0.5,
-                 group: str | None = None, group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None) -> None:
-        self.invariant_means = bool(invariant_means)
-        super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
-                         covariates=covariates, group=group, group_equal=group_equal,
-                         group_label=group_label)
-
     def _syntax(self) -> str:
         return riclpm_syntax(self.waves, constrained=self.constrained,
                              invariant_means=self.invariant_means, covariates=self.covariates)
@@ -622,7 +626,7 @@ class RICLPM(_PanelSEM):
         ]
 
 
-class CLPM(_PanelSEM):
+class CLPM(_MeansSEM):
     """The classic cross-lagged panel model (lags between the observed variables).
 
     Parameters are as for :class:`RICLPM` (including ``group``/``group_equal``); ``covariates``
@@ -634,16 +638,6 @@ class CLPM(_PanelSEM):
 
     name = "clpm"
     min_waves = 2
-
-    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
-                 constrained: bool = False, invariant_means: bool = False,
-                 covariates: Iterable[str] = (), min_reach: float = 0.5,
-                 group: str | None = None, group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None) -> None:
-        self.invariant_means = bool(invariant_means)
-        super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
-                         covariates=covariates, group=group, group_equal=group_equal,
-                         group_label=group_label)
 
     def _syntax(self) -> str:
         return clpm_syntax(self.waves, constrained=self.constrained,
