@@ -168,5 +168,6 @@ def test_detrend_and_therapist_options_change_the_model():
         assert (abs(slope) > 0.03) == expect_trend, slope
     assert flat.therapist and "y_sd_therapist" in {v.name for v in flat.build().free_RVs}
     assert "y_sd_therapist" not in {v.name for v in plain.build().free_RVs}
-    with pytest.raises(DataError, match="needs a therapist column"):
-        DSEM(simulate(20, 5, seed=1).panel(), therapist=True)
+    for cls, name in ((DSEM, "dsem"), (MLM, "mlm")):
+        with pytest.raises(DataError, match=f"{name}: a therapist level needs a therapist column"):
+            cls(simulate(20, 5, seed=1).panel(), therapist=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..data import DataError, SessionPanel
 from .diagnostics import what_to_try
 from .results import BayesResults
 from .sampling import sample
@@ -19,8 +20,27 @@ from .sampling import sample
 class BayesModel:
     """Base of :class:`~causalrel.bayes.MLM` and :class:`~causalrel.bayes.DSEM`."""
 
+    name: str = "bayes"
     #: whether ``fit`` computes PSIS-LOO/WAIC unless told otherwise
     loo_default: bool = True
+
+    def _setup(self, panel: SessionPanel, *, therapist: bool | None, detrend: bool) -> None:
+        """Shared constructor steps: resolve the therapist level, detrend, start the notes."""
+        if therapist is None:
+            therapist = panel.therapist is not None
+        if therapist and panel.therapist is None:
+            raise DataError(
+                f"{self.name}: a therapist level needs a therapist column "
+                "(load_panel(..., therapist=...))."
+            )
+        self.therapist = bool(therapist)
+        self.notes: list[str] = []
+        if detrend:
+            from ..decompose import detrend as _detrend
+
+            panel = _detrend(panel)
+            self.notes.append("each client's linear trend was removed before fitting.")
+        self.panel = panel
 
     def build(self) -> Any:  # pragma: no cover - every family overrides it
         raise NotImplementedError

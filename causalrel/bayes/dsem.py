@@ -255,12 +255,6 @@ class DSEM(BayesModel):
         centred_means: bool = True,
         priors: Mapping[str, Any] | None = None,
     ) -> None:
-        if therapist is None:
-            therapist = panel.therapist is not None
-        if therapist and panel.therapist is None:
-            raise DataError(
-                "dsem: a therapist level needs a therapist column (load_panel(..., therapist=...))."
-            )
         covariates = tuple(covariates or ())
         unknown = [cv for cv in covariates if cv not in panel.covariates]
         if unknown:
@@ -268,16 +262,10 @@ class DSEM(BayesModel):
                 f"dsem: covariate(s) {unknown} are not among the panel's covariates "
                 f"{list(panel.covariates)}; name them in load_panel(..., covariates=...)."
             )
-        self.notes: list[str] = []
-        if detrend:
-            from ..decompose import detrend as _detrend
-
-            panel = _detrend(panel)
-            self.notes.append("each client's linear trend was removed before fitting.")
-        self.panel = panel
+        self._setup(panel, therapist=therapist, detrend=detrend)
+        panel = self.panel
         self.random_lags = bool(random_lags)
         self.random_innovations = bool(random_innovations)
-        self.therapist = bool(therapist)
         self.centred_means = bool(centred_means)
         self.priors = resolve_priors(DEFAULT_PRIORS, priors)
         self.grid = _Grid(panel, therapist=self.therapist, covariates=covariates)

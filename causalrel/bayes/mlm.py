@@ -119,20 +119,8 @@ class MLM(BayesModel):
         priors: Mapping[str, Any] | None = None,
     ) -> None:
         self.centred_intercepts = bool(centred_intercepts)
-        if therapist is None:
-            therapist = panel.therapist is not None
-        if therapist and panel.therapist is None:
-            raise DataError(
-                "mlm: a therapist level needs a therapist column (load_panel(..., therapist=...))."
-            )
-        self.notes: list[str] = []
-        if detrend:
-            from ..decompose import detrend as _detrend
-
-            panel = _detrend(panel)
-            self.notes.append("each client's linear trend was removed before fitting.")
-        self.panel = panel
-        self.therapist = bool(therapist)
+        self._setup(panel, therapist=therapist, detrend=detrend)
+        panel = self.panel
         self.eqs, info = mlm_design(panel)
         self.excluded: dict[str, int] = {}
         for v, clients in info["no_values"].items():
