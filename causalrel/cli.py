@@ -192,6 +192,10 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
     "constrained": dict(action="store_true", help="SEMs: time-invariant lagged effects"),
     "waves": dict(type=int, help="SEMs: use sessions 1..WAVES as the waves"),
     "detrend": dict(action="store_true", help="remove each client's linear trend first"),
+    "trend": dict(
+        action="store_true",
+        help="dsem: random linear trends of the latent means, estimated with the lags",
+    ),
     "time_effects": dict(action="store_true", help="fe, dpd: add session fixed effects"),
     "method": dict(help="dpd: two-step (default), one-step or anderson-hsiao"),
     "information": dict(help="SEMs: observed (default) or expected information for SEs"),

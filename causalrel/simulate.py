@@ -8,9 +8,12 @@ missing ratings (MCAR). Every generating value is returned in :class:`Truth`, ke
 the results contract's effects, so tests can check recovery directly.
 
     x_it = mu_x + T_x,i + U_x,j + trend_x (t - 1) + w_x,it
-    w_it = Phi_i w_i,t-1 + e_it,   e_it ~ N(0, Sigma_e)
+    w_it = Phi_i w_i,t-1 + e_it,   e_it ~ N(0, Sigma_i),   Sigma_i = diag(s_i) R diag(s_i)
 
-``Phi_i[y, x]`` is the effect of alliance at session t-1 on symptoms at t (``"x->y"``).
+``Phi_i[y, x]`` is the effect of alliance at session t-1 on symptoms at t (``"x->y"``). The
+innovation SDs ``s_i`` are the same for every client unless ``innovation_sd_sd`` makes them
+log-normal between clients (``log s_ik ~ N(log innovation_sd_k, innovation_sd_sd_k)``, the DSEM's
+``random_innovations`` parameterisation).
 """
 
 from __future__ import annotations
@@ -37,8 +40,11 @@ class Truth:
 
     ``within`` holds the average lagged effects (``"alliance->symptoms"`` = alliance at t on
     symptoms at t+1, and the autoregressions); ``within_sd`` their between-client SDs;
-    ``between`` the correlation of clients' stable trait levels; ``params`` every argument;
-    ``clients`` each client's own trait levels and lagged effects.
+    ``between`` the correlation of clients' stable trait levels and the between-client SDs of
+    the log innovation SDs (``"sd(log_sigma(alliance))"``, as DSEM reports them; 0 unless
+    ``innovation_sd_sd``); ``params`` every argument (the DSEM's ``log_sigma(alliance)`` row
+    estimates ``log(params["innovation_sd"][0])``); ``clients`` each client's own trait levels,
+    lagged effects and innovation SDs.
     """
 
     within: dict[str, float]
@@ -111,6 +117,7 @@ def simulate(
     cross: tuple[float, float] = (-0.2, -0.1),
     innovation_sd: float | tuple[float, float] = (0.4, 0.4),
     innovation_corr: float = -0.2,
+    innovation_sd_sd: float | tuple[float, float] = 0.0,
     trait_mean: tuple[float, float] = (0.0, 0.0),
     trait_sd: float | tuple[float, float] = (0.6, 0.6),
     trait_corr: float = 0.0,
@@ -143,6 +150,12 @@ def simulate(
         and symptoms at t-1 on alliance at t.
     innovation_sd, innovation_corr
         SDs and correlation of the within-client innovations (same-session shocks).
+    innovation_sd_sd : float or (float, float)
+        Between-client SD of the log innovation SDs: client i's SD of variable k is
+        ``innovation_sd[k] * exp(innovation_sd_sd[k] * z_ik)``, ``z_ik ~ N(0, 1)`` (no mean
+        correction, so ``innovation_sd`` is the median client's SD). 0 (default): one SD for
+        all. The ``z_ik`` come from a child generator, so the other draws, and with 0 the whole
+        simulation, are the same as without this option.
     trait_mean, trait_sd, trait_corr
         Means, SDs and correlation of clients' stable levels (the between-client part).
     cross_sd : float or (float, float)
@@ -210,12 +223,21 @@ def simulate(
 
     # Within level: VAR(1) with burn-in.
     isd = _pair(innovation_sd)
+    isd_sd = _pair(innovation_sd_sd)
+    if (isd_sd < 0).any():
+        raise ValueError("innovation_sd_sd must be >= 0")
+    ratio = None  # client SD / innovation_sd, when the SDs vary between clients
+    if isd_sd.any():
+        ratio = np.exp(rng.spawn(1)[0].normal(size=(n, 2)) * isd_sd)
     cov_e = np.diag(isd) @ np.array([[1, innovation_corr], [innovation_corr, 1]]) @ np.diag(isd)
     chol = np.linalg.cholesky(cov_e)
     w = np.zeros((n, 2))
     states = np.empty((n, t_max, 2))
     for t in range(-BURN_IN, t_max):
-        w = np.einsum("nij,nj->ni", phi, w) + rng.normal(size=(n, 2)) @ chol.T
+        shock = rng.normal(size=(n, 2)) @ chol.T
+        if ratio is not None:  # diag(s_i) chol(R) = diag(ratio_i) chol(Sigma_e)
+            shock = shock * ratio
+        w = np.einsum("nij,nj->ni", phi, w) + shock
         if t >= 0:
             states[:, t] = w
     session = np.arange(1, t_max + 1)
@@ -259,7 +281,11 @@ def simulate(
             effect_key(ny, ny): float(ar[1]),
         },
         within_sd={effect_key(nx, ny): float(csd[0]), effect_key(ny, nx): float(csd[1])},
-        between={between_key(nx, ny): float(trait_corr)},
+        between={
+            between_key(nx, ny): float(trait_corr),
+            f"sd(log_sigma({nx}))": float(isd_sd[0]),
+            f"sd(log_sigma({ny}))": float(isd_sd[1]),
+        },
         params={
             "n_clients": n,
             "n_sessions": [int(lo), int(hi)],
@@ -267,6 +293,7 @@ def simulate(
             "cross": list(map(float, cross)),
             "innovation_sd": isd.tolist(),
             "innovation_corr": float(innovation_corr),
+            "innovation_sd_sd": isd_sd.tolist(),
             "trait_mean": list(map(float, trait_mean)),
             "trait_sd": tsd.tolist(),
             "trait_corr": float(trait_corr),
@@ -293,6 +320,8 @@ def simulate(
                 effect_key(ny, nx): cross_i[:, 1],
                 f"trend_{nx}": slopes[:, 0],
                 f"trend_{ny}": slopes[:, 1],
+                f"innovation_sd_{nx}": isd[0] * (1.0 if ratio is None else ratio[:, 0]),
+                f"innovation_sd_{ny}": isd[1] * (1.0 if ratio is None else ratio[:, 1]),
                 "planned_sessions": planned,
             }
         ),

@@ -1,4 +1,4 @@
-"""Fast checks of the Bayesian families that need no sampling: data handling, priors, errors."""
+"""Fast checks of the Bayesian families: data handling, priors (one prior-only sampling), errors."""
 
 import warnings
 
@@ -171,3 +171,49 @@ def test_detrend_and_therapist_options_change_the_model():
     for cls, name in ((DSEM, "dsem"), (MLM, "mlm")):
         with pytest.raises(DataError, match=f"{name}: a therapist level needs a therapist column"):
             cls(simulate(20, 5, seed=1).panel(), therapist=True)
+
+
+def test_sd_corr_cholesky_prior_is_lkj_and_matches_lkjcholeskycov():
+    # the prior alone, sampled with NUTS: every correlation of an n x n LKJ(eta) matrix has
+    # (r + 1) / 2 ~ Beta(a, a), a = eta - 1 + n / 2 (variance 1 / (2a + 1) = 1/9 here); an
+    # exponent of L[i, i] off by one is LKJ(eta +- 1/2), variance 1/8 or 1/10
+    import pymc as pm
+    from scipy import stats
+
+    from causalrel.bayes.priors import lkj_cholesky, sd_corr_cholesky
+
+    n, eta = 6, 2.0
+    sd = Prior("halfnormal", sigma=0.5 * np.arange(1, n + 1))
+    with pm.Model() as model:
+        pm.Deterministic("c_chol", sd_corr_cholesky("c", n, eta, sd))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = pm.sample(
+            model=model, draws=2000, tune=300, chains=4, cores=1, random_seed=1,
+            progressbar=False, compute_convergence_checks=False,
+        )  # fmt: skip
+    low = np.tril_indices(n, -1)
+    r = idata.posterior["c_corr"].values.reshape(-1, n, n)[:, low[0], low[1]]
+    a = eta - 1 + n / 2
+    assert abs(r.var() - 1 / (2 * a + 1)) < 0.004
+    assert np.all(np.abs(r.var(axis=0) - 1 / (2 * a + 1)) < 0.012)
+    assert np.all(np.abs(r.mean(axis=0)) < 0.03)
+    thin = r[::4]  # roughly independent draws for the KS tests
+    p_beta = [stats.kstest((thin[:, q] + 1) / 2, stats.beta(a, a).cdf).pvalue for q in range(15)]
+    assert min(p_beta) > 0.001
+    stds = idata.posterior["c_stds"].values.reshape(-1, n)
+    np.testing.assert_allclose(stds.mean(axis=0), 0.5 * np.arange(1, n + 1) * np.sqrt(2 / np.pi),
+                               rtol=0.05)  # fmt: skip
+    # the returned factor is lower-triangular with chol @ chol.T = diag(sds) corr diag(sds)
+    chol = idata.posterior["c_chol"].values.reshape(-1, n, n)[:50]
+    corr = idata.posterior["c_corr"].values.reshape(-1, n, n)[:50]
+    assert np.all(np.triu(chol, 1) == 0) and np.all(np.diagonal(chol, axis1=1, axis2=2) > 0)
+    cov = stds[:50, :, None] * corr * stds[:50, None, :]
+    np.testing.assert_allclose(chol @ chol.transpose(0, 2, 1), cov, atol=1e-10)
+    # ... and the same joint prior as PyMC's LKJCholeskyCov (forward draws)
+    with pm.Model():
+        lkj_cholesky("c", n, eta, sd)
+        prior = pm.sample_prior_predictive(4000, var_names=["c_corr"], random_seed=2)
+    ref = prior.prior["c_corr"].values.reshape(-1, n, n)[:, low[0], low[1]]
+    assert stats.ks_2samp(thin.ravel(), ref.ravel()).pvalue > 0.001
+    assert abs(r.var() - ref.var()) < 0.006

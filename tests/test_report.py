@@ -174,8 +174,18 @@ def test_bad_arguments(tmp_path, small_sim):
         analyze(small_sim.panel(), out=tmp_path / "o", families=["fe", "nope"], progress=False)
 
 
-def test_sampler_options_defaults_and_user_override():
+def test_sampler_options_defaults_and_user_override(small_sim, tmp_path):
     opts = _family_options("dsem", 5, {})
     assert {k: opts[k] for k in BAYES_OPTIONS} == BAYES_OPTIONS and opts["seed"] == 5
     assert _family_options("dsem", 5, {"draws": 50})["draws"] == 50
     assert "draws" not in _family_options("fe", 5, {})  # only options a family accepts
+    # analyze's trend setting reaches the DSEM (latent trends by default), and only the DSEM
+    assert opts["trend"] is True and "detrend" not in opts
+    assert _family_options("dsem", 5, {}, trend="detrend")["detrend"] is True
+    assert "trend" not in _family_options("dsem", 5, {}, trend="none")
+    assert "trend" not in _family_options("mlm", 5, {}) and "detrend" not in _family_options(
+        "mlm", 5, {}, trend="detrend"
+    )
+    assert _family_options("dsem", 5, {"trend": False})["trend"] is False  # the user wins
+    with pytest.raises(DataError, match="trend must be one of"):
+        analyze(small_sim.panel(), out=tmp_path / "t", trend="cubic", progress=False)

@@ -108,7 +108,7 @@ def what_to_try(diagnostics: dict[str, Any], *, simpler: str) -> str:
     tips = []
     msg = diagnostics.get("message", "")
     if "R-hat" in msg or "ESS" in msg:
-        tips.append("more tuning and draws (e.g. tune=2000, draws=2000) and at least 4 chains")
+        tips.append("more tuning and draws (e.g. tune=2000, draws=4000) and at least 4 chains")
     if "divergent" in msg or "BFMI" in msg:
         tips.append("a higher target_accept (0.95 or 0.99)")
     tips.append(simpler)

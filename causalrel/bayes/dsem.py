@@ -56,6 +56,7 @@ from .common import (
     warn_clients,
 )
 from .diagnostics import diagnose
+from .ppc import Replicates
 from .priors import Prior, describe_priors, lkj_cholesky, resolve_priors
 from .results import BayesResults
 
@@ -72,12 +73,18 @@ DEFAULT_PRIORS: dict[str, Prior] = {
     "sigma": Prior("halfnormal", sigma=1.0),
     "log_sigma": Prior("normal", mu=-0.5, sigma=1.0),
     "sd_log_sigma": Prior("gamma", alpha=2.0, beta=8.0),
+    "trend": Prior("normal", mu=0.0, sigma=1.0),
+    "sd_trend": Prior("gamma", alpha=2.0, beta=4.0),
     "cor": Prior("lkj", eta=2.0),
     "sd_therapist": Prior("halfnormal", sigma=0.5),
     "beta": Prior("normal", mu=0.0, sigma=0.5),
 }
 
 LAGS = ("xx", "xy", "yx", "yy")  # "xy" = x at t-1 -> y at t
+
+#: Sessions per unit of the trend slope on the sampling scale (a standardised trend of 1 is one
+#: pooled SD per 10 sessions): keeps the trend parameters near unit scale for NUTS.
+TREND_UNIT = 10.0
 
 
 class _Grid:
@@ -152,6 +159,12 @@ class _Grid:
         self.filled = np.where(np.isnan(z), 0.0, z).ravel()
         # transition slot t -> t+1 is valid when slot t+1 is inside the client's range
         self.valid = in_range[:, 1:].astype(float)
+        # time for latent trends: sessions from the middle of each client's range, in units of
+        # TREND_UNIT sessions (0 in padding, which is masked anyway)
+        centre = (lengths - 1) / 2.0
+        self.time = np.where(
+            in_range, (np.arange(self.n_slots)[None, :] - centre[:, None]) / TREND_UNIT, 0.0
+        )
         self.n_transitions = int(self.valid.sum())
 
         self.therapist_idx = None
@@ -212,6 +225,13 @@ class DSEM(BayesModel):
         the latent means random: a simpler structure for few clients.
     random_innovations : bool
         Client-specific innovation SDs (log-normal between clients).
+    trend : bool
+        Client-specific linear trends of the latent means, ``mu_it = mu_i + tau_i (t - c_i)``
+        with ``c_i`` the middle of client ``i``'s sessions and ``tau_i`` a random effect in the
+        between-level covariance (as a time covariate with a random slope in Mplus' DSEM). The
+        model-based counterpart of ``detrend``: estimated jointly with the lags, so it does not
+        bias the autoregressions downwards the way removing each client's observed trend does
+        in short series. Use it when symptoms fall and the alliance rises over treatment.
     therapist : bool, optional
         Add therapist random effects on the latent means (three levels). Default: when the panel
         has a therapist column.
@@ -228,7 +248,8 @@ class DSEM(BayesModel):
         ``False`` makes every random effect non-centred (better for very short series).
     priors : mapping, optional
         Priors replacing the defaults (:data:`DEFAULT_PRIORS`, standardised scale), by class:
-        ``mean lag sd_mean sd_lag sigma log_sigma sd_log_sigma cor sd_therapist beta``.
+        ``mean lag sd_mean sd_lag sigma log_sigma sd_log_sigma trend sd_trend cor sd_therapist
+        beta`` (a trend is per 10 sessions on that scale).
 
     Examples
     --------
@@ -249,6 +270,7 @@ class DSEM(BayesModel):
         *,
         random_lags: bool = True,
         random_innovations: bool = False,
+        trend: bool = False,
         therapist: bool | None = None,
         covariates: tuple[str, ...] | list[str] | None = None,
         detrend: bool = False,
@@ -256,6 +278,11 @@ class DSEM(BayesModel):
         priors: Mapping[str, Any] | None = None,
     ) -> None:
         covariates = tuple(covariates or ())
+        if trend and detrend:
+            raise DataError(
+                "dsem: choose one of trend=True (latent trends, estimated with the lags) and "
+                "detrend=True (observed trends removed before fitting), not both."
+            )
         unknown = [cv for cv in covariates if cv not in panel.covariates]
         if unknown:
             raise DataError(
@@ -266,6 +293,7 @@ class DSEM(BayesModel):
         panel = self.panel
         self.random_lags = bool(random_lags)
         self.random_innovations = bool(random_innovations)
+        self.trend = bool(trend)
         self.centred_means = bool(centred_means)
         self.priors = resolve_priors(DEFAULT_PRIORS, priors)
         self.grid = _Grid(panel, therapist=self.therapist, covariates=covariates)
@@ -282,7 +310,8 @@ class DSEM(BayesModel):
         sd_families = {self.priors[k].dist for k in self._sd_classes()}
         if len(sd_families) > 1:
             raise DataError(
-                "dsem: the priors on random-effect SDs (sd_mean, sd_lag, sd_log_sigma) must be of "
+                "dsem: the priors on random-effect SDs (sd_mean, sd_lag, sd_trend, sd_log_sigma) "
+                "must be of "
                 f"one family; got {sorted(sd_families)}."
             )
         self.model = None
@@ -293,6 +322,8 @@ class DSEM(BayesModel):
         names = [f"mean({x})", f"mean({y})"]
         if self.random_lags:
             names += [self._lag_key(k) for k in LAGS]
+        if self.trend:
+            names += [f"trend({x})", f"trend({y})"]
         if self.random_innovations:
             names += [f"log_sigma({x})", f"log_sigma({y})"]
         return names
@@ -301,6 +332,8 @@ class DSEM(BayesModel):
         out = ["sd_mean"]
         if self.random_lags:
             out.append("sd_lag")
+        if self.trend:
+            out.append("sd_trend")
         if self.random_innovations:
             out.append("sd_log_sigma")
         return out
@@ -311,7 +344,7 @@ class DSEM(BayesModel):
 
     def _sd_prior(self) -> Prior:
         """One prior for the K random-effect SDs, from the per-class priors."""
-        counts = {"sd_mean": 2, "sd_lag": 4, "sd_log_sigma": 2}
+        counts = {"sd_mean": 2, "sd_lag": 4, "sd_trend": 2, "sd_log_sigma": 2}
         classes = self._sd_classes()
         first = self.priors[classes[0]]
         params = {}
@@ -347,6 +380,8 @@ class DSEM(BayesModel):
             parts = []
             if self.random_lags:
                 parts.append(gamma_lag)
+            if self.trend:
+                parts.append(p["trend"].make("gamma_trend", shape=2))
             if self.random_innovations:
                 parts.append(p["log_sigma"].make("gamma_log_sigma", shape=2))
             chol = lkj_cholesky("chol_re", k, p["cor"].params["eta"], self._sd_prior())
@@ -395,6 +430,12 @@ class DSEM(BayesModel):
             else:
                 phi = pt.broadcast_to(gamma_lag[None, :], (n, 4))
                 ph = gamma_lag[None, None, :]
+            if self.trend:
+                # random linear trends of the latent means, in the between-level covariance
+                t0 = 4 if self.random_lags else 0
+                tau = pm.Deterministic(
+                    "client_trend", rest[:, t0 : t0 + 2], dims=("client", "variable")
+                )
             if self.random_innovations:
                 log_s = rest[:, -2:]
                 s_first = pm.Deterministic(
@@ -417,6 +458,8 @@ class DSEM(BayesModel):
                 vflat = pt.as_tensor(g.filled)
             v = vflat.reshape((n, g.n_slots, 2))
             w = v - mu[:, None, :]
+            if self.trend:
+                w = w - tau[:, None, :] * g.time[:, :, None]
             wp, wc = w[:, :-1], w[:, 1:]
             ex = wc[..., 0] - ph[..., 0] * wp[..., 0] - ph[..., 2] * wp[..., 1]
             ey = wc[..., 1] - ph[..., 1] * wp[..., 0] - ph[..., 3] * wp[..., 1]
@@ -472,6 +515,10 @@ class DSEM(BayesModel):
             within[key] = effect(d)
             draws[key] = d.ravel()
             rows.append(param_row(key, d))
+        if self.trend:
+            gt = np.asarray(post["gamma_trend"])
+            for j, v in enumerate((x, y)):
+                rows.append(param_row(f"trend({v})", gt[..., j] * sc[j] / TREND_UNIT))
         if self.random_innovations:
             gls = np.asarray(post["gamma_log_sigma"])
             for j, v in enumerate((x, y)):
@@ -510,6 +557,8 @@ class DSEM(BayesModel):
 
         names = ["gamma_mean", "gamma_lag", "chol_re_stds", "rho"]
         names += ["gamma_log_sigma"] if self.random_innovations else ["sigma"]
+        if self.trend:
+            names.append("gamma_trend")
         if self.therapist:
             names.append("sd_therapist")
         if g.cov is not None:
@@ -537,6 +586,12 @@ class DSEM(BayesModel):
             f"effects.between['{between_key(x, y)}'] is the correlation of the latent client "
             "means, 'sd(...)' entries the between-client SDs of the random effects."
         )
+        if self.trend:
+            notes.append(
+                "the latent means follow each client's own linear trend: 'trend(...)' rows are "
+                "the average change per session (raw units), 'sd(trend(...))' its between-client "
+                "SD, and 'mean(...)' the level at the middle of a client's sessions."
+            )
         if len(g.miss_pos):
             n_miss_rating = g.n_missing_ratings
             notes.append(
@@ -567,6 +622,8 @@ class DSEM(BayesModel):
         f = [sc[0], sc[1]]
         if self.random_lags:
             f += [self._lag_factor(c) for c in LAGS]
+        if self.trend:
+            f += [sc[0] / TREND_UNIT, sc[1] / TREND_UNIT]  # raw units per session
         if self.random_innovations:
             f += [1.0, 1.0]  # SD of a log SD does not change with units
         return np.asarray(f, dtype=float)
@@ -582,6 +639,10 @@ class DSEM(BayesModel):
             cl = np.asarray(post["client_lag"])
             for j, code in enumerate(LAGS):
                 blocks.append((self._lag_key(code), cl[..., j] * self._lag_factor(code)))
+        if self.trend:
+            ct = np.asarray(post["client_trend"])
+            for j, v in enumerate((x, y)):
+                blocks.append((f"trend({v})", ct[..., j] * g.scale[j] / TREND_UNIT))
         if self.random_innovations:
             cs = np.asarray(post["client_sigma"])
             for j, v in enumerate((x, y)):
@@ -604,13 +665,15 @@ class DSEM(BayesModel):
             )
         return pd.concat(frames, ignore_index=True)
 
-    def _add_loglik(self, idata: Any) -> None:
-        """Pointwise log-likelihood of each session transition, added to ``idata``."""
-        import xarray as xr
+    def _draw_arrays(self, post: Any) -> dict[str, Any]:
+        """Per-draw client effects on the standardised scale, shaped ``(chain, draw, ...)``.
 
-        g, post = self.grid, idata.posterior
+        ``mu`` (client, 2), ``trend`` (client, 2; or None without latent trends), ``phi``
+        (client, 4; fixed lags broadcast), ``sigma`` (client, 2; a shared SD broadcast),
+        ``rho`` and the imputed cells ``missing`` (or None).
+        """
+        g = self.grid
         nc, nd = post.sizes["chain"], post.sizes["draw"]
-        mu = np.asarray(post["client_mean"])
         if self.random_lags:
             phi = np.asarray(post["client_lag"])
         else:
@@ -623,21 +686,58 @@ class DSEM(BayesModel):
             sig = np.broadcast_to(
                 np.asarray(post["sigma"])[:, :, None, :], (nc, nd, g.n_clients, 2)
             )
-        rho = np.asarray(post["rho"])
-        miss = np.asarray(post["missing"]) if len(g.miss_pos) else None
+        return {
+            "mu": np.asarray(post["client_mean"]),
+            "trend": np.asarray(post["client_trend"]) if self.trend else None,
+            "phi": phi,
+            "sigma": sig,
+            "rho": np.asarray(post["rho"]),
+            "missing": np.asarray(post["missing"]) if len(g.miss_pos) else None,
+        }
+
+    def _one_step(self, a: dict[str, Any], ch: int) -> tuple[np.ndarray, ...]:
+        """Chain ``ch``'s one-step-ahead moments of every non-first slot (standardised scale).
+
+        Returns ``w`` (the deviations ``w_it`` from the latent means, observed or imputed), the
+        latent means ``mu_it`` themselves (``mu_i``, plus the client's trend with ``trend``)
+        and the conditional means of ``w_it`` given the previous slot, ``Phi_i w_i,t-1``, each
+        shaped ``(draw, client, slot - 1, 2)``, and the innovation SDs ``(draw, client, 1, 2)``;
+        written once for the log-likelihood and the posterior predictive replicates.
+        """
+        g = self.grid
+        nd = a["mu"].shape[1]
+        v = np.broadcast_to(g.filled, (nd, g.filled.size)).copy()
+        if a["missing"] is not None:
+            v[:, g.miss_pos] = a["missing"][ch]
+        level = np.broadcast_to(a["mu"][ch][:, :, None, :], (nd, g.n_clients, g.n_slots, 2))
+        if a["trend"] is not None:
+            level = level + a["trend"][ch][:, :, None, :] * g.time[None, :, :, None]
+        w = v.reshape(nd, g.n_clients, g.n_slots, 2) - level
+        wp = w[:, :, :-1]
+        ph = a["phi"][ch][:, :, None, :]
+        cond = np.stack(
+            [
+                ph[..., 0] * wp[..., 0] + ph[..., 2] * wp[..., 1],
+                ph[..., 1] * wp[..., 0] + ph[..., 3] * wp[..., 1],
+            ],
+            axis=-1,
+        )
+        return w[:, :, 1:], level[:, :, 1:], cond, a["sigma"][ch][:, :, None, :]
+
+    def _add_loglik(self, idata: Any) -> None:
+        """Pointwise log-likelihood of each session transition, added to ``idata``."""
+        import xarray as xr
+
+        g, post = self.grid, idata.posterior
+        a = self._draw_arrays(post)
+        nc, nd = post.sizes["chain"], post.sizes["draw"]
         keep = np.flatnonzero(g.valid.ravel())
         out = np.empty((nc, nd, len(keep)))
         for ch in range(nc):
-            v = np.broadcast_to(g.filled, (nd, g.filled.size)).copy()
-            if miss is not None:
-                v[:, g.miss_pos] = miss[ch]
-            w = v.reshape(nd, g.n_clients, g.n_slots, 2) - mu[ch][:, :, None, :]
-            wp, wc = w[:, :, :-1], w[:, :, 1:]
-            ph, sg = phi[ch][:, :, None, :], sig[ch][:, :, None, :]
-            ex = wc[..., 0] - ph[..., 0] * wp[..., 0] - ph[..., 2] * wp[..., 1]
-            ey = wc[..., 1] - ph[..., 1] * wp[..., 0] - ph[..., 3] * wp[..., 1]
-            ux, uy = ex / sg[..., 0], ey / sg[..., 1]
-            r = rho[ch][:, None, None]
+            wc, _, cond, sg = self._one_step(a, ch)
+            u = (wc - cond) / sg
+            ux, uy = u[..., 0], u[..., 1]
+            r = a["rho"][ch][:, None, None]
             om = 1 - r**2
             lp = (
                 -np.log(sg[..., 0] * g.scale[0])
@@ -657,6 +757,49 @@ class DSEM(BayesModel):
                 idata.log_likelihood["transitions"] = ds["transitions"]
             else:
                 idata.add_groups({"log_likelihood": ds})
+
+    def _replicate(self, posterior: Any, rng: np.random.Generator) -> Replicates:
+        """Every observed rating at a non-first slot, drawn one session ahead, in raw units.
+
+        For each draw: ``mu_it + Phi_i w_i,t-1 + e`` with ``e`` bivariate normal (the draw's
+        innovation SDs and correlation) and ``w_i,t-1`` the previous slot's observed or imputed
+        deviation; ``mu_it + Phi_i w_i,t-1`` is the conditional mean (``mu_it = mu_i`` unless
+        the latent means trend). A client's first slot has
+        no previous one and is not replicated.
+        """
+        g = self.grid
+        a = self._draw_arrays(posterior)
+        nc, nd = posterior.sizes["chain"], posterior.sizes["draw"]
+        seen = ~np.isnan(g.raw[:, 1:])  # (client, slot - 1, 2): observed ratings after slot 0
+        reps = [np.empty((nc, nd, int(seen[..., k].sum()))) for k in (0, 1)]
+        means = [np.empty_like(r) for r in reps]
+        for ch in range(nc):
+            _, level, cond, sg = self._one_step(a, ch)
+            z = rng.standard_normal(cond.shape)
+            r = a["rho"][ch][:, None, None]
+            e0 = sg[..., 0] * z[..., 0]
+            e1 = sg[..., 1] * (r * z[..., 0] + np.sqrt(1 - r**2) * z[..., 1])
+            m = level + cond
+            new = m + np.stack([e0, e1], axis=-1)
+            for k in (0, 1):
+                reps[k][ch] = g.loc[k] + g.scale[k] * new[..., k][:, seen[..., k]]
+                means[k][ch] = g.loc[k] + g.scale[k] * m[..., k][:, seen[..., k]]
+        names = (self.panel.x, self.panel.y)
+        observed, client, session = {}, {}, {}
+        for k, v in enumerate(names):
+            ci, slot = np.nonzero(seen[..., k])
+            observed[v] = g.raw[:, 1:, k][seen[..., k]]
+            client[v] = np.asarray(g.clients)[ci]
+            session[v] = g.first_session[ci] + slot + 1
+        return Replicates(
+            observed=observed,
+            replicated=dict(zip(names, reps, strict=True)),
+            mean=dict(zip(names, means, strict=True)),
+            client=client,
+            session=session,
+            chains=np.asarray(posterior["chain"]),
+            draws=np.asarray(posterior["draw"]),
+        )
 
 
 def _rhat_all(idata: Any) -> float:

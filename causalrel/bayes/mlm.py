@@ -32,7 +32,8 @@ from ..results import Effect, between_key, effect_key
 from .base import BayesModel
 from .common import check_n_clients, effect, loo_waic, param_row, params_frame, warn_clients
 from .diagnostics import diagnose
-from .priors import Prior, describe_priors, lkj_cholesky, resolve_priors
+from .ppc import Replicates
+from .priors import Prior, describe_priors, resolve_priors, sd_corr_cholesky
 from .results import BayesResults
 
 __all__ = ["MLM", "mlm_design"]
@@ -223,12 +224,34 @@ class MLM(BayesModel):
                 slope = np.array(e[self._slope(out)], dtype=float)
                 b0 = p["Intercept"].make(f"{tag}_Intercept")
                 b = p["b"].make(f"{tag}_b", shape=3)
-                chol = lkj_cholesky(f"{tag}_chol", 2, p["cor"].params["eta"], p["sd"])
+                # SDs and correlation as separate parameters (sd_corr_cholesky): with
+                # LKJCholeskyCov the client slope SD mixed poorly where its posterior reaches
+                # zero (measured: 120 clients x 10 sessions in 20 therapists, 4 x 1000 draws,
+                # two seeds: bulk ESS 180-230, R-hat 1.02; separate: 360-440, sampling 3x faster)
+                chol = sd_corr_cholesky(f"{tag}_chol", 2, p["cor"].params["eta"], p["sd"])
                 n = len(clients)
                 # client-level part of the location: intercept + between predictor
                 xb = np.zeros(n)
                 xb[cid] = X[:, 2]
                 loc = b0 + b[2] * xb
+                row_therapist = None
+                if self.therapist:
+                    # therapist intercepts, non-centred (their SD is often near zero); nested in
+                    # the client intercepts' location when each client has one therapist, so
+                    # that a therapist's shift and its clients' intercepts do not trade off
+                    # along a ridge of the likelihood (measured: R-hat 1.03 at sd_therapist
+                    # with the shift added to the rows instead)
+                    ther, tid = np.unique(e[self.panel.therapist].to_numpy(), return_inverse=True)
+                    sd_t = p["sd_therapist"].make(f"{tag}_sd_therapist")
+                    z_t = pm.Normal(f"{tag}_z_therapist", 0.0, 1.0, shape=len(ther))
+                    v_t = sd_t * z_t
+                    per_client = np.full(n, -1)
+                    per_client[cid] = tid
+                    nested = bool(pd.Series(tid).groupby(cid).nunique().max() == 1)
+                    if nested:
+                        loc = loc + v_t[per_client]
+                    else:
+                        row_therapist = v_t[tid]
                 if self.centred_intercepts:
                     # centred client intercepts (well identified by a client's sessions),
                     # slopes non-centred given them: the same joint normal as u = z @ chol.T
@@ -242,11 +265,8 @@ class MLM(BayesModel):
                     u = pt.dot(z, chol.T)
                     mean = loc[cid] + u[cid, 0] + pt.dot(X[:, :2], b[:2]) + u[cid, 1] * slope
                 pm.Deterministic(f"{tag}_u", u)
-                if self.therapist:
-                    ther, tid = np.unique(e[self.panel.therapist].to_numpy(), return_inverse=True)
-                    sd_t = p["sd_therapist"].make(f"{tag}_sd_therapist")
-                    z_t = pm.Normal(f"{tag}_z_therapist", 0.0, 1.0, shape=len(ther))
-                    mean = mean + (sd_t * z_t)[tid]
+                if row_therapist is not None:
+                    mean = mean + row_therapist
                 sigma = p["sigma"].make(f"{tag}_sigma")
                 pm.Normal(f"{tag}_obs", mean, sigma, observed=np.array(e[out], dtype=float))
         self.model = model
@@ -254,6 +274,54 @@ class MLM(BayesModel):
 
     def _simpler(self) -> str:
         return "a simpler model (therapist=False)"
+
+    def _replicate(self, posterior: Any, rng: np.random.Generator) -> Replicates:
+        """Each equation's outcome drawn from its likelihood node given the observed predictors.
+
+        PyMC's forward sampler draws the ``{tag}_obs`` nodes for the draws in ``posterior``, so
+        the replicates follow the model as built (therapist level included); their means come
+        from a copy of the model with each likelihood's location as a deterministic (not in
+        the fitted model, whose trace would then hold a mean per row and draw).
+        """
+        import logging
+
+        import pymc as pm
+        from pymc.model.fgraph import clone_model
+
+        tags = {self._tag(out): out for out in self.eqs}
+        model = clone_model(self.build())
+        with model:
+            for t in tags:
+                rv = model[f"{t}_obs"]
+                pm.Deterministic(f"{t}_mean", rv.owner.op.dist_params(rv.owner)[0])
+        log = logging.getLogger("pymc.sampling.forward")
+        level = log.level
+        log.setLevel(logging.WARNING)  # not "Sampling: [x_obs, y_obs]" after every fit
+        try:
+            with warnings.catch_warnings():
+                # every free parameter comes from the posterior draws, so the Potential of the
+                # SD/correlation prior (priors.sd_corr_cholesky) has already shaped them
+                warnings.filterwarnings("ignore", message="The effect of Potentials")
+                rep = pm.sample_posterior_predictive(
+                    posterior,
+                model=model,
+                    var_names=[f"{t}_{k}" for t in tags for k in ("obs", "mean")],
+                    random_seed=rng,
+                    progressbar=False,
+                    return_inferencedata=False,
+                )
+        finally:
+            log.setLevel(level)
+        c, s = self.panel.client, self.panel.session
+        return Replicates(
+            observed={out: self.eqs[out][out].to_numpy(float) for out in self.eqs},
+            replicated={out: np.asarray(rep[f"{t}_obs"]) for t, out in tags.items()},
+            mean={out: np.asarray(rep[f"{t}_mean"]) for t, out in tags.items()},
+            client={out: self.eqs[out][c].to_numpy() for out in self.eqs},
+            session={out: self.eqs[out][s].to_numpy() for out in self.eqs},
+            chains=np.asarray(posterior["chain"]),
+            draws=np.asarray(posterior["draw"]),
+        )
 
     def _summarise(self, idata: Any, info: dict, seconds: float, *, loo: bool) -> BayesResults:
         post = idata.posterior

@@ -1,8 +1,8 @@
-"""Plots of Bayesian fits: forest plot, per-client caterpillar plot, trace/rank plots.
+"""Plots of Bayesian fits: forest plot, per-client caterpillar plot, trace/rank plots, PPC.
 
 Forest and caterpillar plots are drawn with matplotlib directly from the results tables (raw
 units, 95% intervals), so they show exactly what ``effects`` and ``clients`` hold; trace and rank
-plots are ArviZ's, on the sampled parameters.
+plots are ArviZ's, on the sampled parameters, and so is the posterior predictive density overlay.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["forest_plot", "caterpillar_plot", "trace_plot"]
+__all__ = ["forest_plot", "caterpillar_plot", "trace_plot", "ppc_plot"]
 
 
 def _axes(ax: Any, height: float):
@@ -95,3 +95,26 @@ def trace_plot(res: Any, var_names: list[str] | None = None, kind: str = "rank_b
     if kind == "trace":
         return az.plot_trace(res.idata, var_names=var_names)
     return az.plot_rank(res.idata, var_names=var_names, kind=kind.replace("rank_", ""))
+
+
+def ppc_plot(res: Any, var: str | None = None, ax: Any = None):
+    """Densities of one-step-ahead replicated ratings over the observed ones (``az.plot_ppc``).
+
+    ``var`` is an outcome's column name (default: every outcome, one panel each). Needs a fit
+    with ``ppc=True`` (the default). Returns the matplotlib ``Axes`` (an array for several).
+    """
+    import arviz as az
+
+    idata = res.idata
+    if idata is None or "posterior_predictive" not in idata.groups():
+        raise ValueError(f"{res.model}: no posterior predictive replicates; fit with ppc=True.")
+    names = list(idata.posterior_predictive.data_vars)
+    if var is not None and var not in names:
+        raise ValueError(f"No replicates of '{var}'. Available: {', '.join(names)}.")
+    return az.plot_ppc(
+        idata,
+        var_names=[var] if var is not None else names,
+        num_pp_samples=min(100, idata.posterior_predictive.sizes["draw"]),
+        random_seed=0,
+        ax=ax,
+    )

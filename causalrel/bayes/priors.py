@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data import DataError
 
-__all__ = ["Prior", "resolve_priors", "describe_priors", "lkj_cholesky"]
+__all__ = ["Prior", "resolve_priors", "describe_priors", "lkj_cholesky", "sd_corr_cholesky"]
 
 #: Distribution names a :class:`Prior` understands -> (PyMC class name, parameter names).
 _DISTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -191,3 +191,58 @@ def lkj_cholesky(name: str, n: int, eta: float, sd_prior: Prior) -> Any:
     pm.Deterministic(f"{name}_stds", stds_u * scale)
     pm.Deterministic(f"{name}_corr", corr)
     return pt.as_tensor(scale)[:, None] * chol_u
+
+
+def sd_corr_cholesky(name: str, n: int, eta: float, sd_prior: Prior) -> Any:
+    """Like :func:`lkj_cholesky`, but with the SDs and the correlations as separate parameters.
+
+    ``LKJCholeskyCov`` samples the entries of the covariance's Cholesky factor, whose
+    off-diagonal entries must shrink with a small SD: a funnel. Here the SDs (``sd_prior``, one
+    scale per dimension, sampled as the unit prior times the scale) and the correlation matrix
+    are independent free parameters, as in brms and Stan's ``cholesky_factor_corr``. The
+    correlation's Cholesky factor ``L`` is built from ``n (n - 1) / 2`` unconstrained values
+    ``y`` through the canonical partial correlations ``z = tanh(y)``: row ``i`` has
+    ``L[i, 0] = z``, ``L[i, j] = z * sqrt(1 - sum_{l<j} L[i, l]^2)`` and
+    ``L[i, i] = sqrt(1 - sum_{l<i} L[i, l]^2)``. The log density adds the log-Jacobian of
+    ``y -> z -> L`` and the LKJ(eta) density of a correlation Cholesky factor,
+    ``sum_{i=1}^{n-1} (n - i - 3 + 2 eta) log L[i, i]`` (0-based ``i``; Stan's
+    ``lkj_corr_cholesky_lpdf``), so the joint prior is the same as :func:`lkj_cholesky`'s.
+
+    Written here because PyMC has no separate-SD/correlation-Cholesky distribution (its
+    ``LKJCorr`` is sampled through a transform of the correlation matrix's entries, not the
+    Cholesky factor that the models need). Stores ``{name}_stds`` and ``{name}_corr`` in the
+    trace and returns the (n, n) lower-triangular Cholesky factor of the covariance,
+    ``diag(sds) @ L``.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    unit, scale = sd_prior.unit()
+    scale = np.broadcast_to(np.asarray(scale, dtype=float), (n,)).copy()
+    sds = pm.Deterministic(f"{name}_stds", unit.make(f"{name}_sd_unit", shape=n) * scale)
+    m = n * (n - 1) // 2
+    y = pm.Flat(f"{name}_cpc_unconstrained", shape=m)
+    z = pt.tanh(y)
+    # log(1 - z^2) = log(1 - tanh(y)^2) written stably: 2 (log 2 - |y| - log1p(exp(-2 |y|)));
+    # the running 1 - sum of squares of a row is the product of its (1 - z^2), kept as a log
+    ay = pt.abs(y)
+    log1mz2 = 2.0 * (np.log(2.0) - ay - pt.log1p(pt.exp(-2.0 * ay)))
+    logp = pt.sum(log1mz2)  # Jacobian of y -> z
+    zero, one = pt.zeros(()), pt.ones(())
+    rows = [[one] + [zero] * (n - 1)]
+    k = 0
+    for i in range(1, n):
+        row, log_rest = [], zero  # log(1 - sum of squares so far)
+        for j in range(i):
+            row.append(z[k] * pt.exp(0.5 * log_rest))
+            if j > 0:
+                logp = logp + 0.5 * log_rest  # Jacobian of z -> L
+            log_rest = log_rest + log1mz2[k]
+            k += 1
+        # LKJ(eta) density of the Cholesky factor: exponent n - i - 3 + 2 eta (0-based i)
+        logp = logp + (n - i - 3 + 2.0 * float(eta)) * 0.5 * log_rest
+        rows.append(row + [pt.exp(0.5 * log_rest)] + [zero] * (n - i - 1))
+    L = pt.stack([pt.stack(r) for r in rows])
+    pm.Potential(f"{name}_corr_logp", logp)
+    pm.Deterministic(f"{name}_corr", pt.dot(L, L.T))
+    return sds[:, None] * L

@@ -1,8 +1,9 @@
 """BayesResults: the results contract plus the posterior (ArviZ ``InferenceData``) and plots.
 
 ``to_dict()`` keeps the contract's shape; the extra Python-side attributes are ``idata`` (every
-draw, sample statistics and, for the MLM, pointwise log-likelihoods), ``clients`` (each client's
-posterior random effects in raw units, for "for whom does the alliance matter?") and ``priors``.
+draw, sample statistics, posterior predictive replicates and, for the MLM, pointwise
+log-likelihoods), ``clients`` (each client's posterior random effects in raw units, for "for
+whom does the alliance matter?") and ``priors``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ class BayesResults(ModelResults):
     Attributes (beyond :class:`~causalrel.results.ModelResults`)
     ----------------------------------------------------------
     idata : arviz.InferenceData
-        The posterior draws and sample statistics.
+        The posterior draws and sample statistics; with ``fit(ppc=True)`` also the groups
+        ``posterior_predictive`` (one-step-ahead replicates, thinned draws) and
+        ``observed_data``, one variable per outcome named by its column.
     clients : pandas.DataFrame
         One row per client and random effect: posterior mean, SD and 95% interval in raw units
         (columns ``client, effect, est, se, lower, upper``).
@@ -69,3 +72,9 @@ class BayesResults(ModelResults):
         from .plots import trace_plot
 
         return trace_plot(self, var_names=var_names, kind=kind)
+
+    def plot_ppc(self, var: str | None = None, ax: Any = None):
+        """Replicated vs observed densities of an outcome (default: all; ``az.plot_ppc``)."""
+        from .plots import ppc_plot
+
+        return ppc_plot(self, var=var, ax=ax)
