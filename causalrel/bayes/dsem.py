@@ -485,9 +485,13 @@ class DSEM(BayesModel):
 
     # -- fitting --------------------------------------------------------------------------------
     def _simpler(self) -> str:
+        drift = "" if self.trend else "; if scores drift over treatment, trend=True (--trend)"
         if self.random_lags or self.random_innovations:
-            return "a simpler random-effects structure (random_lags=False, random_innovations=False)"
-        return "fewer clients with very short series, or a detrended model"
+            return (
+                "a simpler random-effects structure (random_lags=False, random_innovations=False)"
+                + drift
+            )
+        return "fewer clients with very short series" + drift
 
     # -- summaries ------------------------------------------------------------------------------
     def _lag_factor(self, code: str) -> float:
