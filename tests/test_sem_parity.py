@@ -60,11 +60,14 @@ def reference(case):
 
 
 def joined(ours: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
+    """Our and lavaan's parameter rows side by side, matched by (group,) lhs op rhs."""
+
     def keyed(df):
         rhs = df["rhs"].fillna("")
         swap = (df["op"] == "~~") & (df["lhs"] > rhs)  # a covariance has no direction
         lhs, rhs = df["lhs"].where(~swap, rhs), rhs.where(~swap, df["lhs"])
-        return df.set_index(lhs + " " + df["op"] + " " + rhs)
+        group = df["group"].astype(str) + " " if "group" in df else ""
+        return df.set_index(group + lhs + " " + df["op"] + " " + rhs)
 
     o, r = keyed(ours), keyed(ref)
     assert set(o.index) == set(r.index), set(o.index) ^ set(r.index)

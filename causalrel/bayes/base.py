@@ -1,11 +1,13 @@
 """The fitting pipeline every Bayesian family shares: build, sample, summarise, diagnose.
 
 A family subclasses :class:`BayesModel` and supplies ``build()`` (the PyMC model),
-``_summarise()`` (posterior -> results contract), ``_simpler()`` (the simpler model to
-suggest when the diagnostics fail) and ``_replicate()`` (one-step-ahead replicates of the
-outcomes for the posterior predictive check, :mod:`causalrel.bayes.ppc`); ``fit()`` is written
-once here, so its options (which ``causalrel.fit_model`` and the CLI route by name) are the
-same for every family.
+``_summarise()`` (posterior -> effects, parameter table, per-client table, notes),
+``_diagnosed`` (the parameters whose convergence decides ``converged``), ``_loglik()`` (the
+pointwise log-likelihood for LOO), ``_simpler()`` (the simpler model to suggest when the
+diagnostics fail) and ``_replicate()`` (one-step-ahead replicates of the outcomes for the
+posterior predictive check, :mod:`causalrel.bayes.ppc`). ``fit()`` is written once here: it
+samples, diagnoses, computes LOO and the predictive check the same way for every family, and its
+options (which ``causalrel.fit_model`` and the CLI route by name) are the same for all.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import numpy as np
 
 from ..data import DataError, SessionPanel
 from . import ppc as _ppc
-from .diagnostics import what_to_try
+from .common import loo_waic
+from .diagnostics import diagnose, what_to_try
 from .results import BayesResults
 from .sampling import sample
 
@@ -50,8 +53,34 @@ class BayesModel:
     def build(self) -> Any:  # pragma: no cover - every family overrides it
         raise NotImplementedError
 
-    def _summarise(self, idata: Any, info: dict, seconds: float, *, loo: bool) -> BayesResults:
+    def _summarise(self, idata: Any, seconds: float, sampler: str) -> BayesResults:
+        """The results contract from the posterior, without ``diagnostics`` and LOO."""
         raise NotImplementedError  # pragma: no cover
+
+    def _diagnosed(self) -> list[str]:
+        """Posterior variables whose R-hat, ESS decide ``converged``."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _loglik(self, idata: Any) -> list[tuple[str, str]]:
+        """Add the pointwise log-likelihood to ``idata``; return ``(variable, fit-key prefix)``."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _diagnose(self, idata: Any, info: dict) -> dict[str, Any]:
+        """The diagnostics block (:func:`~causalrel.bayes.diagnostics.diagnose`) and timings."""
+        out = diagnose(idata, self._diagnosed())
+        out["sampler"] = info["sampler"]
+        out.update({k: info[k] for k in ("compile_seconds", "sample_seconds") if k in info})
+        return out
+
+    def _loo(self, idata: Any) -> dict[str, Any]:
+        """PSIS-LOO and WAIC per modelled outcome; an error is reported, not raised."""
+        fit: dict[str, Any] = {}
+        try:
+            for var, prefix in self._loglik(idata):
+                fit.update(loo_waic(idata, var, prefix=prefix))
+        except Exception as exc:  # noqa: BLE001 - LOO is optional; say why it is absent
+            fit["loo_error"] = str(exc)
+        return fit
 
     def _simpler(self) -> str:
         """The simpler model a failed fit should try, in words."""
@@ -127,7 +156,10 @@ class BayesModel:
             cores=cores,
         )
         seconds = time.perf_counter() - t0
-        res = self._summarise(idata, info, seconds, loo=self.loo_default if loo is None else loo)
+        res = self._summarise(idata, seconds, info["sampler"])
+        res.diagnostics = self._diagnose(idata, info)
+        if self.loo_default if loo is None else loo:
+            res.fit.update(self._loo(idata))
         if ppc:
             rng = np.random.default_rng(seed)
             reps = self._replicate(_ppc.thin(idata.posterior, rng), rng)

@@ -12,7 +12,16 @@ import pandas as pd
 from ..data import MAX_SHOWN, DataError, DataWarning
 from ..results import Effect
 
-__all__ = ["show_clients", "warn_clients", "param_row", "effect", "check_n_clients"]
+__all__ = [
+    "show_clients",
+    "warn_clients",
+    "param_row",
+    "effect",
+    "check_n_clients",
+    "client_rows",
+    "params_frame",
+    "loo_waic",
+]
 
 
 def show_clients(clients: Iterable[Any]) -> str:
@@ -81,6 +90,26 @@ def param_row(term: str, draws: np.ndarray) -> dict[str, Any]:
         "ess_bulk": bulk,
         "ess_tail": tail,
     }
+
+
+def client_rows(clients: Any, effect_name: str, draws: np.ndarray) -> pd.DataFrame:
+    """Per-client posterior summary of one random effect (draws shaped ``(..., client)``).
+
+    Columns ``client, effect, est, se, lower, upper`` (mean, SD, 95% equal-tailed interval).
+    """
+    d = np.asarray(draws, dtype=float)
+    d = d.reshape(-1, d.shape[-1])
+    q = np.quantile(d, [0.025, 0.975], axis=0)
+    return pd.DataFrame(
+        {
+            "client": np.asarray(clients),
+            "effect": effect_name,
+            "est": d.mean(axis=0),
+            "se": d.std(axis=0, ddof=1),
+            "lower": q[0],
+            "upper": q[1],
+        }
+    )
 
 
 def params_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -48,14 +48,13 @@ from ..results import Effect, between_key, effect_key
 from .base import BayesModel
 from .common import (
     check_n_clients,
+    client_rows,
     effect,
-    loo_waic,
     param_row,
     params_frame,
     show_clients,
     warn_clients,
 )
-from .diagnostics import diagnose
 from .ppc import Replicates
 from .priors import Prior, describe_priors, lkj_cholesky, resolve_priors
 from .results import BayesResults
@@ -500,7 +499,28 @@ class DSEM(BayesModel):
         i = {"x": 0, "y": 1}
         return float(sc[i[code[1]]] / sc[i[code[0]]])
 
-    def _summarise(self, idata: Any, info: dict, seconds: float, *, loo: bool) -> BayesResults:
+    def _diagnosed(self) -> list[str]:
+        names = ["gamma_mean", "gamma_lag", "chol_re_stds", "rho"]
+        names += ["gamma_log_sigma"] if self.random_innovations else ["sigma"]
+        if self.trend:
+            names.append("gamma_trend")
+        if self.therapist:
+            names.append("sd_therapist")
+        if self.grid.cov is not None:
+            names.append("beta")
+        return names
+
+    def _diagnose(self, idata: Any, info: dict) -> dict[str, Any]:
+        out = super()._diagnose(idata, info)
+        out["rhat_max_all"] = _rhat_all(idata)  # latent cells and client effects too
+        return out
+
+    def _loglik(self, idata: Any) -> list[tuple[str, str]]:
+        """Pointwise over session transitions, conditional on client effects and imputed cells."""
+        self._add_loglik(idata)
+        return [("transitions", "")]
+
+    def _summarise(self, idata: Any, seconds: float, sampler: str) -> BayesResults:
         g, post = self.grid, idata.posterior
         x, y = self.panel.x, self.panel.y
         sc, loc = g.scale, g.loc
@@ -559,30 +579,6 @@ class DSEM(BayesModel):
                     d = beta[..., j, c] * factors[j] / g.cov_scale[c]
                     rows.append(param_row(f"{name} ~ {cv}", d))
 
-        names = ["gamma_mean", "gamma_lag", "chol_re_stds", "rho"]
-        names += ["gamma_log_sigma"] if self.random_innovations else ["sigma"]
-        if self.trend:
-            names.append("gamma_trend")
-        if self.therapist:
-            names.append("sd_therapist")
-        if g.cov is not None:
-            names.append("beta")
-        diagnostics = diagnose(idata, names)
-        diagnostics["rhat_max_all"] = _rhat_all(idata)
-        diagnostics["sampler"] = info["sampler"]
-        for key in ("compile_seconds", "sample_seconds"):
-            if key in info:
-                diagnostics[key] = info[key]
-
-        fit: dict[str, Any] = {}
-        if loo:
-            try:
-                self._add_loglik(idata)
-                fit.update(loo_waic(idata, "transitions"))
-                fit["loo_unit"] = "session transition (conditional on client effects)"
-            except Exception as exc:  # noqa: BLE001 - LOO is optional; say why it is absent
-                fit["loo_error"] = str(exc)
-
         notes = list(self.notes)
         notes.append(
             "effects.within are the average (fixed) lagged effects of the latent-centred VAR(1), "
@@ -609,15 +605,14 @@ class DSEM(BayesModel):
             n_observations=g.n_rows,
             effects={"within": within, "between": between},
             params=params_frame(rows),
-            fit=fit,
-            diagnostics=diagnostics,
+            fit={},
             excluded=dict(g.excluded),
             seconds=seconds,
             notes=notes,
             idata=idata,
             clients=self._client_table(post),
             priors=dict(self.priors),
-            sampler=info["sampler"],
+            sampler=sampler,
             draws=draws,
         )
 
@@ -651,23 +646,7 @@ class DSEM(BayesModel):
             cs = np.asarray(post["client_sigma"])
             for j, v in enumerate((x, y)):
                 blocks.append((f"sigma({v})", g.scale[j] * cs[..., j]))
-        frames = []
-        for name, d in blocks:
-            d = d.reshape(-1, d.shape[-1])
-            q = np.quantile(d, [0.025, 0.975], axis=0)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "client": np.asarray(g.clients),
-                        "effect": name,
-                        "est": d.mean(axis=0),
-                        "se": d.std(axis=0, ddof=1),
-                        "lower": q[0],
-                        "upper": q[1],
-                    }
-                )
-            )
-        return pd.concat(frames, ignore_index=True)
+        return pd.concat([client_rows(g.clients, n, d) for n, d in blocks], ignore_index=True)
 
     def _draw_arrays(self, post: Any) -> dict[str, Any]:
         """Per-draw client effects on the standardised scale, shaped ``(chain, draw, ...)``.

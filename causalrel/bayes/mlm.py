@@ -30,8 +30,7 @@ import pandas as pd
 from ..data import DataError, SessionPanel
 from ..results import Effect, between_key, effect_key
 from .base import BayesModel
-from .common import check_n_clients, effect, loo_waic, param_row, params_frame, warn_clients
-from .diagnostics import diagnose
+from .common import check_n_clients, client_rows, effect, param_row, params_frame, warn_clients
 from .ppc import Replicates
 from .priors import Prior, describe_priors, resolve_priors, sd_corr_cholesky
 from .results import BayesResults
@@ -323,7 +322,24 @@ class MLM(BayesModel):
             draws=np.asarray(posterior["draw"]),
         )
 
-    def _summarise(self, idata: Any, info: dict, seconds: float, *, loo: bool) -> BayesResults:
+    def _diagnosed(self) -> list[str]:
+        names = []
+        for out in self.eqs:
+            tag = self._tag(out)
+            names += [f"{tag}_Intercept", f"{tag}_b", f"{tag}_chol_stds", f"{tag}_sigma"]
+            if self.therapist:
+                names.append(f"{tag}_sd_therapist")
+        return names
+
+    def _loglik(self, idata: Any) -> list[tuple[str, str]]:
+        import pymc as pm
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm.compute_log_likelihood(idata, model=self.model, progressbar=False)
+        return [(f"{self._tag(out)}_obs", f"{out}:") for out in self.eqs]
+
+    def _summarise(self, idata: Any, seconds: float, sampler: str) -> BayesResults:
         post = idata.posterior
         x, y, c = self.panel.x, self.panel.y, self.panel.client
         rows: list[dict[str, Any]] = []
@@ -331,7 +347,6 @@ class MLM(BayesModel):
         between: dict[str, Effect] = {}
         client_frames = []
         draws: dict[str, np.ndarray] = {}
-        names: list[str] = []
         for out, e in self.eqs.items():
             other = x if out == y else y
             tag = self._tag(out)
@@ -357,44 +372,12 @@ class MLM(BayesModel):
                 st = np.asarray(post[f"{tag}_sd_therapist"])
                 rows.append(param_row(f"sd({out}: Intercept | {self.panel.therapist})", st))
                 between[f"sd_therapist(intercept {out})"] = effect(st)
-                names.append(f"{tag}_sd_therapist")
             rows.append(param_row(f"sigma({out})", np.asarray(post[f"{tag}_sigma"])))
-            names += [f"{tag}_Intercept", f"{tag}_b", f"{tag}_chol_stds", f"{tag}_sigma"]
             # each client's cross-lag: fixed + random slope
             clients = np.unique(e[c].to_numpy())
             u = np.asarray(post[f"{tag}_u"])[..., 1]
             slope_j = 0 if out == y else 1
-            d = (b[..., slope_j][..., None] + u).reshape(-1, len(clients))
-            q = np.quantile(d, [0.025, 0.975], axis=0)
-            client_frames.append(
-                pd.DataFrame(
-                    {
-                        "client": clients,
-                        "effect": slope_key,
-                        "est": d.mean(axis=0),
-                        "se": d.std(axis=0, ddof=1),
-                        "lower": q[0],
-                        "upper": q[1],
-                    }
-                )
-            )
-        diagnostics = diagnose(idata, names)
-        diagnostics["sampler"] = info["sampler"]
-        for key in ("compile_seconds", "sample_seconds"):
-            if key in info:
-                diagnostics[key] = info[key]
-        fit: dict[str, Any] = {}
-        if loo:
-            try:
-                import pymc as pm
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    pm.compute_log_likelihood(idata, model=self.model, progressbar=False)
-                for out in self.eqs:
-                    fit.update(loo_waic(idata, f"{self._tag(out)}_obs", prefix=f"{out}:"))
-            except Exception as exc:  # noqa: BLE001 - LOO is optional; say why it is absent
-                fit["loo_error"] = str(exc)
+            client_frames.append(client_rows(clients, slope_key, b[..., slope_j][..., None] + u))
         notes = list(self.notes)
         notes.append(
             "effects.within are the fixed within-client (person-mean-centred) lagged effects, raw "
@@ -414,14 +397,13 @@ class MLM(BayesModel):
             n_observations=n_obs,
             effects={"within": within, "between": between},
             params=params_frame(rows),
-            fit=fit,
-            diagnostics=diagnostics,
+            fit={},
             excluded=dict(self.excluded),
             seconds=seconds,
             notes=notes,
             idata=idata,
             clients=pd.concat(client_frames, ignore_index=True),
             priors=dict(self.priors),
-            sampler=info["sampler"],
+            sampler=sampler,
             draws=draws,
         )

@@ -118,31 +118,22 @@ def sample(
                 progress_bar=progressbar,
             )
         info["sample_seconds"] = time.perf_counter() - t1
-    elif sampler == "numpyro":
-        _jax_devices(cores)
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=seed,
-            target_accept=target_accept,
-            progressbar=progressbar,
-            nuts_sampler="numpyro",
-            model=model,
-            compute_convergence_checks=False,
-            nuts_sampler_kwargs={"chain_method": "parallel" if cores > 1 else "sequential"},
-        )
     else:
+        extra: dict[str, Any] = {"cores": cores}
+        if sampler == "numpyro":
+            _jax_devices(cores)
+            chain_method = "parallel" if cores > 1 else "sequential"
+            extra = {"nuts_sampler": "numpyro", "nuts_sampler_kwargs": {"chain_method": chain_method}}
         idata = pm.sample(
             draws=draws,
             tune=tune,
             chains=chains,
-            cores=cores,
             random_seed=seed,
             target_accept=target_accept,
             progressbar=progressbar,
             model=model,
             compute_convergence_checks=False,
+            **extra,
         )
     info["seconds"] = time.perf_counter() - t0
     return idata, info
