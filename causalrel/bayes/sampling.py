@@ -17,6 +17,7 @@ import warnings
 from typing import Any
 
 from ..data import DataError
+from .blas import settle_blas
 
 __all__ = ["SAMPLERS", "available_samplers", "default_sampler", "sample"]
 
@@ -81,6 +82,7 @@ def sample(
     """
     import pymc as pm
 
+    settle_blas()
     sampler = (sampler or default_sampler()).lower()
     if sampler not in SAMPLERS:
         raise DataError(f"Unknown sampler '{sampler}'. Choose one of: {', '.join(SAMPLERS)}.")

@@ -1,0 +1,120 @@
+"""Does PyTensor's BLAS link matter for causalrel? Times of the MLM's phases, side by side.
+
+In a pip install PyTensor finds no BLAS it can link (numpy's bundled OpenBLAS has renamed
+symbols) and warns that operations "will be severely degraded". Only the MLM's posterior
+predictive check and log-likelihood run through PyTensor's C backend (nutpie samples with
+numba; the DSEM's checks are numpy), so these are the phases timed here, each configuration in
+a fresh process (the BLAS decision is made once per process), in one run:
+
+- ``c``: what causalrel does (:func:`causalrel.bayes.blas.settle_blas`): PyTensor's own choice,
+  here empty flags, i.e. its NumPy-C-API BLAS (numpy's OpenBLAS), warning silenced;
+- ``numba``: the same functions compiled in PyTensor's NUMBA mode;
+- ``openblas``: C backend linked to a system OpenBLAS (only where ``libopenblas.so`` exists,
+  e.g. after ``apt-get install libopenblas-dev``).
+
+    python benchmarks/bench_blas.py [--configs c,numba,openblas] [--out FILE]
+
+Measured (2026-12-01, 2 cores shared with other work, so the ratios matter more than the
+seconds): see ``benchmarks/results/bench_blas.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OPENBLAS = Path("/usr/lib/x86_64-linux-gnu/libopenblas.so")
+
+CHILD = r"""
+import json, sys, time, warnings
+import numpy as np
+mode = sys.argv[1]
+t0 = time.perf_counter()
+import causalrel as cr
+from causalrel.bayes import MLM
+from causalrel.bayes import ppc as _ppc
+from causalrel.bayes.blas import settle_blas
+from causalrel.bayes.sampling import sample
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    flags = settle_blas()
+    panel = cr.load_panel(sys.argv[2], therapist="therapist", warn=False)
+    m = MLM(panel)
+    model = m.build()
+    idata, info = sample(model, draws=1000, tune=1000, chains=4, seed=1, progressbar=False)
+    kw = {"compile_kwargs": {"mode": "NUMBA"}} if mode == "numba" else {}
+    if kw:  # the same two calls as MLM._replicate / MLM._loglik, compiled in NUMBA mode
+        import pymc as pm
+        _orig_ppc, _orig_ll = pm.sample_posterior_predictive, pm.compute_log_likelihood
+        pm.sample_posterior_predictive = lambda *a, **k: _orig_ppc(*a, **k, **kw)
+        pm.compute_log_likelihood = lambda *a, **k: _orig_ll(*a, **k, **kw)
+    rng = np.random.default_rng(1)
+    times = {}
+    for label in ("ppc_first", "ppc_again"):
+        t = time.perf_counter()
+        m._replicate(_ppc.thin(idata.posterior, rng), rng)
+        times[label] = time.perf_counter() - t
+    t = time.perf_counter()
+    m._loglik(idata)
+    times["loglik"] = time.perf_counter() - t
+blas_warnings = [str(w.message)[:60] for w in caught if "BLAS" in str(w.message)]
+print(json.dumps({"mode": mode, "ldflags": flags, "sample_seconds": info["sample_seconds"],
+                  "compile_seconds": info["compile_seconds"], **times,
+                  "total_seconds": time.perf_counter() - t0, "blas_warnings": blas_warnings}))
+"""
+
+
+def run(mode: str, data: Path) -> dict:
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as cache:
+        flags = [f"base_compiledir={cache}"]  # a cold PyTensor cache for every configuration
+        if mode == "openblas":
+            flags.append("blas__ldflags=-lopenblas")
+        env["PYTENSOR_FLAGS"] = ",".join(flags)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, "numba" if mode == "numba" else "c", str(data)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+    rec = json.loads(out.stdout.strip().splitlines()[-1])
+    rec["config"] = mode
+    return rec
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", default="c,numba,openblas")
+    ap.add_argument("--data", default=str(ROOT / "data" / "sessions.csv"))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_blas.json"))
+    args = ap.parse_args()
+    configs = [c for c in args.configs.split(",") if c != "openblas" or OPENBLAS.exists()]
+    rows = [run(c, Path(args.data)) for c in configs]
+    cols = [
+        "config",
+        "ldflags",
+        "compile_seconds",
+        "sample_seconds",
+        "ppc_first",
+        "ppc_again",
+        "loglik",
+        "blas_warnings",
+    ]
+    for r in rows:
+        print(
+            "  ".join(f"{k}={r[k]:.1f}" if isinstance(r[k], float) else f"{k}={r[k]}" for k in cols)
+        )
+    load = os.getloadavg()
+    Path(args.out).write_text(json.dumps({"load_average": load, "runs": rows}, indent=1))
+    print(f"load average {load[0]:.1f}; wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
