@@ -138,6 +138,7 @@ class AnalysisOutcome:
     files: dict[str, Path] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: float = float("nan")
+    verdict: dict[str, Any] = field(default_factory=dict)
 
     @property
     def not_converged(self) -> list[str]:
@@ -165,6 +166,7 @@ class AnalysisOutcome:
         return _jsonable(
             {
                 "ok": self.ok,
+                "verdict": self.verdict,
                 "settings": self.settings,
                 "seconds": self.seconds,
                 "data": self.description,
@@ -338,6 +340,7 @@ def analyze(
         say(f"causal layer: FAILED: {outcome.causal_error}")
     bar.update()
 
+    outcome.verdict = _verdict(outcome, panel)
     bar.set_description("writing the report")
     outcome.seconds = time.perf_counter() - start
     _write_outputs(outcome, panel, truth)
@@ -361,6 +364,29 @@ def analyze(
             file=sys.stderr,
         )
     return outcome
+
+
+def _verdict(outcome: AnalysisOutcome, panel: SessionPanel) -> dict[str, Any]:
+    """``summary.json["verdict"]`` from every fitted family (rules: :mod:`causalrel.verdict`)."""
+    from .sem.compare import compare_nested
+    from .verdict import CAUSAL, verdict
+
+    results: dict[str, Any] = dict(outcome.results)
+    if outcome.causal is not None:
+        results[CAUSAL] = outcome.causal
+    d = outcome.description
+    context: dict[str, Any] = {"median_sessions": d["sessions"]["median_per_client"]}
+    clpm, riclpm = results.get("clpm"), results.get("riclpm")
+    if clpm is not None and riclpm is not None and clpm.converged and riclpm.converged:
+        try:
+            context["random_intercepts_p"] = compare_nested(clpm, riclpm).pvalue_chibar
+        except DataError as exc:  # e.g. different clients: the CLPM then cannot be vouched for
+            outcome.warnings.append(f"verdict: no CLPM vs RI-CLPM test ({exc})")
+    sds = {v: e["sd_within"] for v, e in d["variables"].items()}
+    out = verdict(results, x=panel.x, y=panel.y, context=context, within_sd=sds)
+    out["context"] = context
+    out["bayesian_families_run"] = not outcome.settings["fast"]
+    return out
 
 
 #: Warning categories that are library housekeeping, not news about the fit.
@@ -880,6 +906,31 @@ def _write_outputs(outcome: AnalysisOutcome, panel: SessionPanel, truth=None) ->
     files["summary.json"] = out / "summary.json"
 
 
+def _answer_section(doc: _Doc, outcome: AnalysisOutcome, panel: SessionPanel) -> None:
+    """The answer first: one conclusion per direction, and which families counted and why."""
+    v = outcome.verdict
+    if not v:
+        return
+    doc.h(2, "The answer")
+    keys = [effect_key(panel.x, panel.y), effect_key(panel.y, panel.x)]
+    doc.ul([f"**{k}: {v[k]['answer']}.** {v[k]['sentence']}" for k in keys])
+    if not v.get("bayesian_families_run", True):
+        doc.p("This was a `--fast` run: the Bayesian families (MLM, DSEM) were not fitted and "
+              "do not count; run without `--fast` for the full verdict.")
+    rows = []
+    for name, c in v["families"].items():
+        rows.append({
+            "family": name,
+            "counts": "yes" if c["credible"] else "no",
+            "why not": "; ".join(c["reasons"]) or "—",
+            "checks passed": "; ".join(c["checks"]) or "—",
+        })
+    doc.p("A family counts toward the answer only if it passes every check that applies to it "
+          "on these data (rules: `causalrel.verdict`). Standardised (within-client SD units): "
+          + ", ".join(f"{k} {_fmt(v[k]['standardized'])}" for k in keys) + ".")
+    doc.table(pd.DataFrame(rows))
+
+
 def _build_doc(outcome: AnalysisOutcome, panel: SessionPanel) -> _Doc:
     d, f = outcome.description, outcome.files
     x, y = panel.x, panel.y
@@ -910,6 +961,8 @@ def _build_doc(outcome: AnalysisOutcome, panel: SessionPanel) -> _Doc:
         doc.ul(problems)
     else:
         doc.p("Status: every family was fitted and converged; the causal layer ran.")
+
+    _answer_section(doc, outcome, panel)
 
     doc.h(2, "1. The data: within and between clients")
     rows = []

@@ -63,6 +63,24 @@ def test_files_exist_and_hold_every_family(report):
     assert summary["ok"] is True and outcome.ok
 
 
+def test_verdict_comes_first_and_excludes_the_clpm_on_stable_traits(report, confounded):
+    outcome, summary, out = report
+    v = summary["verdict"]
+    truth = confounded.truth.within
+    assert "stable levels differ" in v["families"]["clpm"]["reasons"][0]
+    for key in (XY, YX):
+        d = v[key]
+        assert d["answer"] in ("effect", "no effect detected", "inconclusive")
+        assert "clpm" in d["excluded"] and "clpm" not in d["families"]
+        assert set(d["families"]) <= set(outcome.results) | {"dowhy"}
+        if d["answer"] == "effect":
+            assert d["sign"] == ("negative" if truth[key] < 0 else "positive"), (key, d)
+    assert v["bayesian_families_run"] is False
+    md = (out / "report.md").read_text()
+    assert md.index("## The answer") < md.index("## 1. The data")
+    assert v[XY]["sentence"] in md and "--fast" in md
+
+
 def test_clpm_bias_shows_and_unbiased_families_bracket_the_truth(report, confounded):
     outcome, summary, _ = report
     truth = confounded.truth.within

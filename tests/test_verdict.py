@@ -1,0 +1,158 @@
+"""The verdict's rules on constructed results: each rule excludes what it should, and the
+answer per direction follows the documented rule exactly."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from causalrel.results import Effect, ModelResults
+from causalrel.verdict import credibility, direction_verdict, verdict
+
+X, Y = "alliance", "symptoms"
+AS, SA = "alliance->symptoms", "symptoms->alliance"
+
+
+def res(model, as_=(-1.0, 0.2), sa=(-0.03, 0.02), ar=(0.3, 0.02), fit=None, converged=True, n=300):
+    """A results object with the given (estimate, SE) of the two cross-lags and autoregressions."""
+    within = {
+        AS: Effect.from_normal(*as_),
+        SA: Effect.from_normal(*sa),
+        f"{X}->{X}": Effect.from_normal(*ar),
+        f"{Y}->{Y}": Effect.from_normal(*ar),
+    }
+    return ModelResults(
+        model=model,
+        n_clients=n,
+        n_observations=10 * n,
+        effects={"within": within},
+        params=pd.DataFrame(),
+        fit=dict(fit or {}),
+        diagnostics={"converged": converged, "message": None if converged else "R-hat 1.05"},
+    )
+
+
+CTX = {"median_sessions": 30, "random_intercepts_p": 0.001}
+
+
+def test_effect_needs_sign_agreement_and_a_strict_majority():
+    e = {
+        "a": Effect(-1, 0.2, -1.4, -0.6),
+        "b": Effect(-0.8, 0.3, -1.4, -0.2),
+        "c": Effect(-0.2, 0.3, -0.8, 0.4),
+    }
+    v = direction_verdict(e, {})
+    assert v["answer"] == "effect" and v["sign"] == "negative"
+    assert v["estimate"] == -0.8 and v["lower"] == -1.4 and v["upper"] == 0.4
+    assert v["significant"] == ["a", "b"] and v["families"] == ["a", "b", "c"]
+    # one of three excluding zero is not a majority
+    e["b"] = Effect(-0.8, 0.5, -1.8, 0.2)
+    assert direction_verdict(e, {})["answer"] == "inconclusive"
+    # two of four is not a strict majority
+    e["b"] = Effect(-0.8, 0.3, -1.4, -0.2)
+    e["d"] = Effect(-0.1, 0.3, -0.7, 0.5)
+    assert direction_verdict(e, {})["answer"] == "inconclusive"
+
+
+def test_disagreeing_signs_are_inconclusive_even_with_a_majority():
+    e = {
+        "a": Effect(-1, 0.2, -1.4, -0.6),
+        "b": Effect(-0.8, 0.3, -1.4, -0.2),
+        "c": Effect(0.1, 0.3, -0.5, 0.7),
+    }
+    v = direction_verdict(e, {})
+    assert v["answer"] == "inconclusive" and "differ in sign" in v["reason"]
+    e["c"] = Effect(0.9, 0.3, 0.3, 1.5)  # significant on the other side
+    assert direction_verdict(e, {})["answer"] == "inconclusive"
+
+
+def test_no_effect_detected_needs_every_interval_to_include_zero():
+    e = {"a": Effect(-0.1, 0.2, -0.5, 0.3), "b": Effect(0.05, 0.2, -0.35, 0.45)}
+    v = direction_verdict(e, {}, scale=2.0)
+    assert v["answer"] == "no effect detected" and v["sign"] is None
+    assert v["standardized"] == pytest.approx(2.0 * v["estimate"])
+    e["c"] = Effect(-0.5, 0.2, -0.9, -0.1)
+    assert direction_verdict(e, {})["answer"] == "inconclusive"
+
+
+def test_no_credible_family_is_inconclusive():
+    v = direction_verdict({}, {"fe": "Nickell bias"})
+    assert v["answer"] == "inconclusive" and v["excluded"] == {"fe": "Nickell bias"}
+
+
+def test_rules_exclude_what_they_should():
+    results = {
+        "clpm": res("clpm"),
+        "riclpm": res("riclpm"),
+        "dpd": res("dpd", fit={"ar2_pvalue.symptoms": 0.01, "hansen_pvalue.symptoms": 0.4}),
+        "fe": res("fe", ar=(0.2, 0.01)),  # Nickell: (1 + 0.2) / 29 = 0.041 > 0.01
+        "mlm": res("mlm", converged=False),
+        "dsem": res("dsem", fit={"ppc_p:symptoms:mean": 0.004, "ppc_p:alliance:mean": 0.5}),
+        "dpml": res("dpml", fit={"npar": 500}),
+    }
+    cred = credibility(results, {"variables": (X, Y), **CTX})
+    assert {n for n, c in cred.items() if c.credible} == {"riclpm"}
+    assert "stable levels differ" in cred["clpm"].reasons[0]
+    assert "ar2" in cred["dpd"].reasons[0]
+    assert "Nickell" in cred["fe"].reasons[0]
+    assert "did not converge" in cred["mlm"].reasons[0]
+    assert "posterior predictive" in cred["dsem"].reasons[0]
+    assert "fewer clients" in cred["dpml"].reasons[0]
+
+
+def test_rules_pass_when_their_checks_pass():
+    results = {
+        "clpm": res("clpm"),
+        "dpd": res("dpd", fit={"ar2_pvalue.symptoms": 0.3, "hansen_pvalue.symptoms": 0.4}),
+        "fe": res("fe", ar=(0.2, 0.05)),  # bias 0.041 < SE 0.05
+        "dsem": res("dsem", fit={"ppc_p:symptoms:mean": 0.3}),
+    }
+    ctx = {"variables": (X, Y), "median_sessions": 30, "random_intercepts_p": 0.4}
+    assert all(c.credible for c in credibility(results, ctx).values())
+
+
+def test_causal_layer_uses_the_fe_autoregression_and_its_refuters():
+    class Causal:  # the causal layer's shape: effects by key, a refutation table
+        effects = {AS: Effect.from_normal(-1, 0.2), SA: Effect.from_normal(-0.03, 0.02)}
+        refutations = pd.DataFrame({"refuter": ["placebo", "subset"], "passed": [True, False]})
+
+    fe = res("fe", ar=(0.2, 0.05))
+    cred = credibility({"fe": fe, "dowhy": Causal()}, {"variables": (X, Y), "median_sessions": 8})
+    assert not cred["dowhy"].credible
+    assert any("Nickell" in r for r in cred["dowhy"].reasons)
+    assert any("subset" in r for r in cred["dowhy"].reasons)
+
+
+def test_degenerate_interval_is_refused():
+    r = res("fe")
+    r.effects["within"][AS] = Effect(8.6e-17, 1e-17, 7.1e-17, 9.9e-17)
+    cred = credibility({"fe": r}, {"variables": (X, Y), "median_sessions": 30})
+    assert "degenerate" in " ".join(cred["fe"].reasons)
+
+
+def test_verdict_contract_and_sentences():
+    results = {
+        "riclpm": res("riclpm"),
+        "dpml": res("dpml", as_=(-0.9, 0.25)),
+        "fe": res("fe", ar=(0.2, 0.01)),
+    }
+    v = verdict(results, x=X, y=Y, context=CTX, within_sd={X: 0.5, Y: 4.0})
+    a, s = v[AS], v[SA]
+    assert set(a) >= {
+        "answer",
+        "sign",
+        "estimate",
+        "lower",
+        "upper",
+        "standardized",
+        "families",
+        "excluded",
+    }
+    assert a["answer"] == "effect" and a["sign"] == "negative"
+    assert a["families"] == ["dpml", "riclpm"] and "fe" in a["excluded"]
+    assert a["standardized"] == pytest.approx(a["estimate"] * 0.5 / 4.0)
+    assert "lower" in a["sentence"] and "2 of 2" in a["sentence"]
+    assert s["answer"] == "no effect detected" and s["standardized"] == pytest.approx(
+        s["estimate"] * 4.0 / 0.5
+    )
+    assert v["families"]["fe"]["credible"] is False
