@@ -264,25 +264,33 @@ class _PanelSEM:
     def n_groups(self) -> int:
         return len(self.group_labels)
 
-    def _check_group(self, group_label) -> list:
-        """The group column: one value per client, no missing values, at least two groups."""
-        p, g = self.panel, self.group
-        if not isinstance(g, str) or g not in p.data.columns:
-            raise DataError(f"group='{g}' is not a column of the data (load_panel keeps every "
+    def _client_column(self, col, role: str, example: str) -> pd.Series:
+        """A client-level column (group, cluster): present, not a model variable, never
+        missing, constant within each client. Returns the column (one row per session row)."""
+        p = self.panel
+        if not isinstance(col, str) or col not in p.data.columns:
+            raise DataError(f"{role}='{col}' is not a column of the data (load_panel keeps every "
                             "column of the table; check the spelling).")
-        if g in (p.x, p.y, p.client, p.session) or g in self.covariates:
-            raise DataError(f"group='{g}' is a model variable or covariate; the group must be "
-                            "a separate client-level column (e.g. the treatment arm).")
-        values = p.data[g]
+        if col in (p.x, p.y, p.client, p.session) or col in self.covariates:
+            raise DataError(f"{role}='{col}' is a model variable or covariate; the {role} must "
+                            f"be a separate client-level column (e.g. {example}).")
+        values = p.data[col]
         if values.isna().any():
             clients = p.data.loc[values.isna(), p.client].unique()
-            raise DataError(f"The group column '{g}' is missing for {len(clients)} client(s) "
-                            f"(e.g. {list(clients[:5])}); give every client a group or drop them.")
+            raise DataError(f"The {role} column '{col}' is missing for {len(clients)} "
+                            f"client(s) (e.g. {list(clients[:5])}); give every client a {role} "
+                            "or drop them.")
         per = values.groupby(p.data[p.client], sort=False).nunique()
         if (per > 1).any():
             bad = per[per > 1].index[:5].tolist()
-            raise DataError(f"The group column '{g}' changes within client(s) {bad}: a group "
-                            "(e.g. treatment arm) must be constant within each client.")
+            raise DataError(f"The {role} column '{col}' changes within client(s) {bad}: a "
+                            f"{role} (e.g. {example}) must be constant within each client.")
+        return values
+
+    def _check_group(self, group_label) -> list:
+        """The group column: one value per client, no missing values, at least two groups."""
+        g = self.group
+        values = self._client_column(g, "group", "the treatment arm")
         seen = list(pd.unique(values))
         if group_label is None:
             labels = seen  # order of first appearance, as lavaan
@@ -386,15 +394,25 @@ class _PanelSEM:
         raise NotImplementedError
 
     # -- fit ------------------------------------------------------------------------------------
-    def fit(self, *, information: str = "observed", level: float = 0.95,
-            max_iter: int = 200) -> SEMResults:
+    def fit(self, *, information: str = "observed", estimator: str = "ml",
+            cluster: str | None = None, level: float = 0.95, max_iter: int = 200
+            ) -> SEMResults:
         """Estimate by ML with FIML for missing values.
 
         Parameters
         ----------
         information : {"observed", "expected"}
             Standard errors from the observed information (lavaan's default under FIML) or
-            the expected information.
+            the expected information (with ``estimator="mlr"``: the bread of the sandwich).
+        estimator : {"ml", "mlr"}
+            ``"mlr"``: robust (Huber-White) standard errors from the casewise scores, the
+            Yuan-Bentler scaled chi-square (``fit["chisq.scaled"]``) and the robust
+            CFI/TLI/RMSEA (``fit["cfi.robust"]``, ...), as lavaan's ``estimator = "MLR"``;
+            for skewed or heavy-tailed scores. The estimates are the ML ones.
+        cluster : str, optional
+            A client-level column (e.g. ``"therapist"``, constant within client) whose
+            clusters the standard errors and the scaled test are robust to (lavaan's
+            ``cluster =``); implies ``estimator="mlr"``.
         level : float
             Confidence level of the intervals.
         max_iter : int
@@ -405,9 +423,13 @@ class _PanelSEM:
         SEMResults
         """
         t0 = time.perf_counter()
-        sem = fit_partable(self.partable, self.wide, group=self.group,
+        if cluster is not None:
+            estimator = "mlr"
+        data = self.wide if cluster is None else self._with_cluster(cluster)
+        sem = fit_partable(self.partable, data, group=self.group,
                            group_label=self.group_labels if self.group else None,
-                           information=information, max_iter=max_iter)
+                           information=information, estimator=estimator, cluster=cluster,
+                           max_iter=max_iter)
         fit = fit_measures(sem)
         seconds = time.perf_counter() - t0
         params = sem.params(level)
@@ -423,13 +445,15 @@ class _PanelSEM:
                 "iterations": sem.iterations,
                 "message": sem.message,
                 "information": information,
+                "estimator": sem.estimator,
+                "cluster": cluster,
                 "n_patterns": int(sum(p.n_patterns for p in sem.group_patterns)),
                 "improper": bool(sem.problems),
                 "problems": list(sem.problems),
             },
             excluded=self.excluded,
             seconds=seconds,
-            notes=self._notes() + list(sem.notes),
+            notes=self._notes() + self._robust_notes(sem) + list(sem.notes),
             syntax=self.syntax,
             waves=list(self.waves),
             sem=sem,
@@ -439,6 +463,29 @@ class _PanelSEM:
         )
         warn_problems(sem, self.name)
         return res
+
+    def _with_cluster(self, cluster: str) -> pd.DataFrame:
+        """The wide data plus the client-level cluster column (checked constant in client)."""
+        p = self.panel
+        values = self._client_column(cluster, "cluster", "the therapist")
+        wide = self.wide.copy()
+        wide[cluster] = values.groupby(p.data[p.client], sort=False).first().reindex(wide.index)
+        return wide
+
+    def _robust_notes(self, sem) -> list[str]:
+        if sem.estimator != "mlr":
+            return []
+        note = ("estimator = 'mlr': standard errors are robust (Huber-White sandwich: observed "
+                "information bread, casewise-score meat) and fit holds the Yuan-Bentler scaled "
+                "chi-square (chisq.scaled, chisq.scaling.factor) and robust cfi/tli/rmsea "
+                "(cfi.robust, ...), as lavaan's estimator = 'MLR'.")
+        if sem.cluster is not None:
+            n = [int(c.max()) + 1 for c in getattr(sem, "cluster_codes", [])] or ["?"]
+            note += (f" Clustered by '{sem.cluster}' ({'/'.join(map(str, n))} clusters): "
+                     "scores summed within clusters, as lavaan's cluster =.")
+        if sem.robust is None:
+            note += " The robust statistics are not available (singular information)."
+        return [note]
 
     def _n_observations(self) -> int:
         """Client-sessions within the waves with at least one observed rating."""

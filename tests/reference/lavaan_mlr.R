@@ -1,0 +1,77 @@
+# Robust (MLR) and cluster-robust reference fits for causalrel.sem, by lavaan (0.6.14 when
+# these fixtures were made).
+#
+# Run from the repository root after `python tests/reference/make_lavaan_data.py`:
+#     Rscript tests/reference/lavaan_mlr.R
+# Writes tests/reference/fixtures/lavaan_mlr_<case>_params.csv (parameterEstimates with
+# robust standard errors, + std.all) and lavaan_mlr_<case>_fit.json (fitMeasures with the
+# scaled test and the robust fit indices, timing, versions).
+#
+# The models are those of lavaan_clpm.R (sourced for its model functions only), fitted with
+# lavaan(..., estimator = "MLR", missing = "ML"): Huber-White standard errors (observed
+# information bread, casewise-score meat), the Yuan-Bentler (Mplus variant) scaled chi-square
+# and the FIML-corrected robust CFI/TLI/RMSEA (Zhang & Savalei). With cluster = "therapist"
+# the casewise scores are summed within therapists (cluster-robust standard errors and test).
+
+models_only <- TRUE
+source(file.path("tests", "reference", "lavaan_clpm.R"))
+
+mlr_measures <- c(measures, "chisq.scaled", "df.scaled", "pvalue.scaled",
+                  "chisq.scaling.factor", "cfi.robust", "tli.robust", "rmsea.robust",
+                  "rmsea.scaled")
+
+run_mlr <- function(case, syntax, data, group = NULL, group.equal = "", cluster = NULL) {
+  t0 <- proc.time()[["elapsed"]]
+  args <- list(model = syntax, data = data, missing = "ML", meanstructure = TRUE,
+               int.ov.free = TRUE, fixed.x = FALSE, estimator = "MLR",
+               group.equal = group.equal)
+  if (!is.null(group)) {
+    args$group <- group
+    args$group.label <- c("control", "treatment")
+  }
+  if (!is.null(cluster)) args$cluster <- cluster
+  fit <- do.call(lavaan, args)
+  fm <- as.list(fitMeasures(fit, mlr_measures))
+  seconds_all <- proc.time()[["elapsed"]] - t0
+  pe <- parameterEstimates(fit, standardized = TRUE, remove.nonfree = FALSE)
+  pe <- pe[pe$op %in% c("=~", "~", "~~", "~1"), ]
+  cols <- c("lhs", "op", "rhs", "block", "group", "label", "est", "se", "z", "pvalue",
+            "ci.lower", "ci.upper", "std.all")
+  write.csv(pe[, intersect(cols, names(pe))],
+            file.path(fix_dir, paste0("lavaan_mlr_", case, "_params.csv")), row.names = FALSE)
+  opt <- lavInspect(fit, "options")
+  out <- list(case = case, fit = lapply(fm, as.numeric),
+              converged = lavInspect(fit, "converged"),
+              seconds = as.numeric(fit@timing$total),
+              seconds_with_fitmeasures = seconds_all,
+              estimator = "MLR", se = opt$se, test = opt$test,
+              information = opt$information[1],
+              observed.information = opt$observed.information[1],
+              group = if (is.null(group)) "" else group, group.equal = group.equal,
+              cluster = if (is.null(cluster)) "" else cluster,
+              lavaan = as.character(packageVersion("lavaan")), R = R.version.string,
+              syntax = syntax)
+  writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
+             file.path(fix_dir, paste0("lavaan_mlr_", case, "_fit.json")))
+  cat(case, ": chisq", fm$chisq, "scaled", fm$chisq.scaled, "c", fm$chisq.scaling.factor,
+      "cfi.robust", fm$cfi.robust, "rmsea.robust", fm$rmsea.robust, "\n")
+}
+
+complete <- read_wide("lavaan_data_complete.csv", 1:5)
+missing <- read_wide("lavaan_data_missing.csv", 1:6)
+multi <- read_wide("lavaan_data_multigroup.csv", 1:5, "arm")
+clustered <- read_wide("lavaan_data_cluster.csv", 1:5, "therapist")
+
+run_mlr("riclpm_complete", riclpm(1:5), complete)
+run_mlr("riclpm_missing", riclpm(1:6), missing)
+run_mlr("riclpm_missing_constrained", riclpm(1:6, constrained = TRUE), missing)
+run_mlr("clpm_missing_constrained", clpm(1:6, constrained = TRUE), missing)
+run_mlr("clpm_complete", clpm(1:5), complete)
+run_mlr("dpml_missing", dpml(1:6), missing)
+run_mlr("mg_riclpm_free", riclpm(1:5), multi, group = "arm")
+run_mlr("mg_riclpm_regressions", riclpm(1:5), multi, group = "arm", group.equal = "regressions")
+run_mlr("riclpm_cluster", riclpm(1:5), clustered)
+run_mlr("riclpm_cluster_therapist", riclpm(1:5), clustered, cluster = "therapist")
+run_mlr("riclpm_cluster_therapist_constrained", riclpm(1:5, constrained = TRUE), clustered,
+        cluster = "therapist")
+run_mlr("dpml_cluster_therapist", dpml(1:5), clustered, cluster = "therapist")
