@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from causalrel.data import DataError, load_panel
-from causalrel.sem import CLPM, DPML, RICLPM, fit_partable, parse_model
+from causalrel.sem import CLPM, DPML, RICLPM, compare_nested, fit_partable, parse_model
 from causalrel.sem.robust import moment_information, moment_scores, scaled_difference
 
 from .conftest import FIXTURES
@@ -193,3 +193,50 @@ def test_bad_input(panels):
     data = pd.DataFrame({"x1": [1.0, 2, 3, 4], "x2": [2.0, 1, 4, 3], "c": [1, 1, 2, 2]})
     with pytest.raises(DataError, match="need estimator='mlr'"):
         fit_partable(pt, data, cluster="c")
+
+
+def test_scaled_difference_test_matches_lavtestlrt(panels):
+    """CLPM vs RI-CLPM under MLR: lavTestLRT's Satorra-Bentler (2001) scaled difference."""
+    ref = json.loads((FIXTURES / "lavaan_mlr_lrt_clpm_riclpm.json").read_text())
+    assert "satorra.bentler.2001" in ref["method"]
+    clpm = CLPM(panels["missing"], constrained=True, **M6).fit(estimator="mlr")
+    riclpm = RICLPM(panels["missing"], constrained=True, **M6).fit(estimator="mlr")
+    test = compare_nested(clpm, riclpm)
+    assert test.method == "satorra.bentler.2001"
+    assert test.df == ref["df_diff"]
+    assert test.chisq == pytest.approx(ref["chisq_diff"], abs=0.01)
+    assert test.pvalue == pytest.approx(ref["pvalue"], abs=1e-4)
+    assert test.chisq_unscaled == pytest.approx(ref["chisq"][1] - ref["chisq"][0], abs=0.01)
+    assert test.pvalue_chibar is not None and test.pvalue_chibar <= test.pvalue
+    with pytest.raises(DataError, match="same estimator"):
+        compare_nested(CLPM(panels["missing"], constrained=True, **M6).fit(), riclpm)
+
+
+def test_cli_fit_mlr_cluster_json(capsys):
+    """`causalrel fit riclpm FILE --estimator mlr --cluster therapist --json` works and
+    reports the robust statistics; a cluster column that is not there exits 2."""
+    from causalrel.cli import main
+
+    from .conftest import EXAMPLE
+
+    assert (
+        main(
+            [
+                "fit",
+                "riclpm",
+                str(EXAMPLE),
+                "--estimator",
+                "mlr",
+                "--cluster",
+                "therapist",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["diagnostics"]["estimator"] == "mlr"
+    assert out["diagnostics"]["cluster"] == "therapist"
+    assert out["fit"]["chisq.scaling.factor"] > 0
+    assert 0 <= out["fit"]["cfi.robust"] <= 1
+    assert main(["fit", "riclpm", str(EXAMPLE), "--estimator", "mlr", "--cluster", "nurse"]) == 2

@@ -75,3 +75,18 @@ run_mlr("riclpm_cluster_therapist", riclpm(1:5), clustered, cluster = "therapist
 run_mlr("riclpm_cluster_therapist_constrained", riclpm(1:5, constrained = TRUE), clustered,
         cluster = "therapist")
 run_mlr("dpml_cluster_therapist", dpml(1:5), clustered, cluster = "therapist")
+
+# Nested comparison under MLR: lavTestLRT's Satorra-Bentler (2001) scaled difference.
+lrt_fit <- function(syntax) {
+  lavaan(syntax, data = missing, missing = "ML", meanstructure = TRUE, int.ov.free = TRUE,
+         fixed.x = FALSE, estimator = "MLR")
+}
+m0 <- lrt_fit(clpm(1:6, constrained = TRUE))
+m1 <- lrt_fit(riclpm(1:6, constrained = TRUE))
+lrt <- lavTestLRT(m1, m0)
+out <- list(method = attr(lrt, "heading"), chisq_diff = lrt[["Chisq diff"]][2],
+            df_diff = lrt[["Df diff"]][2], pvalue = lrt[["Pr(>Chisq)"]][2],
+            chisq = lrt[["Chisq"]], lavaan = as.character(packageVersion("lavaan")))
+writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
+           file.path(fix_dir, "lavaan_mlr_lrt_clpm_riclpm.json"))
+print(lrt)
