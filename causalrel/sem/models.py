@@ -45,7 +45,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from ..data import DataError, SessionPanel
+from ..data import DataError, SessionPanel, client_column
 from ..results import Effect, between_key, effect_key
 from .estimate import fit_partable, warn_problems
 from .fitmeasures import fit_measures
@@ -265,32 +265,17 @@ class _PanelSEM:
         return len(self.group_labels)
 
     def _client_column(self, col, role: str, example: str) -> pd.Series:
-        """A client-level column (group, cluster): present, not a model variable, never
-        missing, constant within each client. Returns the column (one row per session row)."""
-        p = self.panel
-        if not isinstance(col, str) or col not in p.data.columns:
-            raise DataError(f"{role}='{col}' is not a column of the data (load_panel keeps every "
-                            "column of the table; check the spelling).")
-        if col in (p.x, p.y, p.client, p.session) or col in self.covariates:
+        """A client-level column (group, cluster), one value per client; not a covariate."""
+        if col in self.covariates:
             raise DataError(f"{role}='{col}' is a model variable or covariate; the {role} must "
                             f"be a separate client-level column (e.g. {example}).")
-        values = p.data[col]
-        if values.isna().any():
-            clients = p.data.loc[values.isna(), p.client].unique()
-            raise DataError(f"The {role} column '{col}' is missing for {len(clients)} "
-                            f"client(s) (e.g. {list(clients[:5])}); give every client a {role} "
-                            "or drop them.")
-        per = values.groupby(p.data[p.client], sort=False).nunique()
-        if (per > 1).any():
-            bad = per[per > 1].index[:5].tolist()
-            raise DataError(f"The {role} column '{col}' changes within client(s) {bad}: a "
-                            f"{role} (e.g. {example}) must be constant within each client.")
-        return values
+        return client_column(self.panel, col, role, example)
 
     def _check_group(self, group_label) -> list:
         """The group column: one value per client, no missing values, at least two groups."""
         g = self.group
-        values = self._client_column(g, "group", "the treatment arm")
+        self._client_column(g, "group", "the treatment arm")
+        values = self.panel.data[g]
         seen = list(pd.unique(values))
         if group_label is None:
             labels = seen  # order of first appearance, as lavaan
@@ -466,10 +451,9 @@ class _PanelSEM:
 
     def _with_cluster(self, cluster: str) -> pd.DataFrame:
         """The wide data plus the client-level cluster column (checked constant in client)."""
-        p = self.panel
-        values = self._client_column(cluster, "cluster", "the therapist")
+        per_client = self._client_column(cluster, "cluster", "the therapist")
         wide = self.wide.copy()
-        wide[cluster] = values.groupby(p.data[p.client], sort=False).first().reindex(wide.index)
+        wide[cluster] = per_client.reindex(wide.index)
         return wide
 
     def _robust_notes(self, sem) -> list[str]:
