@@ -40,6 +40,7 @@ from scipy import optimize, stats
 
 from ..data import DataError
 from ..results import ConvergenceWarning
+from .defined import defined_table
 from .fiml import Patterns, available_moments, em_saturated, fiml_loglik, moment_hessian
 from .matrices import RAMModel
 from .partable import ParTable
@@ -517,16 +518,8 @@ def parameter_table(fit: SEMFit, level: float = 0.95) -> pd.DataFrame:
     free = t["free"].to_numpy()
     theta = fit.theta
     se_free = np.sqrt(np.clip(np.diag(fit.vcov), 0, None))
-    est = np.empty(len(t))
-    se = np.zeros(len(t))
-    std = np.full(len(t), np.nan)
-    for model, imp in zip(fit.models, fit.group_implied, strict=True):
-        A, S, a = model.matrices(theta)
-        for idx, (mat, i, j) in zip(model.rows, model.row_cells, strict=True):
-            est[idx] = A[i, j] if mat == "A" else (S[i, j] if mat == "S" else a[i])
-            if free[idx] > 0:
-                se[idx] = se_free[free[idx] - 1]
-        std[model.rows] = standardized(model, imp, est[model.rows])
+    est, std = _estimates(fit, theta, fit.group_implied)
+    se = np.where(free > 0, se_free[np.maximum(free, 1) - 1], 0.0)
     z = np.where(free > 0, est / np.where(se > 0, se, np.nan), np.nan)
     crit = stats.norm.ppf(0.5 + level / 2)
     cols = {"lhs": t["lhs"], "op": t["op"], "rhs": t["rhs"]}
@@ -542,7 +535,29 @@ def parameter_table(fit: SEMFit, level: float = 0.95) -> pd.DataFrame:
     out["std.all"] = std
     if not fit.meanstructure:
         out = out[out["op"] != "~1"].reset_index(drop=True)
+    if fit.partable.options.get("defined"):
+        first = t.reset_index(drop=True).index[(free > 0) & ~pd.Series(free).duplicated()]
+        order = np.argsort(free[first])
+
+        def std_free(x: np.ndarray) -> np.ndarray:
+            imp = [m.implied(x) for m in fit.models]
+            return _estimates(fit, x, imp)[1][first][order]
+
+        out = pd.concat([out, defined_table(fit, std_free, level)], ignore_index=True)
     return out
+
+
+def _estimates(fit: SEMFit, theta: np.ndarray, implied: list) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's value and ``std.all`` at parameters ``theta`` (implied moments given)."""
+    t = fit.partable.table
+    est = np.empty(len(t))
+    std = np.full(len(t), np.nan)
+    for model, imp in zip(fit.models, implied, strict=True):
+        A, S, a = model.matrices(theta)
+        for idx, (mat, i, j) in zip(model.rows, model.row_cells, strict=True):
+            est[idx] = A[i, j] if mat == "A" else (S[i, j] if mat == "S" else a[i])
+        std[model.rows] = standardized(model, imp, est[model.rows])
+    return est, std
 
 
 def standardized(model: RAMModel, implied: dict[str, np.ndarray], est: np.ndarray

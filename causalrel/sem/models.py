@@ -232,7 +232,8 @@ class _PanelSEM:
                  constrained: bool = False, min_reach: float = 0.5,
                  covariates: Iterable[str] = (), group: str | None = None,
                  group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None) -> None:
+                 group_label: Iterable | None = None,
+                 defined: bool | Iterable[str] = False) -> None:
         if not isinstance(panel, SessionPanel):
             raise DataError("Give a SessionPanel (see causalrel.load_panel).")
         if not 0 < min_reach <= 1:
@@ -257,12 +258,35 @@ class _PanelSEM:
         self.wide, self.excluded = self._wide_data()
         G = len(self.group_labels)
         self.syntax = per_group_labels(self._syntax(), G, self.group_equal)
+        self.syntax += self._defined_syntax(defined)
         self.partable: ParTable = parse_model(self.syntax, groups=G,
                                               group_equal=self.group_equal)
 
     @property
     def n_groups(self) -> int:
         return len(self.group_labels)
+
+    def _defined_syntax(self, defined) -> str:
+        """``:=`` lines: the standard set (``defined=True``) or the user's statements."""
+        if defined is False or defined is None:
+            return ""
+        if defined is not True:
+            lines = [defined] if isinstance(defined, str) else list(defined)
+            return "\n# defined parameters\n" + "\n".join(lines)
+        if not self.constrained:
+            raise DataError("defined=True needs constrained=True (one cross-lag per direction, "
+                            "labels cl_xy, cl_yx, ar_x, ar_y); or give your own 'name := ...' "
+                            "statements as defined=[...].")
+        one = self.n_groups == 1 or "regressions" in self.group_equal
+        suffixes = [""] if one else [f"_g{g}" for g in range(1, self.n_groups + 1)]
+        lines = ["# defined parameters: cross-lag difference (its std.all is the difference",
+                 "# of the standardized cross-lags) and long-run effects ((I - Phi)^-1)"]
+        for g in suffixes:
+            ax, ay, cxy, cyx = (f"{n}{g}" for n in ("ar_x", "ar_y", "cl_xy", "cl_yx"))
+            det = f"((1 - {ax}) * (1 - {ay}) - {cxy} * {cyx})"
+            lines += [f"cl_diff{g} := {cxy} - {cyx}", f"lr_xy{g} := {cxy} / {det}",
+                      f"lr_yx{g} := {cyx} / {det}"]
+        return "\n" + "\n".join(lines)
 
     def _client_column(self, col, role: str, example: str) -> pd.Series:
         """A client-level column (group, cluster), one value per client; not a covariate."""
@@ -588,11 +612,12 @@ class _MeansSEM(_PanelSEM):
                  constrained: bool = False, invariant_means: bool = False,
                  covariates: Iterable[str] = (), min_reach: float = 0.5,
                  group: str | None = None, group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None) -> None:
+                 group_label: Iterable | None = None,
+                 defined: bool | Iterable[str] = False) -> None:
         self.invariant_means = bool(invariant_means)
         super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
                          covariates=covariates, group=group, group_equal=group_equal,
-                         group_label=group_label)
+                         group_label=group_label, defined=defined)
 
 
 class RICLPM(_MeansSEM):
@@ -632,6 +657,15 @@ class RICLPM(_MeansSEM):
         ``"residuals"``, ``"residual.covariances"``, ``"means"``, ``"loadings"``.
     group_label : sequence, optional
         The order of the groups (default: order of first appearance in the data, as lavaan).
+    defined : bool or sequence of str
+        Defined parameters (lavaan's ``:=``) added to ``params`` (op ``":="``) with
+        delta-method SEs (robust with ``estimator="mlr"``) and ``std.all``; ``se.std`` is the
+        SE of the standardized value. ``True`` (needs ``constrained=True``): ``cl_diff :=
+        cl_xy - cl_yx`` (its ``std.all`` is the difference of the standardized cross-lags,
+        at the first lag as lavaan's ``standardizedSolution()``), and the long-run effects
+        ``lr_xy``, ``lr_yx`` (entries of ``(I - Phi)^-1``: the summed effect over all later
+        sessions of a one-off unit change); per group (suffix ``_g1``...) when the lags are
+        free across groups. Or your own statements, e.g. ``["d := cl_xy + cl_yx"]``.
 
     Notes
     -----
@@ -710,11 +744,12 @@ class DPML(_PanelSEM):
                  constrained: bool = True, invariant_error_variances: bool = False,
                  covariates: Iterable[str] = (), min_reach: float = 0.5,
                  group: str | None = None, group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None) -> None:
+                 group_label: Iterable | None = None,
+                 defined: bool | Iterable[str] = False) -> None:
         self.invariant_error_variances = bool(invariant_error_variances)
         super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
                          covariates=covariates, group=group, group_equal=group_equal,
-                         group_label=group_label)
+                         group_label=group_label, defined=defined)
 
     def _syntax(self) -> str:
         return dpml_syntax(self.waves, constrained=self.constrained,

@@ -90,3 +90,26 @@ out <- list(method = attr(lrt, "heading"), chisq_diff = lrt[["Chisq diff"]][2],
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
            file.path(fix_dir, "lavaan_mlr_lrt_clpm_riclpm.json"))
 print(lrt)
+
+# Defined parameters (:=): the cross-lag difference and the long-run effects (entries of
+# (I - Phi)^-1) with delta-method SEs (parameterEstimates) and their standardized values with
+# SEs (standardizedSolution, std.all), under MLR and ML.
+defs <- c("cl_diff := cl_xy - cl_yx",
+          "lr_xy := cl_xy / ((1 - ar_x) * (1 - ar_y) - cl_xy * cl_yx)",
+          "lr_yx := cl_yx / ((1 - ar_x) * (1 - ar_y) - cl_xy * cl_yx)")
+run_defined <- function(case, syntax, estimator) {
+  fit <- lavaan(paste(c(syntax, defs), collapse = "\n"), data = missing, missing = "ML",
+                meanstructure = TRUE, int.ov.free = TRUE, fixed.x = FALSE,
+                estimator = estimator)
+  pe <- parameterEstimates(fit)
+  ss <- standardizedSolution(fit, type = "std.all")
+  pe <- pe[pe$op == ":=", c("lhs", "op", "rhs", "est", "se")]
+  ss <- ss[ss$op == ":=", c("lhs", "est.std", "se")]
+  names(ss) <- c("lhs", "est.std", "se.std")
+  write.csv(merge(pe, ss, by = "lhs", sort = FALSE),
+            file.path(fix_dir, paste0("lavaan_defined_", case, ".csv")), row.names = FALSE)
+  cat(case, "\n")
+}
+run_defined("riclpm_mlr", riclpm(1:6, constrained = TRUE), "MLR")
+run_defined("riclpm_ml", riclpm(1:6, constrained = TRUE), "ML")
+run_defined("dpml_mlr", dpml(1:6), "MLR")
