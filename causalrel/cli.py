@@ -207,6 +207,9 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
         metavar="COLUMN",
         help="cluster-robust SEs by this client-level column, e.g. therapist (SEMs: with mlr)",
     ),
+    "bootstrap": dict(
+        type=int, metavar="N", help="SEMs: N bootstrap replications over clients (BCa CIs)"
+    ),
     "draws": dict(type=int, help="Bayesian: posterior draws per chain"),
     "tune": dict(type=int, help="Bayesian: tuning steps per chain"),
     "chains": dict(type=int, help="Bayesian: number of chains"),

@@ -14,6 +14,7 @@ everything) and checked against lavaan 0.6 (``tests/reference/lavaan_*.R``):
 - :mod:`.robust`    ``estimator="mlr"``: sandwich SEs, cluster-robust SEs (``cluster=``),
   Yuan-Bentler scaled chi-square, robust CFI/TLI/RMSEA, as lavaan's MLR
 - :mod:`.defined`   defined parameters (``:=``) with delta-method SEs
+- :mod:`.bootstrap` nonparametric bootstrap over clients (or clusters), percentile/BCa
 
 Multiple groups (e.g. treatment arms) as lavaan's ``group=`` / ``group.equal``: the parameter
 table has lavaan's ``group`` and ``block`` columns, each group has its own model matrices and

@@ -28,7 +28,7 @@ from scipy import stats
 
 from ..data import DataError
 
-__all__ = ["parse_defined", "check_defined", "defined_table", "DEFINED_OP"]
+__all__ = ["parse_defined", "check_defined", "defined_table", "defined_values", "DEFINED_OP"]
 
 DEFINED_OP = ":="
 _FUNCS: dict[str, Callable[[float], float]] = {
@@ -140,6 +140,18 @@ def _values(defined, label_free: dict[str, int], x: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def _label_free(partable) -> dict[str, int]:
+    t = partable.table
+    lab = t[(t["label"] != "") & (t["free"] > 0)].drop_duplicates("label")
+    return dict(zip(lab["label"], lab["free"].astype(int), strict=True))
+
+
+def defined_values(partable, theta: np.ndarray) -> np.ndarray:
+    """The defined parameters of ``partable`` at free parameters ``theta`` (in order)."""
+    defined = partable.options.get("defined", [])
+    return _values(defined, _label_free(partable), theta) if defined else np.zeros(0)
+
+
 def _jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
     """Central-difference Jacobian (step scaled to each parameter, as lavaan's)."""
     f0 = f(x)
@@ -163,9 +175,7 @@ def defined_table(
     defined = fit.partable.options.get("defined", [])
     if not defined:
         return pd.DataFrame()
-    t = fit.partable.table
-    lab = t[(t["label"] != "") & (t["free"] > 0)].drop_duplicates("label")
-    label_free = dict(zip(lab["label"], lab["free"].astype(int), strict=True))
+    label_free = _label_free(fit.partable)
     theta, V = fit.theta, fit.vcov
     est = _values(defined, label_free, theta)
     J = _jacobian(lambda x: _values(defined, label_free, x), theta)

@@ -209,6 +209,24 @@ def _linear_effect(sem, w: np.ndarray, level: float) -> Effect:
     return Effect.from_normal(est, se, level)
 
 
+def _with_bootstrap(params: pd.DataFrame, sem, boot: pd.DataFrame) -> pd.DataFrame:
+    """``params`` with the bootstrap columns (free rows by free index, ``:=`` rows by name)."""
+    cols = ["boot.se", "boot.lower", "boot.upper"]
+    free = sem.partable.table["free"].to_numpy()
+    q = sem.model.q
+    out = params.copy()
+    for c in cols:
+        out[c] = np.nan
+    n = len(free)  # the table's rows come first in params, in order
+    idx = np.flatnonzero(free[: n] > 0)
+    if sem.meanstructure:
+        out.loc[idx, cols] = boot[cols].to_numpy()[free[idx] - 1]
+    dmask = out["op"] == ":="
+    named = boot.iloc[q:].set_index("lhs")
+    out.loc[dmask, cols] = named.loc[out.loc[dmask, "lhs"], cols].to_numpy()
+    return out
+
+
 def default_waves(panel: SessionPanel, min_reach: float = 0.5) -> list[int]:
     """Sessions ``first .. K``: ``K`` is the last session at least ``min_reach`` of clients reached."""
     last = panel.data.groupby(panel.client, sort=False)[panel.session].max()
@@ -404,8 +422,9 @@ class _PanelSEM:
 
     # -- fit ------------------------------------------------------------------------------------
     def fit(self, *, information: str = "observed", estimator: str = "ml",
-            cluster: str | None = None, level: float = 0.95, max_iter: int = 200
-            ) -> SEMResults:
+            cluster: str | None = None, level: float = 0.95, max_iter: int = 200,
+            bootstrap: int = 0, seed: int | None = None, n_jobs: int = 1,
+            progress: bool = False) -> SEMResults:
         """Estimate by ML with FIML for missing values.
 
         Parameters
@@ -426,6 +445,13 @@ class _PanelSEM:
             Confidence level of the intervals.
         max_iter : int
             Maximum Newton iterations (a fit that needs more warns that it did not converge).
+        bootstrap : int
+            If positive, that many nonparametric bootstrap replications over clients (over
+            clusters when ``cluster`` is given; :func:`causalrel.sem.bootstrap.bootstrap`):
+            ``params`` gains ``boot.se``, ``boot.lower``, ``boot.upper`` (BCa interval) for
+            every free and defined parameter, ``diagnostics["bootstrap"]`` the counts
+            (including failed replications). ``seed`` makes it reproducible; ``n_jobs``
+            workers (-1 = all cores); ``progress`` shows a progress bar.
 
         Returns
         -------
@@ -470,6 +496,17 @@ class _PanelSEM:
             group_labels=list(self.group_labels) if self.group else [],
             group_equal=list(self.group_equal),
         )
+        if bootstrap:
+            from .bootstrap import bootstrap as run_bootstrap
+
+            boot = run_bootstrap(res, int(bootstrap), seed=seed, level=level, n_jobs=n_jobs,
+                                 progress=progress)
+            res.params = _with_bootstrap(res.params, sem, boot.table)
+            res.diagnostics["bootstrap"] = boot.to_dict()
+            res.notes.append(f"Bootstrap: {boot.n_boot} replications over {boot.unit} "
+                             f"(seed {seed}), {boot.n_failed} failed; BCa intervals in "
+                             "params (boot.lower, boot.upper).")
+            res.seconds = time.perf_counter() - t0
         warn_problems(sem, self.name)
         return res
 
