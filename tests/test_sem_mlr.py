@@ -48,6 +48,12 @@ CASES = {
         THERAPIST,
     ),
     "dpml_cluster_therapist": ("cluster", DPML, C5, THERAPIST),
+    "mg_riclpm_cluster_therapist": (
+        "cluster_arms",
+        RICLPM,
+        dict(C5, group_equal="regressions", **ARMS),
+        THERAPIST,
+    ),
 }
 
 ROBUST = ("cfi.robust", "tli.robust", "rmsea.robust", "rmsea.scaled", "pvalue.scaled")
@@ -55,10 +61,14 @@ ROBUST = ("cfi.robust", "tli.robust", "rmsea.robust", "rmsea.scaled", "pvalue.sc
 
 @pytest.fixture(scope="module")
 def panels():
-    return {
+    out = {
         name: load_panel(FIXTURES / f"lavaan_data_{name}.csv", warn=False)
         for name in ("complete", "missing", "multigroup", "cluster")
     }
+    data = pd.read_csv(FIXTURES / "lavaan_data_cluster.csv")  # as lavaan_mlr.R: two groups
+    data["arm"] = np.where(data["therapist"] % 2 == 0, "control", "treatment")
+    out["cluster_arms"] = load_panel(data, warn=False)
+    return out
 
 
 @pytest.fixture(scope="module")

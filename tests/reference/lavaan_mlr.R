@@ -75,6 +75,10 @@ run_mlr("riclpm_cluster_therapist", riclpm(1:5), clustered, cluster = "therapist
 run_mlr("riclpm_cluster_therapist_constrained", riclpm(1:5, constrained = TRUE), clustered,
         cluster = "therapist")
 run_mlr("dpml_cluster_therapist", dpml(1:5), clustered, cluster = "therapist")
+# two groups, therapists nested in them (even-numbered therapists "control")
+clustered$arm <- ifelse(clustered$therapist %% 2 == 0, "control", "treatment")
+run_mlr("mg_riclpm_cluster_therapist", riclpm(1:5), clustered, group = "arm",
+        group.equal = "regressions", cluster = "therapist")
 
 # Nested comparison under MLR: lavTestLRT's Satorra-Bentler (2001) scaled difference.
 lrt_fit <- function(syntax) {
