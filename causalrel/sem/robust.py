@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import block_diag
 
 from ..data import DataError
 from .fiml import Patterns, _padded_inverse, available_moments, fiml_loglik, moment_hessian
@@ -219,18 +220,6 @@ def _fimlc_trace(
     return float(np.sum((M @ Wc @ M.T) * Gamma.T))
 
 
-def _block_diag(blocks: list[np.ndarray]) -> np.ndarray:
-    rows = sum(b.shape[0] for b in blocks)
-    cols = sum(b.shape[1] for b in blocks)
-    out = np.zeros((rows, cols))
-    r = c = 0
-    for b in blocks:
-        out[r : r + b.shape[0], c : c + b.shape[1]] = b
-        r += b.shape[0]
-        c += b.shape[1]
-    return out
-
-
 def fiml_corrected(fit) -> dict[str, float]:
     """The FIML-corrected statistics behind lavaan's robust CFI/TLI/RMSEA under missing data.
 
@@ -262,10 +251,10 @@ def fiml_corrected(fit) -> dict[str, float]:
         diag = np.flatnonzero(i == j)
         db[p + diag, p + i[diag]] = 1.0
         DB.append(db)
-    Wm_all, Wmi_all, Wc_all, G_all = (_block_diag(x) for x in (Wm, Wmi, Wc, Gam))
+    Wm_all, Wmi_all, Wc_all, G_all = (block_diag(*x) for x in (Wm, Wmi, Wc, Gam))
     Delta_all = np.vstack(rb["Delta"])
     k = _fimlc_trace(Wm_all, Wmi_all, Wc_all, G_all, Delta_all)
-    kb = _fimlc_trace(Wm_all, Wmi_all, Wc_all, G_all, _block_diag(DB))
+    kb = _fimlc_trace(Wm_all, Wmi_all, Wc_all, G_all, block_diag(*DB))
     return dict(XX3=xx3, k3=k, XX3_null=xx3_null, k3_null=kb)
 
 
