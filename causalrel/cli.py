@@ -199,6 +199,17 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
     "time_effects": dict(action="store_true", help="fe, dpd: add session fixed effects"),
     "method": dict(help="dpd: two-step (default), one-step or anderson-hsiao"),
     "information": dict(help="SEMs: observed (default) or expected information for SEs"),
+    "estimator": dict(
+        choices=["ml", "mlr"],
+        help="SEMs: ml (default) or mlr (robust SEs, scaled chi-square, robust CFI/RMSEA)",
+    ),
+    "cluster": dict(
+        metavar="COLUMN",
+        help="cluster-robust SEs by this client-level column, e.g. therapist (SEMs: with mlr)",
+    ),
+    "bootstrap": dict(
+        type=int, metavar="N", help="SEMs: N bootstrap replications over clients (BCa CIs)"
+    ),
     "draws": dict(type=int, help="Bayesian: posterior draws per chain"),
     "tune": dict(type=int, help="Bayesian: tuning steps per chain"),
     "chains": dict(type=int, help="Bayesian: number of chains"),

@@ -420,3 +420,40 @@ def _show(ids: Sequence[Any]) -> str:
     ids = list(ids)
     more = f" and {len(ids) - MAX_SHOWN} more" if len(ids) > MAX_SHOWN else ""
     return ", ".join(map(str, ids[:MAX_SHOWN])) + more
+
+
+def client_column(panel: SessionPanel, column: Any, role: str, example: str) -> pd.Series:
+    """One value per client of a client-level column (a group, a cluster such as the
+    therapist), indexed by client in order of appearance.
+
+    Raises a :class:`DataError` when the column is absent, is one of the model's columns, has
+    missing values, or changes within a client. ``role`` ("group", "cluster") and ``example``
+    ("the therapist") word the messages.
+    """
+    p = panel
+    if not isinstance(column, str) or column not in p.data.columns:
+        raise DataError(
+            f"{role}='{column}' is not a column of the data (load_panel keeps every "
+            "column of the table; check the spelling)."
+        )
+    if column in (p.x, p.y, p.client, p.session):
+        raise DataError(
+            f"{role}='{column}' is a model variable; the {role} must be a separate "
+            f"client-level column (e.g. {example})."
+        )
+    values = p.data[column]
+    if values.isna().any():
+        clients = p.data.loc[values.isna(), p.client].unique()
+        raise DataError(
+            f"The {role} column '{column}' is missing for {len(clients)} client(s) "
+            f"(e.g. {_show(clients)}); give every client a {role} or drop them."
+        )
+    per = values.groupby(p.data[p.client], sort=False)
+    n = per.nunique()
+    if (n > 1).any():
+        raise DataError(
+            f"The {role} column '{column}' changes within client(s) "
+            f"{_show(n[n > 1].index)}: a {role} (e.g. {example}) must be constant "
+            "within each client."
+        )
+    return per.first()

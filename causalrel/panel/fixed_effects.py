@@ -28,7 +28,7 @@ import pandas as pd
 from linearmodels.panel import PanelOLS
 from linearmodels.panel.utility import AbsorbingEffectError
 
-from ..data import DataError, SessionPanel
+from ..data import DataError, SessionPanel, client_column
 from ..results import Effect, effect_key
 from .design import lag_name, within_design
 from .results import PanelResults, param_rows
@@ -78,7 +78,9 @@ class FixedEffects:
         self.detrend = bool(detrend)
         self.lagged_outcome = bool(lagged_outcome)
 
-    def fit(self, *, cov_type: str = "clustered", debiased: bool = False) -> PanelResults:
+    def fit(
+        self, *, cov_type: str = "clustered", debiased: bool = False, cluster: str | None = None
+    ) -> PanelResults:
         """Estimate both equations with PanelOLS.
 
         Parameters
@@ -90,6 +92,12 @@ class FixedEffects:
             Apply linearmodels' small-sample scaling ``n / (n - d - k)`` (``d`` estimated effects
             not nested in the clusters, ``k`` regressors). Default ``False``: the plain
             (HC0) estimator, identical to plm's ``vcovHC(method = "arellano", type = "HC0")``.
+        cluster : str, optional
+            Cluster the standard errors by this client-level column instead of the client
+            (e.g. ``"therapist"``: clients nested in therapists); linearmodels' clustered
+            covariance, HC0 as above (equal to ``sandwich::vcovCL(type = "HC0",
+            cadjust = FALSE)`` on the dummy-variable regression). The same option as the SEM
+            families' ``cluster``.
 
         Returns
         -------
@@ -108,6 +116,9 @@ class FixedEffects:
             panel = detrend(panel, panel.variables)
             notes.append("Variables were detrended (each client's linear session trend removed).")
         x, y = panel.x, panel.y
+        if cluster is not None and cov_type != "clustered":
+            raise DataError("cluster= needs cov_type='clustered' (the default).")
+        codes = client_column(panel, cluster, "cluster", "the therapist") if cluster else None
         start = time.perf_counter()
         eqs: dict[str, Any] = {}
         designs = {}
@@ -125,7 +136,14 @@ class FixedEffects:
             if cov_type == "clustered":
                 # HC0 clustered by client unless debiased: the client effects are nested in
                 # the clusters, and session effects are not counted either (as plm's HC0)
-                opts.update(cluster_entity=True, auto_df=debiased, count_effects=debiased)
+                opts.update(auto_df=debiased, count_effects=debiased)
+                if codes is None:
+                    opts["cluster_entity"] = True
+                else:
+                    clients = frame.index.get_level_values(0)
+                    opts["clusters"] = pd.DataFrame(
+                        {"cluster": codes.reindex(clients).to_numpy()}, index=frame.index
+                    )
             try:
                 eqs[outcome] = mod.fit(cov_type=cov_type, **opts)
             except (ValueError, AbsorbingEffectError) as exc:
@@ -152,7 +170,11 @@ class FixedEffects:
             excluded.update(designs[outcome].excluded)
         notes.append(
             "Client fixed effects (within estimator); SEs "
-            + ("clustered by client" if cov_type == "clustered" else cov_type)
+            + (
+                (f"clustered by {cluster}" if cluster else "clustered by client")
+                if cov_type == "clustered"
+                else cov_type
+            )
             + ("; session effects" if self.time_effects else "")
             + (
                 ". With a lagged outcome and few sessions per client the within estimator is "

@@ -10,7 +10,11 @@ everything) and checked against lavaan 0.6 (``tests/reference/lavaan_*.R``):
 - :mod:`.fitmeasures` chisq, cfi, tli, rmsea (+90% CI), srmr, loglik, aic, bic as lavaan
 - :mod:`.models`    CLPM, RICLPM, DPML on a :class:`~causalrel.data.SessionPanel`
 - :mod:`.compare`   nested-model tests, chi-bar-square for CLPM vs RI-CLPM, Wald test of
-  equality across groups
+  equality across groups (Satorra-Bentler scaled difference under MLR)
+- :mod:`.robust`    ``estimator="mlr"``: sandwich SEs, cluster-robust SEs (``cluster=``),
+  Yuan-Bentler scaled chi-square, robust CFI/TLI/RMSEA, as lavaan's MLR
+- :mod:`.defined`   defined parameters (``:=``) with delta-method SEs
+- :mod:`.bootstrap` nonparametric bootstrap over clients (or clusters), percentile/BCa
 
 Multiple groups (e.g. treatment arms) as lavaan's ``group=`` / ``group.equal``: the parameter
 table has lavaan's ``group`` and ``block`` columns, each group has its own model matrices and

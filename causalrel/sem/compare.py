@@ -16,6 +16,10 @@ The weights are computed here by projecting draws ``Z ~ N(0, V)`` onto the cone 
 the angle). ``V`` is taken from the RI-CLPM fit. Written here because no Python package
 provides chi-bar-square weights for this cone.
 
+With ``estimator="mlr"`` fits the difference is the Satorra-Bentler (2001) scaled difference
+(lavaan's ``lavTestLRT`` method for MLR, :func:`causalrel.sem.robust.scaled_difference`), and
+the chi-bar-square weights come from the robust covariance of the full model's estimates.
+
 For multiple-group fits, :func:`wald_equal_across_groups` tests whether parameters of one type
 (by default the lagged effects) are equal across groups from a single free fit, the Wald
 counterpart of ``compare_nested(fit with group_equal="regressions", free fit)``.
@@ -29,6 +33,7 @@ import numpy as np
 from scipy import stats
 
 from ..data import DataError
+from .robust import scaled_difference
 
 __all__ = ["NestedTest", "WaldTest", "compare_nested", "chibar_weights_psd2",
            "wald_equal_across_groups"]
@@ -45,12 +50,16 @@ class NestedTest:
     weights: dict[int, float] | None
     restricted: str
     full: str
+    method: str = "likelihood ratio"
+    chisq_unscaled: float | None = None
+    scaling_factor: float | None = None
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     def __str__(self) -> str:
-        s = (f"{self.restricted} vs {self.full}: chisq diff = {self.chisq:.3f}, "
+        scaled = " (scaled)" if self.scaling_factor is not None else ""
+        s = (f"{self.restricted} vs {self.full}: chisq diff{scaled} = {self.chisq:.3f}, "
              f"df = {self.df}, p = {self.pvalue:.4g}")
         if self.pvalue_chibar is not None:
             s += f"; chi-bar-square p = {self.pvalue_chibar:.4g}"
@@ -114,6 +123,17 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
     if restricted.n_clients != full.n_clients:
         raise DataError("The two fits used different clients; fit both on the same data and waves.")
     chisq = max(2.0 * (ll1 - ll0), 0.0)
+    estimators = {r.diagnostics.get("estimator", "ml") for r in (restricted, full)}
+    if len(estimators) > 1:
+        raise DataError("Compare fits with the same estimator (both 'ml' or both 'mlr').")
+    unscaled = cd = None
+    method = "likelihood ratio"
+    if estimators == {"mlr"}:
+        f0, f1 = restricted.fit, full.fit
+        unscaled = chisq
+        chisq, cd = scaled_difference(f0["chisq"], f0["df"], f0["chisq.scaling.factor"],
+                                      f1["chisq"], f1["df"], f1["chisq.scaling.factor"])
+        method = "satorra.bentler.2001"
     p = float(stats.chi2.sf(chisq, df))
     if boundary is None:
         single = getattr(full.sem, "n_groups", 1) == 1
@@ -128,7 +148,8 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
         weights = chibar_weights_psd2(V)
         pbar = float(weights[1] * stats.chi2.sf(chisq, 1) + weights[3] * stats.chi2.sf(chisq, 3))
     return NestedTest(chisq=chisq, df=df, pvalue=p, pvalue_chibar=pbar, weights=weights,
-                      restricted=restricted.model, full=full.model)
+                      restricted=restricted.model, full=full.model, method=method,
+                      chisq_unscaled=unscaled, scaling_factor=cd)
 
 
 @dataclass

@@ -14,7 +14,10 @@ The pipeline (each step a small function, as in lavaan):
    ``information = "observed"``, ``observed.information = "hessian"``) or of the expected
    information (``h1.information = "structured"``: pattern-wise Fisher information at the
    model-implied moments; lavaan's default for complete data);
-6. checks: convergence, positive-definite implied covariances, negative variances (Heywood
+6. with ``estimator="mlr"``: robust (sandwich) standard errors and the pieces of the scaled
+   test statistic from the casewise scores, optionally summed within clusters
+   (:mod:`causalrel.sem.robust`);
+7. checks: convergence, positive-definite implied covariances, negative variances (Heywood
    cases), a singular information matrix (an unidentified model). Each gives a
    :class:`~causalrel.results.ConvergenceWarning` that says what to try.
 
@@ -37,9 +40,11 @@ from scipy import optimize, stats
 
 from ..data import DataError
 from ..results import ConvergenceWarning
+from .defined import defined_table
 from .fiml import Patterns, available_moments, em_saturated, fiml_loglik, moment_hessian
 from .matrices import RAMModel
 from .partable import ParTable
+from .robust import ESTIMATORS, cluster_codes, robust_inference
 
 __all__ = ["SEMFit", "fit_partable", "HeywoodWarning"]
 
@@ -73,6 +78,11 @@ class SEMFit:
     meanstructure: bool = True
     notes: list[str] = field(default_factory=list)
     group_labels: list[Any] = field(default_factory=lambda: [1])
+    estimator: str = "ml"
+    cluster: str | None = None
+    robust: dict[str, Any] | None = None
+    vcov_ml: np.ndarray | None = None
+    cluster_codes: list = field(default_factory=list)
 
     @property
     def model(self) -> RAMModel:
@@ -231,6 +241,8 @@ def fit_partable(
     group: str | None = None,
     group_label: list | None = None,
     information: str = "observed",
+    estimator: str = "ml",
+    cluster: str | None = None,
     start: np.ndarray | None = None,
     max_iter: int = 200,
 ) -> SEMFit:
@@ -251,7 +263,15 @@ def fit_partable(
         The groups' values in the order of the table's groups 1..G; default: their order of
         first appearance in ``data`` (as lavaan).
     information : {"observed", "expected"}
-        Which information matrix the standard errors come from (see module docstring).
+        Which information matrix the standard errors come from (see module docstring); with
+        ``estimator="mlr"`` the bread of the sandwich.
+    estimator : {"ml", "mlr"}
+        ``"ml"``: normal-theory standard errors; ``"mlr"``: robust (Huber-White) standard
+        errors and the Yuan-Bentler scaled test statistic (lavaan's ``estimator = "MLR"``).
+    cluster : str, optional
+        Column of ``data`` with the cluster of each case (e.g. the therapist); with
+        ``estimator="mlr"`` the standard errors and the scaled test are cluster-robust
+        (lavaan's ``cluster =``).
     start : array, optional
         Start values for the free parameters (else automatic).
     max_iter : int
@@ -261,10 +281,42 @@ def fit_partable(
     -------
     SEMFit
     """
+    estimator = str(estimator).lower()
+    if estimator not in ESTIMATORS:
+        raise DataError(f"estimator must be one of {list(ESTIMATORS)} (got {estimator!r}).")
+    if cluster is not None and estimator != "mlr":
+        raise DataError("cluster= gives cluster-robust standard errors, which need "
+                        "estimator='mlr'.")
     frames, labels = _split_groups(partable, data, group, group_label)
+    if cluster is not None:
+        for f in frames:
+            if not isinstance(f, pd.DataFrame) or cluster not in f.columns:
+                raise DataError(f"The cluster column '{cluster}' is not in the data.")
     with _single_threaded_blas():
-        return _fit_partable(partable, frames, labels, information=information, start=start,
-                             max_iter=max_iter)
+        fit = _fit_partable(partable, frames, labels, information=information, start=start,
+                            max_iter=max_iter)
+        if estimator == "mlr":
+            _make_robust(fit, frames, cluster)
+    return fit
+
+
+def _make_robust(fit: SEMFit, frames: list, cluster: str | None) -> None:
+    """Replace the ML covariance by the (cluster-)robust one and keep the test's pieces."""
+    if not fit.meanstructure:
+        raise DataError("estimator='mlr' needs a model with a mean structure.")
+    where = (lambda g: f" in group {fit.group_labels[g]!r}") if fit.n_groups > 1 else (
+        lambda g: "")
+    codes = None
+    if cluster is not None:
+        codes = [cluster_codes(f[cluster].to_numpy()[p.keep], where(g))
+                 for g, (f, p) in enumerate(zip(frames, fit.group_patterns, strict=True))]
+    fit.estimator, fit.cluster, fit.vcov_ml = "mlr", cluster, fit.vcov
+    fit.cluster_codes = codes or []
+    if not np.isfinite(fit.vcov).all():
+        return
+    fit.robust = robust_inference(fit.models, fit.group_patterns, fit.theta, fit.group_implied,
+                                  fit.group_h1, fit.vcov, codes)
+    fit.vcov = fit.robust["vcov"]
 
 
 def _split_groups(partable: ParTable, data, group, group_label) -> tuple[list, list]:
@@ -466,16 +518,8 @@ def parameter_table(fit: SEMFit, level: float = 0.95) -> pd.DataFrame:
     free = t["free"].to_numpy()
     theta = fit.theta
     se_free = np.sqrt(np.clip(np.diag(fit.vcov), 0, None))
-    est = np.empty(len(t))
-    se = np.zeros(len(t))
-    std = np.full(len(t), np.nan)
-    for model, imp in zip(fit.models, fit.group_implied, strict=True):
-        A, S, a = model.matrices(theta)
-        for idx, (mat, i, j) in zip(model.rows, model.row_cells, strict=True):
-            est[idx] = A[i, j] if mat == "A" else (S[i, j] if mat == "S" else a[i])
-            if free[idx] > 0:
-                se[idx] = se_free[free[idx] - 1]
-        std[model.rows] = standardized(model, imp, est[model.rows])
+    est, std = _estimates(fit, theta, fit.group_implied)
+    se = np.where(free > 0, se_free[np.maximum(free, 1) - 1], 0.0)
     z = np.where(free > 0, est / np.where(se > 0, se, np.nan), np.nan)
     crit = stats.norm.ppf(0.5 + level / 2)
     cols = {"lhs": t["lhs"], "op": t["op"], "rhs": t["rhs"]}
@@ -491,7 +535,29 @@ def parameter_table(fit: SEMFit, level: float = 0.95) -> pd.DataFrame:
     out["std.all"] = std
     if not fit.meanstructure:
         out = out[out["op"] != "~1"].reset_index(drop=True)
+    if fit.partable.options.get("defined"):
+        first = t.reset_index(drop=True).index[(free > 0) & ~pd.Series(free).duplicated()]
+        order = np.argsort(free[first])
+
+        def std_free(x: np.ndarray) -> np.ndarray:
+            imp = [m.implied(x) for m in fit.models]
+            return _estimates(fit, x, imp)[1][first][order]
+
+        out = pd.concat([out, defined_table(fit, std_free, level)], ignore_index=True)
     return out
+
+
+def _estimates(fit: SEMFit, theta: np.ndarray, implied: list) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's value and ``std.all`` at parameters ``theta`` (implied moments given)."""
+    t = fit.partable.table
+    est = np.empty(len(t))
+    std = np.full(len(t), np.nan)
+    for model, imp in zip(fit.models, implied, strict=True):
+        A, S, a = model.matrices(theta)
+        for idx, (mat, i, j) in zip(model.rows, model.row_cells, strict=True):
+            est[idx] = A[i, j] if mat == "A" else (S[i, j] if mat == "S" else a[i])
+        std[model.rows] = standardized(model, imp, est[model.rows])
+    return est, std
 
 
 def standardized(model: RAMModel, implied: dict[str, np.ndarray], est: np.ndarray

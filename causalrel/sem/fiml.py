@@ -49,12 +49,22 @@ class Patterns:
         Pattern means of the observed variables (0 where not observed).
     cov : (P, p, p)
         Pattern covariances (divisor n) of the observed variables, zero-padded.
+    rows : (N, p), optional
+        The cases themselves (NaN = missing), kept for casewise scores (robust standard
+        errors, :mod:`causalrel.sem.robust`); None for moments-only patterns.
+    index : (N,) int, optional
+        The pattern of each row of ``rows``.
+    keep : (N_in,) bool, optional
+        Which input rows were kept (rows with nothing observed are dropped).
     """
 
     mask: np.ndarray
     n: np.ndarray
     mean: np.ndarray
     cov: np.ndarray
+    rows: np.ndarray | None = None
+    index: np.ndarray | None = None
+    keep: np.ndarray | None = None
 
     @property
     def n_total(self) -> float:
@@ -100,7 +110,7 @@ class Patterns:
         for g in range(P):
             block = Yc[bounds[g] : bounds[g + 1]]
             cov[g] = block.T @ block / counts[g]
-        return cls(mask=mask, n=counts, mean=mean, cov=cov)
+        return cls(mask=mask, n=counts, mean=mean, cov=cov, rows=Y, index=inverse, keep=keep)
 
     @classmethod
     def from_moments(cls, mean: np.ndarray, cov: np.ndarray, n: float) -> Patterns:

@@ -11,6 +11,11 @@
   -- under FIML the H1 -- standard deviations, including the means when the model has a mean
   structure), ``loglik``, ``aic``, ``bic``.
 
+With ``estimator="mlr"`` (:mod:`causalrel.sem.robust`) also lavaan's ``chisq.scaled`` (the
+Yuan-Bentler statistic, Mplus variant), ``df.scaled``, ``pvalue.scaled``,
+``chisq.scaling.factor``, ``rmsea.scaled``, and the FIML-corrected ``cfi.robust``,
+``tli.robust``, ``rmsea.robust``.
+
 Multiple groups as lavaan: the log-likelihoods, chi-squares (model and baseline) and degrees of
 freedom are sums over groups, the RMSEA and its interval are multiplied by sqrt(G) (Steiger
 1998), the SRMR is the groups' SRMRs weighted by their sizes, and ``chisq.group`` lists each
@@ -25,6 +30,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from .fiml import LOG2PI, available_moments, fiml_loglik
+from .robust import fiml_corrected
 
 __all__ = ["fit_measures", "baseline_loglik", "rmsea_ci"]
 
@@ -129,12 +135,57 @@ def fit_measures(fit) -> dict[str, Any]:
                               for lab, a, b in zip(fit.group_labels, ll1_g, ll0_g, strict=True)}
         out["ntotal.group"] = {str(lab): int(n) for lab, n in zip(fit.group_labels, n_g,
                                                                    strict=True)}
+    robust_keys: tuple[str, ...] = ()
+    if getattr(fit, "estimator", "ml") == "mlr":
+        robust = _robust_measures(fit, chisq, df, df_b, N, G)
+        out.update(robust)
+        robust_keys = tuple(k for k in robust if k != "df.scaled")
     if not all(h1.get("converged", True) for h1 in fit.group_h1):  # nothing to test against
         for k in ("chisq", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper",
-                  "srmr", "unrestricted.loglik", "baseline.chisq"):
+                  "srmr", "unrestricted.loglik", "baseline.chisq", *robust_keys):
             out[k] = float("nan")
         if G > 1:
             out["chisq.group"] = {k: float("nan") for k in out["chisq.group"]}
+    return out
+
+
+def _incremental(x2: float, df: float, x2_b: float, df_b: float, c: float, c_b: float
+                 ) -> tuple[float, float]:
+    """lavaan's robust CFI and TLI (``lav_fit_cfi``/``lav_fit_tli`` with ``c.hat``)."""
+    t1 = max(x2 - c * df, 0.0)
+    t2 = max(x2 - c * df, x2_b - c_b * df_b, 0.0)
+    cfi = 1.0 if np.isclose(t1, 0) and np.isclose(t2, 0) else 1.0 - t1 / t2
+    u1, u2 = (x2 - c * df) * df_b, (x2_b - c_b * df_b) * df
+    tli = 1.0 - u1 / u2 if df > 0 and abs(u2) > 0 else 1.0
+    return float(cfi), float(tli)
+
+
+def _robust_measures(fit, chisq: float, df: int, df_b: int, N: float, G: int
+                     ) -> dict[str, float]:
+    """The scaled test and the robust fit indices of an MLR fit (as lavaan's MLR)."""
+    nan = float("nan")
+    keys = ("chisq.scaled", "pvalue.scaled", "chisq.scaling.factor", "rmsea.scaled",
+            "cfi.robust", "tli.robust", "rmsea.robust")
+    out: dict[str, float] = {k: nan for k in keys}
+    out["df.scaled"] = int(df)
+    rb = fit.robust
+    if rb is None or df <= 0:
+        return out
+    c = rb["trace_ugamma"] / df
+    if c > 0:
+        out["chisq.scaling.factor"] = float(c)
+        out["chisq.scaled"] = chisq / c
+        out["pvalue.scaled"] = float(stats.chi2.sf(chisq / c, df))
+        out["rmsea.scaled"] = float(np.sqrt(max(chisq / N / rb["trace_ugamma"] - 1.0 / N, 0.0))
+                                    * np.sqrt(G))
+    try:
+        fc = fiml_corrected(fit)
+    except np.linalg.LinAlgError:
+        return out
+    c3, c3b = fc["k3"] / df, fc["k3_null"] / df_b
+    out["cfi.robust"], out["tli.robust"] = _incremental(fc["XX3"], df, fc["XX3_null"], df_b,
+                                                        c3, c3b)
+    out["rmsea.robust"] = float(np.sqrt(max(fc["XX3"] / N / df - c3 / N, 0.0)) * np.sqrt(G))
     return out
 
 

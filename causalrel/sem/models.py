@@ -45,7 +45,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from ..data import DataError, SessionPanel
+from ..data import DataError, SessionPanel, client_column
 from ..results import Effect, between_key, effect_key
 from .estimate import fit_partable, warn_problems
 from .fitmeasures import fit_measures
@@ -209,6 +209,24 @@ def _linear_effect(sem, w: np.ndarray, level: float) -> Effect:
     return Effect.from_normal(est, se, level)
 
 
+def _with_bootstrap(params: pd.DataFrame, sem, boot: pd.DataFrame) -> pd.DataFrame:
+    """``params`` with the bootstrap columns (free rows by free index, ``:=`` rows by name)."""
+    cols = ["boot.se", "boot.lower", "boot.upper"]
+    free = sem.partable.table["free"].to_numpy()
+    q = sem.model.q
+    out = params.copy()
+    for c in cols:
+        out[c] = np.nan
+    n = len(free)  # the table's rows come first in params, in order
+    idx = np.flatnonzero(free[: n] > 0)
+    if sem.meanstructure:
+        out.loc[idx, cols] = boot[cols].to_numpy()[free[idx] - 1]
+    dmask = out["op"] == ":="
+    named = boot.iloc[q:].set_index("lhs")
+    out.loc[dmask, cols] = named.loc[out.loc[dmask, "lhs"], cols].to_numpy()
+    return out
+
+
 def default_waves(panel: SessionPanel, min_reach: float = 0.5) -> list[int]:
     """Sessions ``first .. K``: ``K`` is the last session at least ``min_reach`` of clients reached."""
     last = panel.data.groupby(panel.client, sort=False)[panel.session].max()
@@ -232,7 +250,8 @@ class _PanelSEM:
                  constrained: bool = False, min_reach: float = 0.5,
                  covariates: Iterable[str] = (), group: str | None = None,
                  group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None) -> None:
+                 group_label: Iterable | None = None,
+                 defined: bool | Iterable[str] = False) -> None:
         if not isinstance(panel, SessionPanel):
             raise DataError("Give a SessionPanel (see causalrel.load_panel).")
         if not 0 < min_reach <= 1:
@@ -257,6 +276,7 @@ class _PanelSEM:
         self.wide, self.excluded = self._wide_data()
         G = len(self.group_labels)
         self.syntax = per_group_labels(self._syntax(), G, self.group_equal)
+        self.syntax += self._defined_syntax(defined)
         self.partable: ParTable = parse_model(self.syntax, groups=G,
                                               group_equal=self.group_equal)
 
@@ -264,25 +284,40 @@ class _PanelSEM:
     def n_groups(self) -> int:
         return len(self.group_labels)
 
+    def _defined_syntax(self, defined) -> str:
+        """``:=`` lines: the standard set (``defined=True``) or the user's statements."""
+        if defined is False or defined is None:
+            return ""
+        if defined is not True:
+            lines = [defined] if isinstance(defined, str) else list(defined)
+            return "\n# defined parameters\n" + "\n".join(lines)
+        if not self.constrained:
+            raise DataError("defined=True needs constrained=True (one cross-lag per direction, "
+                            "labels cl_xy, cl_yx, ar_x, ar_y); or give your own 'name := ...' "
+                            "statements as defined=[...].")
+        one = self.n_groups == 1 or "regressions" in self.group_equal
+        suffixes = [""] if one else [f"_g{g}" for g in range(1, self.n_groups + 1)]
+        lines = ["# defined parameters: cross-lag difference (its std.all is the difference",
+                 "# of the standardized cross-lags) and long-run effects ((I - Phi)^-1)"]
+        for g in suffixes:
+            ax, ay, cxy, cyx = (f"{n}{g}" for n in ("ar_x", "ar_y", "cl_xy", "cl_yx"))
+            det = f"((1 - {ax}) * (1 - {ay}) - {cxy} * {cyx})"
+            lines += [f"cl_diff{g} := {cxy} - {cyx}", f"lr_xy{g} := {cxy} / {det}",
+                      f"lr_yx{g} := {cyx} / {det}"]
+        return "\n" + "\n".join(lines)
+
+    def _client_column(self, col, role: str, example: str) -> pd.Series:
+        """A client-level column (group, cluster), one value per client; not a covariate."""
+        if col in self.covariates:
+            raise DataError(f"{role}='{col}' is a model variable or covariate; the {role} must "
+                            f"be a separate client-level column (e.g. {example}).")
+        return client_column(self.panel, col, role, example)
+
     def _check_group(self, group_label) -> list:
         """The group column: one value per client, no missing values, at least two groups."""
-        p, g = self.panel, self.group
-        if not isinstance(g, str) or g not in p.data.columns:
-            raise DataError(f"group='{g}' is not a column of the data (load_panel keeps every "
-                            "column of the table; check the spelling).")
-        if g in (p.x, p.y, p.client, p.session) or g in self.covariates:
-            raise DataError(f"group='{g}' is a model variable or covariate; the group must be "
-                            "a separate client-level column (e.g. the treatment arm).")
-        values = p.data[g]
-        if values.isna().any():
-            clients = p.data.loc[values.isna(), p.client].unique()
-            raise DataError(f"The group column '{g}' is missing for {len(clients)} client(s) "
-                            f"(e.g. {list(clients[:5])}); give every client a group or drop them.")
-        per = values.groupby(p.data[p.client], sort=False).nunique()
-        if (per > 1).any():
-            bad = per[per > 1].index[:5].tolist()
-            raise DataError(f"The group column '{g}' changes within client(s) {bad}: a group "
-                            "(e.g. treatment arm) must be constant within each client.")
+        g = self.group
+        self._client_column(g, "group", "the treatment arm")
+        values = self.panel.data[g]
         seen = list(pd.unique(values))
         if group_label is None:
             labels = seen  # order of first appearance, as lavaan
@@ -386,28 +421,50 @@ class _PanelSEM:
         raise NotImplementedError
 
     # -- fit ------------------------------------------------------------------------------------
-    def fit(self, *, information: str = "observed", level: float = 0.95,
-            max_iter: int = 200) -> SEMResults:
+    def fit(self, *, information: str = "observed", estimator: str = "ml",
+            cluster: str | None = None, level: float = 0.95, max_iter: int = 200,
+            bootstrap: int = 0, seed: int | None = None, n_jobs: int = 1,
+            progress: bool = False) -> SEMResults:
         """Estimate by ML with FIML for missing values.
 
         Parameters
         ----------
         information : {"observed", "expected"}
             Standard errors from the observed information (lavaan's default under FIML) or
-            the expected information.
+            the expected information (with ``estimator="mlr"``: the bread of the sandwich).
+        estimator : {"ml", "mlr"}
+            ``"mlr"``: robust (Huber-White) standard errors from the casewise scores, the
+            Yuan-Bentler scaled chi-square (``fit["chisq.scaled"]``) and the robust
+            CFI/TLI/RMSEA (``fit["cfi.robust"]``, ...), as lavaan's ``estimator = "MLR"``;
+            for skewed or heavy-tailed scores. The estimates are the ML ones.
+        cluster : str, optional
+            A client-level column (e.g. ``"therapist"``, constant within client) whose
+            clusters the standard errors and the scaled test are robust to (lavaan's
+            ``cluster =``); implies ``estimator="mlr"``.
         level : float
             Confidence level of the intervals.
         max_iter : int
             Maximum Newton iterations (a fit that needs more warns that it did not converge).
+        bootstrap : int
+            If positive, that many nonparametric bootstrap replications over clients (over
+            clusters when ``cluster`` is given; :func:`causalrel.sem.bootstrap.bootstrap`):
+            ``params`` gains ``boot.se``, ``boot.lower``, ``boot.upper`` (BCa interval) for
+            every free and defined parameter, ``diagnostics["bootstrap"]`` the counts
+            (including failed replications). ``seed`` makes it reproducible; ``n_jobs``
+            workers (-1 = all cores); ``progress`` shows a progress bar.
 
         Returns
         -------
         SEMResults
         """
         t0 = time.perf_counter()
-        sem = fit_partable(self.partable, self.wide, group=self.group,
+        if cluster is not None:
+            estimator = "mlr"
+        data = self.wide if cluster is None else self._with_cluster(cluster)
+        sem = fit_partable(self.partable, data, group=self.group,
                            group_label=self.group_labels if self.group else None,
-                           information=information, max_iter=max_iter)
+                           information=information, estimator=estimator, cluster=cluster,
+                           max_iter=max_iter)
         fit = fit_measures(sem)
         seconds = time.perf_counter() - t0
         params = sem.params(level)
@@ -423,13 +480,15 @@ class _PanelSEM:
                 "iterations": sem.iterations,
                 "message": sem.message,
                 "information": information,
+                "estimator": sem.estimator,
+                "cluster": cluster,
                 "n_patterns": int(sum(p.n_patterns for p in sem.group_patterns)),
                 "improper": bool(sem.problems),
                 "problems": list(sem.problems),
             },
             excluded=self.excluded,
             seconds=seconds,
-            notes=self._notes() + list(sem.notes),
+            notes=self._notes() + self._robust_notes(sem) + list(sem.notes),
             syntax=self.syntax,
             waves=list(self.waves),
             sem=sem,
@@ -437,8 +496,41 @@ class _PanelSEM:
             group_labels=list(self.group_labels) if self.group else [],
             group_equal=list(self.group_equal),
         )
+        if bootstrap:
+            from .bootstrap import bootstrap as run_bootstrap
+
+            boot = run_bootstrap(res, int(bootstrap), seed=seed, level=level, n_jobs=n_jobs,
+                                 progress=progress)
+            res.params = _with_bootstrap(res.params, sem, boot.table)
+            res.diagnostics["bootstrap"] = boot.to_dict()
+            res.notes.append(f"Bootstrap: {boot.n_boot} replications over {boot.unit} "
+                             f"(seed {seed}), {boot.n_failed} failed; BCa intervals in "
+                             "params (boot.lower, boot.upper).")
+            res.seconds = time.perf_counter() - t0
         warn_problems(sem, self.name)
         return res
+
+    def _with_cluster(self, cluster: str) -> pd.DataFrame:
+        """The wide data plus the client-level cluster column (checked constant in client)."""
+        per_client = self._client_column(cluster, "cluster", "the therapist")
+        wide = self.wide.copy()
+        wide[cluster] = per_client.reindex(wide.index)
+        return wide
+
+    def _robust_notes(self, sem) -> list[str]:
+        if sem.estimator != "mlr":
+            return []
+        note = ("estimator = 'mlr': standard errors are robust (Huber-White sandwich: observed "
+                "information bread, casewise-score meat) and fit holds the Yuan-Bentler scaled "
+                "chi-square (chisq.scaled, chisq.scaling.factor) and robust cfi/tli/rmsea "
+                "(cfi.robust, ...), as lavaan's estimator = 'MLR'.")
+        if sem.cluster is not None:
+            n = [int(c.max()) + 1 for c in getattr(sem, "cluster_codes", [])] or ["?"]
+            note += (f" Clustered by '{sem.cluster}' ({'/'.join(map(str, n))} clusters): "
+                     "scores summed within clusters, as lavaan's cluster =.")
+        if sem.robust is None:
+            note += " The robust statistics are not available (singular information)."
+        return [note]
 
     def _n_observations(self) -> int:
         """Client-sessions within the waves with at least one observed rating."""
@@ -557,11 +649,12 @@ class _MeansSEM(_PanelSEM):
                  constrained: bool = False, invariant_means: bool = False,
                  covariates: Iterable[str] = (), min_reach: float = 0.5,
                  group: str | None = None, group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None) -> None:
+                 group_label: Iterable | None = None,
+                 defined: bool | Iterable[str] = False) -> None:
         self.invariant_means = bool(invariant_means)
         super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
                          covariates=covariates, group=group, group_equal=group_equal,
-                         group_label=group_label)
+                         group_label=group_label, defined=defined)
 
 
 class RICLPM(_MeansSEM):
@@ -601,6 +694,15 @@ class RICLPM(_MeansSEM):
         ``"residuals"``, ``"residual.covariances"``, ``"means"``, ``"loadings"``.
     group_label : sequence, optional
         The order of the groups (default: order of first appearance in the data, as lavaan).
+    defined : bool or sequence of str
+        Defined parameters (lavaan's ``:=``) added to ``params`` (op ``":="``) with
+        delta-method SEs (robust with ``estimator="mlr"``) and ``std.all``; ``se.std`` is the
+        SE of the standardized value. ``True`` (needs ``constrained=True``): ``cl_diff :=
+        cl_xy - cl_yx`` (its ``std.all`` is the difference of the standardized cross-lags,
+        at the first lag as lavaan's ``standardizedSolution()``), and the long-run effects
+        ``lr_xy``, ``lr_yx`` (entries of ``(I - Phi)^-1``: the summed effect over all later
+        sessions of a one-off unit change); per group (suffix ``_g1``...) when the lags are
+        free across groups. Or your own statements, e.g. ``["d := cl_xy + cl_yx"]``.
 
     Notes
     -----
@@ -679,11 +781,12 @@ class DPML(_PanelSEM):
                  constrained: bool = True, invariant_error_variances: bool = False,
                  covariates: Iterable[str] = (), min_reach: float = 0.5,
                  group: str | None = None, group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None) -> None:
+                 group_label: Iterable | None = None,
+                 defined: bool | Iterable[str] = False) -> None:
         self.invariant_error_variances = bool(invariant_error_variances)
         super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
                          covariates=covariates, group=group, group_equal=group_equal,
-                         group_label=group_label)
+                         group_label=group_label, defined=defined)
 
     def _syntax(self) -> str:
         return dpml_syntax(self.waves, constrained=self.constrained,

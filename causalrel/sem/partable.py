@@ -10,7 +10,9 @@ shared index is the same model, estimated in the reduced parameterisation).
 Supported syntax (enough for the CLPM family and ordinary SEMs): ``=~`` loadings, ``~``
 regressions, ``~~`` (co)variances, ``~ 1`` intercepts, several names on either side joined by
 ``+``, and modifiers ``1*x`` (fixed value), ``NA*x`` (free), ``a*x`` (label), ``start(.5)*x``,
-and with several groups ``c(a1, a2)*x`` / ``c(1, NA)*x`` (one modifier per group).
+and with several groups ``c(a1, a2)*x`` / ``c(1, NA)*x`` (one modifier per group); defined
+parameters ``name := expression`` of labels (:mod:`causalrel.sem.defined`, kept in
+``options["defined"]``).
 Semantics follow ``lavaan::lavaan()``: nothing is added unless asked for (``auto_*`` options
 reproduce what ``sem()`` adds), observed intercepts are free and latent means fixed at zero.
 
@@ -33,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import DataError
+from .defined import DEFINED_OP, check_defined, parse_defined
 
 __all__ = ["ParTable", "parse_model"]
 
@@ -217,7 +220,11 @@ def parse_model(
         if name != "1" and name not in order:
             order.append(name)
 
+    defined = []
     for stmt in _statements(syntax):
+        if DEFINED_OP in stmt:
+            defined.append(parse_defined(stmt))
+            continue
         op = next((o for o in _OPS if o in stmt), None)
         if op is None:
             raise DataError(f"Model syntax: no operator (=~, ~, ~~) in '{stmt}'.")
@@ -297,7 +304,8 @@ def parse_model(
     table["free"] = free
     table["ustart"] = np.where(np.isnan(table["fixed"]), table["start"], table["fixed"])
     table = table[["lhs", "op", "rhs", "label", "free", "ustart", "user", "group", "block"]]
-    opts.update(groups=groups, group_equal=list(group_equal))
+    check_defined(defined, set(table.loc[table["free"] > 0, "label"]) - {""})
+    opts.update(groups=groups, group_equal=list(group_equal), defined=defined)
     return ParTable(table=table.reset_index(drop=True), observed=observed, latent=latent,
                     syntax=syntax, options=opts)
 

@@ -120,39 +120,42 @@ run <- function(case, syntax, data, information = "observed") {
   save_fit(case, fit, syntax)
 }
 
-complete <- read_wide("lavaan_data_complete.csv", 1:5)
-missing <- read_wide("lavaan_data_missing.csv", 1:6)
+# lavaan_mlr.R sources this file for the model functions only (models_only = TRUE).
+if (!exists("models_only")) {
+  complete <- read_wide("lavaan_data_complete.csv", 1:5)
+  missing <- read_wide("lavaan_data_missing.csv", 1:6)
 
-run("riclpm_complete", riclpm(1:5), complete)
-run("riclpm_complete_constrained", riclpm(1:5, constrained = TRUE), complete)
-run("riclpm_missing", riclpm(1:6), missing)
-run("riclpm_missing_constrained", riclpm(1:6, constrained = TRUE), missing)
-run("riclpm_missing_expected", riclpm(1:6), missing, information = "expected")
-run("riclpm_missing_invmeans", riclpm(1:6, constrained = TRUE, invariant_means = TRUE), missing)
-run("clpm_complete", clpm(1:5), complete)
-run("clpm_missing_constrained", clpm(1:6, constrained = TRUE), missing)
-run("dpml_missing", dpml(1:6), missing)
+  run("riclpm_complete", riclpm(1:5), complete)
+  run("riclpm_complete_constrained", riclpm(1:5, constrained = TRUE), complete)
+  run("riclpm_missing", riclpm(1:6), missing)
+  run("riclpm_missing_constrained", riclpm(1:6, constrained = TRUE), missing)
+  run("riclpm_missing_expected", riclpm(1:6), missing, information = "expected")
+  run("riclpm_missing_invmeans", riclpm(1:6, constrained = TRUE, invariant_means = TRUE), missing)
+  run("clpm_complete", clpm(1:5), complete)
+  run("clpm_missing_constrained", clpm(1:6, constrained = TRUE), missing)
+  run("dpml_missing", dpml(1:6), missing)
 
-covdata <- read_wide("lavaan_data_covariates.csv", 1:5, c("arm", "severity"))
-run("riclpm_covariates", riclpm(1:5, cov = c("arm", "severity")), covdata)
-run("dpml_covariates", dpml(1:5, cov = c("arm", "severity")), covdata)
+  covdata <- read_wide("lavaan_data_covariates.csv", 1:5, c("arm", "severity"))
+  run("riclpm_covariates", riclpm(1:5, cov = c("arm", "severity")), covdata)
+  run("dpml_covariates", dpml(1:5, cov = c("arm", "severity")), covdata)
 
-# The lavaan tutorial's SEM example (complete data, sem() defaults: expected information,
-# no mean structure). Its published output: chisq 38.125 on 35 df.
-poldem_syntax <- "
-  # measurement model
-    ind60 =~ x1 + x2 + x3
-    dem60 =~ y1 + y2 + y3 + y4
-    dem65 =~ y5 + y6 + y7 + y8
-  # regressions
-    dem60 ~ ind60
-    dem65 ~ ind60 + dem60
-  # residual correlations
-    y1 ~~ y5
-    y2 ~~ y4 + y6
-    y3 ~~ y7
-    y4 ~~ y8
-    y6 ~~ y8
-"
-write.csv(PoliticalDemocracy, file.path(fix_dir, "lavaan_poldem_data.csv"), row.names = FALSE)
-save_fit("poldem", sem(poldem_syntax, data = PoliticalDemocracy), poldem_syntax)
+  # The lavaan tutorial's SEM example (complete data, sem() defaults: expected information,
+  # no mean structure). Its published output: chisq 38.125 on 35 df.
+  poldem_syntax <- "
+    # measurement model
+      ind60 =~ x1 + x2 + x3
+      dem60 =~ y1 + y2 + y3 + y4
+      dem65 =~ y5 + y6 + y7 + y8
+    # regressions
+      dem60 ~ ind60
+      dem65 ~ ind60 + dem60
+    # residual correlations
+      y1 ~~ y5
+      y2 ~~ y4 + y6
+      y3 ~~ y7
+      y4 ~~ y8
+      y6 ~~ y8
+  "
+  write.csv(PoliticalDemocracy, file.path(fix_dir, "lavaan_poldem_data.csv"), row.names = FALSE)
+  save_fit("poldem", sem(poldem_syntax, data = PoliticalDemocracy), poldem_syntax)
+}

@@ -6,6 +6,7 @@ Run from the repository root (then run the R scripts):
     python tests/reference/make_lavaan_data.py
     Rscript tests/reference/lavaan_clpm.R
     Rscript tests/reference/lavaan_multigroup.R
+    Rscript tests/reference/lavaan_mlr.R
 
 Long format (client, session, alliance, symptoms), as causalrel reads it; the R script makes
 the wide format itself (x<s> = alliance at session s, y<s> = symptoms).
@@ -72,6 +73,17 @@ def multigroup():
     return pd.concat(parts, ignore_index=True).round(4)
 
 
+def clustered_skewed():
+    """Clients nested in 25 therapists (therapist shifts), skewed symptom scores (an
+    exponential transform of the simulated ones) and missing ratings: the case for
+    estimator="MLR" with cluster="therapist" (tests/reference/lavaan_mlr.R)."""
+    sim = simulate(300, 5, n_therapists=25, therapist_sd=(0.4, 0.4), trait_corr=0.3,
+                   mcar=0.05, dropout=0.05, seed=104)
+    data = sim.data.copy()
+    data["symptoms"] = np.exp(0.8 * data["symptoms"])
+    return data.round(4)
+
+
 if __name__ == "__main__":
     for name, kw in SETS.items():
         sim = simulate(**kw)
@@ -79,3 +91,4 @@ if __name__ == "__main__":
         print(name, len(sim.data), "rows")
     with_covariates().to_csv(OUT / "lavaan_data_covariates.csv", index=False)
     multigroup().to_csv(OUT / "lavaan_data_multigroup.csv", index=False)
+    clustered_skewed().to_csv(OUT / "lavaan_data_cluster.csv", index=False)
