@@ -197,6 +197,7 @@ def analyze(
     trend: str = "linear",
     options: Mapping[str, Mapping[str, Any]] | None = None,
     truth: Mapping[str, float] | None = None,
+    rci: Mapping[str, float] | None = None,
 ) -> AnalysisOutcome:
     """Fit every family, run the causal layer and write the report into ``out``.
 
@@ -225,6 +226,9 @@ def analyze(
     truth : mapping, optional
         Known within-client effects (simulated data, e.g. ``Simulation.truth.within``), drawn
         as reference lines in the forest plot.
+    rci : mapping, optional
+        Reliable-change threshold of an outcome instrument in its points (e.g.
+        ``{"symptoms": 6}``): the verdict then says what the effect is as a share of it.
 
     Returns
     -------
@@ -273,6 +277,7 @@ def analyze(
             "bayes_options": BAYES_OPTIONS,
             "options": options,
             "source": panel.source,
+            "rci": dict(rci or {}),
             "columns": {k: v for k, v in panel.column_map().items() if v},
         },
     )
@@ -383,7 +388,8 @@ def _verdict(outcome: AnalysisOutcome, panel: SessionPanel) -> dict[str, Any]:
         except DataError as exc:  # e.g. different clients: the CLPM then cannot be vouched for
             outcome.warnings.append(f"verdict: no CLPM vs RI-CLPM test ({exc})")
     sds = {v: e["sd_within"] for v, e in d["variables"].items()}
-    out = verdict(results, x=panel.x, y=panel.y, context=context, within_sd=sds)
+    rci = outcome.settings.get("rci") or None
+    out = verdict(results, x=panel.x, y=panel.y, context=context, within_sd=sds, rci=rci)
     out["context"] = context
     out["bayesian_families_run"] = not outcome.settings["fast"]
     return out

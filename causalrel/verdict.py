@@ -220,9 +220,19 @@ def credibility(results: Mapping[str, Any], context: Mapping[str, Any]) -> dict[
 
 
 def direction_verdict(
-    estimates: Mapping[str, Any], excluded: Mapping[str, str], scale: float = float("nan")
+    estimates: Mapping[str, Any],
+    excluded: Mapping[str, str],
+    scale: float = float("nan"),
+    cause_sd: float = float("nan"),
+    rci: float | None = None,
 ) -> dict[str, Any]:
-    """The contract for one direction from the credible families' effects (name -> Effect)."""
+    """The contract for one direction from the credible families' effects (name -> Effect).
+
+    ``scale`` = sd_w(cause) / sd_w(outcome) gives ``standardized``; ``cause_sd`` = sd_w(cause)
+    gives ``per_within_sd`` (outcome points per within-client SD of the cause) and, with the
+    outcome instrument's reliable-change threshold ``rci``, ``rci_share`` (that change as a
+    share of the threshold).
+    """
     names = sorted(estimates)
     out: dict[str, Any] = {
         "answer": "inconclusive",
@@ -231,6 +241,8 @@ def direction_verdict(
         "lower": None,
         "upper": None,
         "standardized": None,
+        "per_within_sd": None,
+        "rci_share": None,
         "families": names,
         "excluded": dict(excluded),
         "significant": [],
@@ -250,6 +262,10 @@ def direction_verdict(
     )
     if np.isfinite(scale):
         out["standardized"] = out["estimate"] * scale
+    if np.isfinite(cause_sd):
+        out["per_within_sd"] = out["estimate"] * cause_sd
+        if rci:
+            out["rci_share"] = abs(out["per_within_sd"]) / rci
     k, m = int(max(neg.sum(), pos.sum())), len(names)
     side = neg if neg.sum() >= pos.sum() else pos
     sign = "negative" if side is neg else "positive"
@@ -274,6 +290,7 @@ def verdict(
     y: str,
     context: Mapping[str, Any],
     within_sd: Mapping[str, float] | None = None,
+    rci: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """``summary.json["verdict"]``: credibility per family, and a conclusion per direction.
 
@@ -287,6 +304,8 @@ def verdict(
         See :func:`credibility`.
     within_sd : mapping, optional
         Pooled within-client SD per variable, for the standardised effects.
+    rci : mapping, optional
+        Reliable-change threshold per outcome variable (e.g. ``{"symptoms": 6}``), in its points.
     """
     cred = credibility(results, {"variables": (x, y), **context})
     sd = dict(within_sd or {})
@@ -303,7 +322,8 @@ def verdict(
             else:
                 bad[name] = "; ".join(cred[name].reasons)
         scale = sd.get(cause, math.nan) / sd.get(outcome, math.nan) if sd else math.nan
-        out[key] = direction_verdict(good, bad, scale)
+        threshold = (rci or {}).get(outcome)
+        out[key] = direction_verdict(good, bad, scale, sd.get(cause, math.nan), threshold)
         out[key]["sentence"] = sentence(key, out[key], cause, outcome)
     return out
 
@@ -318,6 +338,7 @@ def sentence(key: str, v: Mapping[str, Any], cause: str, outcome: str) -> str:
             f"next session was {lower}: about {abs(v['estimate']):.2g} {outcome} points per {cause} point "
             f"(range over credible families [{v['lower']:.2g}, {v['upper']:.2g}]); "
             f"this held in {len(v['significant'])} of {m} credible families."
+            + _clinical(v, cause, outcome)
         )
     if v["answer"] == "no effect detected":
         return (
@@ -327,3 +348,16 @@ def sentence(key: str, v: Mapping[str, Any], cause: str, outcome: str) -> str:
         )
     why = v.get("reason", "")
     return f"Inconclusive for {cause} -> next-session {outcome}: {why}."
+
+
+def _clinical(v: Mapping[str, Any], cause: str, outcome: str) -> str:
+    """What the effect means on the outcome's scale: per within-client SD of the cause."""
+    if v.get("per_within_sd") is None:
+        return ""
+    s = (
+        f" A {cause} one within-client SD above the client's usual goes with "
+        f"{abs(v['per_within_sd']):.2g} {outcome} points at the next session"
+    )
+    if v.get("rci_share") is not None:
+        s += f", {v['rci_share']:.0%} of the reliable-change threshold"
+    return s + "."

@@ -136,7 +136,7 @@ def test_verdict_contract_and_sentences():
         "dpml": res("dpml", as_=(-0.9, 0.25)),
         "fe": res("fe", ar=(0.2, 0.01)),
     }
-    v = verdict(results, x=X, y=Y, context=CTX, within_sd={X: 0.5, Y: 4.0})
+    v = verdict(results, x=X, y=Y, context=CTX, within_sd={X: 0.5, Y: 4.0}, rci={Y: 6.0})
     a, s = v[AS], v[SA]
     assert set(a) >= {
         "answer",
@@ -152,6 +152,10 @@ def test_verdict_contract_and_sentences():
     assert a["families"] == ["dpml", "riclpm"] and "fe" in a["excluded"]
     assert a["standardized"] == pytest.approx(a["estimate"] * 0.5 / 4.0)
     assert "lower" in a["sentence"] and "2 of 2" in a["sentence"]
+    assert a["per_within_sd"] == pytest.approx(a["estimate"] * 0.5)
+    assert a["rci_share"] == pytest.approx(abs(a["estimate"]) * 0.5 / 6.0)
+    assert "reliable-change threshold" in a["sentence"]
+    assert s["rci_share"] is None  # no threshold given for the alliance
     assert s["answer"] == "no effect detected" and s["standardized"] == pytest.approx(
         s["estimate"] * 4.0 / 0.5
     )
