@@ -12,7 +12,7 @@ a fresh process (the BLAS decision is made once per process), in one run:
 - ``openblas``: C backend linked to a system OpenBLAS (only where ``libopenblas.so`` exists,
   e.g. after ``apt-get install libopenblas-dev``).
 
-    python benchmarks/bench_blas.py [--configs c,numba,openblas] [--out FILE]
+    python benchmarks/bench_blas.py [--configs c,numba,openblas] [--draws 1000] [--out FILE]
 
 Measured (2026-12-01, 2 cores shared with other work, so the ratios matter more than the
 seconds): see ``benchmarks/results/bench_blas.json``.
@@ -47,7 +47,7 @@ with warnings.catch_warnings(record=True) as caught:
     panel = cr.load_panel(sys.argv[2], therapist="therapist", warn=False)
     m = MLM(panel)
     model = m.build()
-    idata, info = sample(model, draws=1000, tune=1000, chains=4, seed=1, progressbar=False)
+    idata, info = sample(model, draws=int(sys.argv[3]), tune=int(sys.argv[3]), chains=4, seed=1, progressbar=False)
     kw = {"compile_kwargs": {"mode": "NUMBA"}} if mode == "numba" else {}
     if kw:  # the same two calls as MLM._replicate / MLM._loglik, compiled in NUMBA mode
         import pymc as pm
@@ -70,7 +70,7 @@ print(json.dumps({"mode": mode, "ldflags": flags, "sample_seconds": info["sample
 """
 
 
-def run(mode: str, data: Path) -> dict:
+def run(mode: str, data: Path, draws: int) -> dict:
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as cache:
         flags = [f"base_compiledir={cache}"]  # a cold PyTensor cache for every configuration
@@ -78,12 +78,20 @@ def run(mode: str, data: Path) -> dict:
             flags.append("blas__ldflags=-lopenblas")
         env["PYTENSOR_FLAGS"] = ",".join(flags)
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, "numba" if mode == "numba" else "c", str(data)],
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                "numba" if mode == "numba" else "c",
+                str(data),
+                str(draws),
+            ],
             capture_output=True,
             text=True,
             env=env,
-            check=True,
         )
+    if out.returncode != 0:  # a configuration that cannot run here is a result too
+        return {"config": mode, "error": out.stderr.strip().splitlines()[-1]}
     rec = json.loads(out.stdout.strip().splitlines()[-1])
     rec["config"] = mode
     return rec
@@ -93,10 +101,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default="c,numba,openblas")
     ap.add_argument("--data", default=str(ROOT / "data" / "sessions.csv"))
+    ap.add_argument("--draws", type=int, default=1000, help="draws and tuning steps per chain")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_blas.json"))
     args = ap.parse_args()
     configs = [c for c in args.configs.split(",") if c != "openblas" or OPENBLAS.exists()]
-    rows = [run(c, Path(args.data)) for c in configs]
+    rows = [run(c, Path(args.data), args.draws) for c in configs]
     cols = [
         "config",
         "ldflags",
@@ -108,6 +117,9 @@ def main() -> None:
         "blas_warnings",
     ]
     for r in rows:
+        if "error" in r:
+            print(f"config={r['config']}  failed: {r['error']}")
+            continue
         print(
             "  ".join(f"{k}={r[k]:.1f}" if isinstance(r[k], float) else f"{k}={r[k]}" for k in cols)
         )
