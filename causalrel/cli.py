@@ -323,7 +323,9 @@ def cmd_power(args: argparse.Namespace) -> int:
     )  # fmt: skip
     needed = clients_needed(table, args.target, table.attrs["effects"])
     if args.json:
-        _print_json(table.to_dict(orient="records"))
+        from .results import _jsonable
+
+        _print_json(_jsonable(table.to_dict(orient="records")))  # NaN (e.g. type1_error) -> null
     else:
         cols = ["family", "clients", "sessions", "effect", "true", "power", "power_mcse",
                 "type1_error", "bias", "rmse", "coverage", "converged"]  # fmt: skip
