@@ -149,15 +149,22 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
             opts[name] = value
     if opts.get("waves") is not None:
         opts["waves"] = list(range(1, int(opts["waves"]) + 1))
-    for item in args.set or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise DataError(f"--set takes KEY=VALUE, got {item!r}.")
-        try:
-            opts[key.strip().replace("-", "_")] = json.loads(raw)
-        except json.JSONDecodeError:
-            opts[key.strip().replace("-", "_")] = raw
+    opts.update(_key_values(args.set, "--set"))
     return opts
+
+
+def _key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` items (JSON values, else text) as a dict; dashes in keys become ``_``."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise DataError(f"{flag} takes KEY=VALUE, got {item!r}.")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = raw
+    return out
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -281,22 +288,10 @@ def cmd_power(args: argparse.Namespace) -> int:
         except ValueError:
             raise DataError(f"{flag} takes comma-separated whole numbers, got {text!r}.") from None
 
-    def json_pairs(items: list[str] | None, flag: str) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for item in items or []:
-            key, sep, raw = item.partition("=")
-            if not sep or not key.strip():
-                raise DataError(f"{flag} takes KEY=VALUE, got {item!r}.")
-            try:
-                out[key.strip().replace("-", "_")] = json.loads(raw)
-            except json.JSONDecodeError:
-                out[key.strip().replace("-", "_")] = raw
-        return out
-
     if args.resume and not args.out:
         raise DataError("--resume continues the run in --out DIR: give --out.")
     effects = dict(parse_effect(e) for e in args.effect or [])
-    design = json_pairs(args.design, "--design")
+    design = _key_values(args.design, "--design")
     flags = {"mcar": args.missing, "dropout": args.dropout, "n_therapists": args.therapists,
              "trait_corr": args.trait_corr}  # fmt: skip
     for key, value in flags.items():
@@ -310,7 +305,7 @@ def cmd_power(args: argparse.Namespace) -> int:
         design["trend"] = list(_floats(args.trend, 2, "--trend"))
     names = [f.strip() for f in args.families.split(",") if f.strip()]
     families: dict[str, dict[str, Any]] = {name: {} for name in names}
-    for key, value in json_pairs(args.set, "--set").items():
+    for key, value in _key_values(args.set, "--set").items():
         fam, dot, opt = key.partition(".")
         if not dot or fam not in families:
             raise DataError(f"--set takes FAMILY.KEY=VALUE with FAMILY in --families; got {key!r}.")
