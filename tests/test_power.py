@@ -229,7 +229,7 @@ def test_reliability_adds_measurement_error_of_the_right_size():
 def test_serial_processes_and_dask_give_identical_tables():
     from dask.distributed import Client, LocalCluster
 
-    args = SMALL | {"families": "riclpm,fe", "reps": 5}
+    args = SMALL | {"families": "riclpm,fe", "clients": [60, 80], "reps": 5}
     serial = causalrel.power(**args, scheduler="serial")
     procs = causalrel.power(**args, workers=2)
     pd.testing.assert_frame_equal(serial, procs)
