@@ -126,19 +126,29 @@ def chunks_for(cell: Cell, families: Families, seed: int, reps: int, size: int) 
 def estimate_seconds(
     cells: list[Cell], families: Families, seed: int, reps: int, workers: int, n_timed: int = 2
 ) -> float:
-    """Rough wall time of the whole run from ``n_timed`` timed replications of the first cell.
+    """Rough wall time of the whole run from ``n_timed`` timed replications of two cells.
 
-    Each family's time per replication is scaled to the other cells by clients x sessions
-    (the fits are roughly linear in the data size) and divided by the number of workers.
+    The smallest and the largest cell (clients x sessions) are timed after a warm-up; a
+    replication of any other cell is taken to cost in proportion between the two (small
+    samples can be slow too: the optimiser needs more steps), and the total is divided by the
+    number of workers. Shared or busy cores make it optimistic.
     """
-    first = cells[0]
-    chunk = chunks_for(first, families, seed, n_timed, n_timed)[0]
-    run_chunk(chunks_for(first, families, seed, 1, 1)[0])  # warm up imports and caches
-    start = time.perf_counter()
-    run_chunk(chunk)
-    per_rep = (time.perf_counter() - start) / n_timed
-    size0 = first.clients * first.sessions
-    total = sum(per_rep * c.clients * c.sessions / size0 for c in cells) * reps
+
+    def size(c: Cell) -> int:
+        return c.clients * c.sessions
+
+    def per_rep(cell: Cell) -> float:
+        chunk = chunks_for(cell, families, seed, n_timed, n_timed)[0]
+        start = time.perf_counter()
+        run_chunk(chunk)
+        return (time.perf_counter() - start) / n_timed
+
+    small, large = min(cells, key=size), max(cells, key=size)
+    run_chunk(chunks_for(small, families, seed, 1, 1)[0])  # warm up imports and caches
+    t_small = per_rep(small)
+    t_large = per_rep(large) if size(large) > size(small) else t_small
+    slope = (t_large - t_small) / max(1, size(large) - size(small))
+    total = sum(t_small + slope * (size(c) - size(small)) for c in cells) * reps
     return total / max(1, workers)
 
 
@@ -239,7 +249,7 @@ def run_cells(
             print(
                 f"causalrel power: {len(todo)} cell(s) x {reps} replications x "
                 f"{len(families)} model(s); rough time {_duration(secs)} on {n} worker(s) "
-                "(from 2 timed replications of the first cell)",
+                "(from timed replications of the smallest and largest cells)",
                 file=sys.stderr,
             )
         bar = tqdm(total=len(todo) * reps, unit="rep", disable=not progress, file=sys.stderr,
