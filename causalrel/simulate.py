@@ -3,8 +3,8 @@
 The generating process is the one the model families disagree about: stable client traits
 (correlated, optionally nested in therapists) plus a within-client bivariate VAR(1) with
 autoregressive and cross-lagged effects (optionally varying between clients), linear time
-trends, dropout that depends on the previous session's symptoms (MAR), skipped sessions and
-missing ratings (MCAR). Every generating value is returned in :class:`Truth`, keyed exactly like
+trends, dropout that depends on the previous session's symptoms (MAR), skipped sessions,
+missing ratings (MCAR) and measurement error (``reliability`` below 1). Every generating value is returned in :class:`Truth`, keyed exactly like
 the results contract's effects, so tests can check recovery directly.
 
     x_it = mu_x + T_x,i + U_x,j + trend_x (t - 1) + w_x,it
@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import solve_discrete_lyapunov
 
 from .data import SessionPanel, load_panel
 from .results import between_key, effect_key
@@ -130,6 +131,7 @@ def simulate(
     skip: float = 0.0,
     dropout: float = 0.0,
     dropout_on_symptoms: float = 0.0,
+    reliability: float | tuple[float, float] = 1.0,
     bounds: dict[str, tuple[float, float]] | None = None,
     decimals: dict[str, int] | None = None,
     names: tuple[str, str] = ("alliance", "symptoms"),
@@ -172,6 +174,13 @@ def simulate(
         Base probability of dropping out before each session from session 2 on.
     dropout_on_symptoms : float
         Log-odds change in dropout per SD of the previous session's observed symptoms (MAR).
+    reliability : float or (float, float)
+        Reliability of each observed score: the share of its variance that is not measurement
+        error. Below 1, independent normal error with variance ``v (1 - r) / r`` is added to
+        every rating, ``v`` being the score's true-score variance at one session (trait,
+        therapist and stationary within-client variance at the average lagged effects; trends
+        are not counted). Dropout then depends on the observed, error-laden symptoms. The errors
+        come from a child generator, so with 1 (default) the simulation is unchanged.
     bounds, decimals : dict, optional
         Clip (``{name: (low, high)}``) and round (``{name: digits}``) the observed scores, to
         mimic a rating scale. Clipping breaks the linear model slightly: keep it rare.
@@ -242,6 +251,16 @@ def simulate(
             states[:, t] = w
     session = np.arange(1, t_max + 1)
     scores = level[:, None, :] + slopes[:, None, :] * (session[None, :, None] - 1) + states
+    rel = _pair(reliability)
+    if ((rel <= 0) | (rel > 1)).any():
+        raise ValueError("reliability must be in (0, 1] (1 = no measurement error)")
+    error_sd = np.zeros(2)
+    if (rel < 1).any():
+        avg_cov = cov_e if ratio is None else cov_e * np.einsum("ni,nj->ij", ratio, ratio) / n
+        within_var = np.diag(solve_discrete_lyapunov(phi.mean(axis=0), avg_cov))
+        true_var = tsd**2 + within_var + (_pair(therapist_sd) ** 2 if n_therapists else 0.0)
+        error_sd = np.sqrt(true_var * (1 - rel) / rel)
+        scores = scores + rng.spawn(1)[0].normal(size=scores.shape) * error_sd
 
     # Who is seen when: planned length, dropout (MAR on previous observed symptoms), skips.
     miss = rng.random((n, t_max, 2)) < _pair(mcar)
@@ -306,6 +325,8 @@ def simulate(
             "skip": float(skip),
             "dropout": float(dropout),
             "dropout_on_symptoms": float(dropout_on_symptoms),
+            "reliability": rel.tolist(),
+            "error_sd": error_sd.tolist(),
             "bounds": bounds,
             "decimals": decimals,
             "names": list(names),
