@@ -1,4 +1,4 @@
-"""Serve MathJax from the built book instead of a CDN, so that the math renders offline.
+"""Keep the built book offline: MathJax served from the build, no CDN loader in the pages.
 
 Sphinx's default ``mathjax_path`` is ``https://cdn.jsdelivr.net/npm/mathjax@3/...``: a reader with
 no network (a downloaded copy, a course server behind a firewall) sees raw LaTeX. This extension
@@ -15,8 +15,15 @@ Only what the pages use is copied (about 1.9 MB instead of the package's 30 MB):
 
 MathJax finds these relative to the URL of ``tex-chtml.js`` itself, so no further configuration
 is needed; the accessibility explorer and speech of MathJax's menu (``a11y/``, ``sre/``, 4 MB,
-loaded only when a reader switches them on) are not shipped. Registered in ``_config.yml`` and
-``book/_config_student.yml`` under ``sphinx: local_extensions``.
+loaded only when a reader switches them on) are not shipped.
+
+The second external resource is sphinx-thebe's, which Jupyter Book loads even when the live-code
+launch button is off (``launch_buttons: thebe``, the default): every page gets a script holding
+``https://unpkg.com/thebe@...`` as a loader (twice, a console error) and ``sphinx-thebe.js``.
+With thebe off, nothing can call them, so they are dropped from the pages.
+
+Registered in ``_config.yml`` and ``book/_config_student.yml`` under
+``sphinx: local_extensions``; tests/browser_check.py checks the result in Chromium.
 """
 
 from __future__ import annotations
@@ -49,7 +56,9 @@ def mathjax_source() -> Path:
         ) from err
     es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
     if not (es5 / ENTRY).is_file():
-        raise ExtensionError(f"offline_mathjax: {es5 / ENTRY} not found; reinstall the 'book' extra")
+        raise ExtensionError(
+            f"offline_mathjax: {es5 / ENTRY} not found; reinstall the 'book' extra"
+        )
     return es5
 
 
@@ -81,7 +90,28 @@ def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
         shutil.copyfile(es5 / rel, target / rel)
 
 
+def thebe_enabled(app: Sphinx) -> bool:
+    launch = (app.config.html_theme_options or {}).get("launch_buttons") or {}
+    return bool(launch.get("thebe"))
+
+
+def is_thebe_asset(asset) -> bool:
+    """True for the script and style sheet sphinx-thebe adds to every page."""
+    filename = str(getattr(asset, "filename", asset) or "")
+    body = (getattr(asset, "attributes", None) or {}).get("body", "")
+    return Path(filename).name.startswith("sphinx-thebe.") or "THEBE_JS_URL" in body
+
+
+def drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    if thebe_enabled(app):
+        return
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [a for a in context[key] if not is_thebe_asset(a)]
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", use_local_mathjax)
+    app.connect("html-page-context", drop_thebe, priority=900)  # after the assets are added
     app.connect("build-finished", copy_mathjax)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
