@@ -59,6 +59,11 @@ WINDOW = (1440, 1000)
 TYPESET_TIMEOUT = 60
 
 LOCAL_SCHEMES = {"file", "data", "blob", "about", "chrome-error"}
+#: Console errors that are not the book's: pydata-sphinx-theme logs this on a reader's first
+#: visit (nothing stored yet for the light/dark switch) and then uses "auto".
+BENIGN_CONSOLE = ("Got invalid theme mode: . Resetting to auto.",)
+#: At most this many examples of one kind of problem per page.
+MAX_EXAMPLES = 5
 #: Raw TeX that must not survive typesetting in the visible text (code is excluded).
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\(?:frac|sum|mathrm|hat|beta|alpha)\b")
 
@@ -99,9 +104,12 @@ WAIT_JS = """
 const done = arguments[arguments.length - 1];
 const fonts = () => document.fonts.ready.then(() => done('ok'));
 if (!document.querySelector('script[src*="mathjax"]')) { fonts(); return; }
+const start = Date.now();
 const poll = () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     MathJax.startup.promise.then(fonts, e => done('MathJax failed: ' + e));
+  } else if (Date.now() - start > 10000) {
+    done('MathJax did not start within 10 s of the page load (script missing or blocked?)');
   } else { setTimeout(poll, 50); }
 };
 poll();
@@ -133,7 +141,22 @@ def is_local(url: str) -> bool:
 
 def raw_tex(text: str) -> list[str]:
     """Snippets of ``text`` around raw TeX delimiters or macros (empty when there are none)."""
-    return [text[max(m.start() - 30, 0) : m.end() + 30] for m in RAW_TEX.finditer(text)]
+    spans: list[list[int]] = []
+    for m in RAW_TEX.finditer(text):
+        start, end = max(m.start() - 30, 0), m.end() + 30
+        if spans and start <= spans[-1][1]:  # overlaps the previous snippet: one place
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    return [" ".join(text[a:b].split())[:160] for a, b in spans]
+
+
+def examples(label: str, items: list[str]) -> list[str]:
+    """One problem line per item, the first MAX_EXAMPLES of them and a count of the rest."""
+    lines = [f"{label}: {item}" for item in items[:MAX_EXAMPLES]]
+    if len(items) > MAX_EXAMPLES:
+        lines.append(f"{label}: ... and {len(items) - MAX_EXAMPLES} more")
+    return lines
 
 
 def pages(root: Path) -> list[Path]:
@@ -189,32 +212,40 @@ def start_browser():
 
 
 def check_page(driver, page: Path, root: Path, shots: Path | None) -> PageReport:
+    from selenium.common.exceptions import TimeoutException
+
     report = PageReport(str(page.relative_to(root)))
     driver.get_log("performance")  # drop the previous page's events
     driver.get_log("browser")
     driver.get(page.as_uri())
-    status = driver.execute_async_script(WAIT_JS)
+    try:
+        status = driver.execute_async_script(WAIT_JS)
+    except TimeoutException:
+        status = f"MathJax did not finish typesetting within {TYPESET_TIMEOUT} s"
     if status != "ok":
         report.problems.append(str(status))
     seen = driver.execute_script(INSPECT_JS)
     report.n_math = seen["n_math"]
     requested, failed = network_events(driver.get_log("performance"))
-    report.problems += [f"request leaves the machine: {u}" for u in requested if not is_local(u)]
-    report.problems += [f"failed to load: {u}" for u in failed if is_local(u.split(" (")[0])]
+    report.problems += examples(
+        "request leaves the machine", [u for u in requested if not is_local(u)]
+    )
+    report.problems += examples("failed to load", [u for u in failed if is_local(u.split(" (")[0])])
     if seen["n_math"]:
         if not seen["has_mathjax"]:
             report.problems.append(f"{seen['n_math']} math elements but MathJax did not load")
         if seen["n_mjx"] == 0:
             report.problems.append("no MathJax output (mjx-container) on a page with math")
-    report.problems += [f"math not typeset: {t!r}" for t in seen["untypeset"]]
-    report.problems += [f"TeX error: {t!r}" for t in seen["errors"]]
-    report.problems += [f"raw TeX in the text: {t!r}" for t in raw_tex(seen["text"])]
-    report.problems += [f"code wider than the page ({t})" for t in seen["wide"]]
-    report.problems += [
-        f"console: {e['message'][:200]}"
+    report.problems += examples("math not typeset", [repr(t) for t in seen["untypeset"]])
+    report.problems += examples("TeX error", [repr(t) for t in seen["errors"]])
+    report.problems += examples("raw TeX in the text", [repr(t) for t in raw_tex(seen["text"])])
+    report.problems += examples("code wider than its box", seen["wide"])
+    console = [
+        e["message"][:200]
         for e in driver.get_log("browser")
-        if e["level"] == "SEVERE"
+        if e["level"] == "SEVERE" and not any(b in e["message"] for b in BENIGN_CONSOLE)
     ]
+    report.problems += examples("console error", console)
     if shots is not None and is_chapter(page):
         driver.execute_script(
             "const m = document.querySelector('mjx-container[display=\"true\"]');"

@@ -57,6 +57,11 @@ def test_raw_tex_is_found(text):
     assert raw_tex(text)
 
 
+def test_raw_tex_reports_each_place_once():
+    text = r"was \(r = .278\), 95% CI \([.256, .299]\)" + " filler" * 20 + r" and \(t\)"
+    assert len(raw_tex(text)) == 2
+
+
 def test_typeset_prose_has_no_raw_tex():
     assert raw_tex("regresses each variable at wave t on both variables at wave t − 1:") == []
     assert raw_tex("costs $5, or 5 $ per session") == []
