@@ -507,7 +507,9 @@ def within_table(outcome: AnalysisOutcome, panel: SessionPanel) -> pd.DataFrame:
 
 
 def effects_table(
-    summary: Mapping[str, Any] | str | Path, truth: Mapping[str, float] | None = None
+    summary: Mapping[str, Any] | str | Path,
+    truth: Mapping[str, float] | None = None,
+    effects: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """A report's within-client lagged effects, one row per family and effect, as numbers.
 
@@ -521,6 +523,9 @@ def effects_table(
     truth : mapping, optional
         Known within-client effects (simulated data, e.g.
         :func:`causalrel.simulate.truth_beside`), added as a ``truth`` column.
+    effects : sequence of str, optional
+        Effect keys to keep, in this order within each family (e.g. the two cross-lagged
+        effects ``["alliance->symptoms", "symptoms->alliance"]``); default: all of them.
 
     Returns
     -------
@@ -542,6 +547,16 @@ def effects_table(
     for key, e in (causal.get("effects") or {}).items():  # DoWhy: an estimate, no iterations
         rows.append({"family": "dowhy", "effect": key, **e, "converged": True})
     table = pd.DataFrame(rows, columns=["family", "effect", "est", "lower", "upper", "converged"])
+    if effects is not None:
+        rank = {
+            "effect": {key: i for i, key in enumerate(effects)},
+            "family": {name: i for i, name in enumerate(dict.fromkeys(table["family"]))},
+        }
+        table = (
+            table[table["effect"].isin(rank["effect"])]
+            .sort_values(["family", "effect"], key=lambda col: col.map(rank[col.name]))
+            .reset_index(drop=True)
+        )
     if truth is not None:
         table["truth"] = table["effect"].map(truth)
     return table

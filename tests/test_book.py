@@ -105,3 +105,17 @@ def test_config_keeps_the_build_discipline():
     assert "intersphinx" not in text, "the build must work offline"
     assert re.search(r"local_extensions:\s*\n\s*book_offline:", text), "MathJax from the build"
     assert re.search(r"use_download_button:\s*true", text)
+
+
+#: Longest code-cell line a reader sees without scrolling sideways: the theme's text column holds
+#: 89 characters of code at full width (1440 px and wider), a "show code" toggle about 87
+#: (measured by tests/browser_check.py, which checks the built pages at 1440 px).
+CODE_WIDTH = 86
+
+
+@pytest.mark.parametrize("path", chapters(), ids=lambda p: p.stem)
+def test_code_cells_fit_the_page(path):
+    cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", path.read_text(), flags=re.S)
+    assert cells, "chapters run code"
+    long = [line for cell in cells for line in cell.splitlines() if len(line) > CODE_WIDTH]
+    assert long == [], f"code lines over {CODE_WIDTH} characters need sideways scrolling"

@@ -108,6 +108,9 @@ def test_effects_table_reads_the_report_back(report, confounded):
     assert (table["truth"] == table["effect"].map(truth)).all()
     pd.testing.assert_frame_equal(effects_table(summary), effects_table(out / "summary.json"))
     assert "truth" not in effects_table(summary)
+    cross = effects_table(summary, effects=[YX, XY])
+    assert list(cross["effect"]) == [YX, XY] * (len(fitted) + 1)
+    assert list(dict.fromkeys(cross["family"])) == [*fitted, "dowhy"]
 
 
 def test_refutations_and_sensitivity_in_summary(report):
