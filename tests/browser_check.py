@@ -13,7 +13,8 @@ reader without network would open a downloaded copy. A page fails when
 - MathJax did not finish typesetting, an element Sphinx marked as math holds no MathJax output,
   MathJax reported a TeX error (``mjx-merror``), or raw TeX (``\\(``, ``\\[``, ``$$``, a
   ``\\macro``) is left in the visible prose;
-- a code cell's input is wider than its box (the reader would have to scroll sideways);
+- a code cell's input or text output is wider than its box (the reader would have to scroll
+  sideways; wide tables may scroll);
 - the browser console logged an error.
 
 One screenshot per chapter (``NN_*.html``), scrolled to its first displayed equation, goes to
@@ -90,8 +91,11 @@ const wide = [...document.querySelectorAll('.cell_input pre, div.highlight-pytho
     const longest = pre.textContent.split('\n').reduce((a, b) => (b.length > a.length ? b : a), '');
     return `${longest.length} chars: ${longest.trim().slice(0, 60)}`;
   });
+const wideOutput = [...document.querySelectorAll('.cell_output pre')]
+  .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+  .map(pre => pre.textContent.trim().slice(0, 60));
 return {
-  text: parts.join(' '),
+  text: parts.join(' '), wideOutput,
   n_math: math.length,
   n_mjx: document.querySelectorAll('mjx-container').length,
   untypeset, errors, wide,
@@ -240,6 +244,7 @@ def check_page(driver, page: Path, root: Path, shots: Path | None) -> PageReport
     report.problems += examples("TeX error", [repr(t) for t in seen["errors"]])
     report.problems += examples("raw TeX in the text", [repr(t) for t in raw_tex(seen["text"])])
     report.problems += examples("code wider than its box", seen["wide"])
+    report.problems += examples("text output wider than its box", seen["wideOutput"])
     console = [
         e["message"][:200]
         for e in driver.get_log("browser")
