@@ -262,30 +262,25 @@ def check_page(driver, page: Path, root: Path, shots: Path | None) -> PageReport
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("html", nargs="+", type=Path, help="built book directory (_build/html)")
+    parser.add_argument("html", type=Path, help="built book directory (_build/html)")
     parser.add_argument("--screenshots", type=Path, help="directory for one PNG per chapter")
     args = parser.parse_args(argv)
-    for root in args.html:
-        if not (root / "index.html").is_file():
-            parser.error(f"{root} has no index.html: build the book first (jupyter-book build .)")
+    root = args.html
+    if not (root / "index.html").is_file():
+        parser.error(f"{root} has no index.html: build the book first (jupyter-book build .)")
     if args.screenshots:
         args.screenshots.mkdir(parents=True, exist_ok=True)
 
     driver, profile = start_browser()
     reports = []
     try:
-        for root in args.html:
-            for page in pages(root):
-                shots = args.screenshots
-                if shots is not None and len(args.html) > 1:
-                    shots = args.screenshots / root.resolve().parent.parent.name
-                    shots.mkdir(parents=True, exist_ok=True)
-                report = check_page(driver, page, root, shots)
-                reports.append(report)
-                mark = "ok  " if not report.problems else "FAIL"
-                print(f"{mark} {root / report.page} ({report.n_math} math)")
-                for problem in report.problems:
-                    print(f"     - {problem}")
+        for page in pages(root):
+            report = check_page(driver, page, root, args.screenshots)
+            reports.append(report)
+            mark = "ok  " if not report.problems else "FAIL"
+            print(f"{mark} {root / report.page} ({report.n_math} math)")
+            for problem in report.problems:
+                print(f"     - {problem}")
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
