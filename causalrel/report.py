@@ -38,7 +38,14 @@ import pandas as pd
 from .data import DataError, SessionPanel
 from .results import ModelResults, _jsonable, between_key, effect_key
 
-__all__ = ["FAMILY_NOTES", "SAMPLER_FAMILIES", "BAYES_OPTIONS", "AnalysisOutcome", "analyze"]
+__all__ = [
+    "FAMILY_NOTES",
+    "SAMPLER_FAMILIES",
+    "BAYES_OPTIONS",
+    "AnalysisOutcome",
+    "analyze",
+    "effects_table",
+]
 
 #: Families that run an MCMC sampler (skipped by ``fast=True``).
 SAMPLER_FAMILIES = ("mlm", "dsem")
@@ -529,6 +536,62 @@ def within_table(outcome: AnalysisOutcome, panel: SessionPanel) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def effects_table(
+    summary: Mapping[str, Any] | str | Path,
+    truth: Mapping[str, float] | None = None,
+    effects: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """A report's within-client lagged effects, one row per family and effect, as numbers.
+
+    Reads what :func:`analyze` (or ``causalrel analyze``) wrote, so that a notebook or script can
+    put the families side by side without parsing ``summary.json`` itself.
+
+    Parameters
+    ----------
+    summary : mapping or path
+        The content of ``summary.json``, the file, or the report folder holding it.
+    truth : mapping, optional
+        Known within-client effects (simulated data, e.g.
+        :func:`causalrel.simulate.truth_beside`), added as a ``truth`` column.
+    effects : sequence of str, optional
+        Effect keys to keep, in this order within each family (e.g. the two cross-lagged
+        effects ``["alliance->symptoms", "symptoms->alliance"]``); default: all of them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``family, effect, est, lower, upper, converged`` (and ``truth``), the DoWhy
+        within estimate last. Families that were skipped or failed have no rows: they are
+        listed in the summary's ``skipped`` and ``failed``, and in the report.
+    """
+    if not isinstance(summary, Mapping):
+        path = Path(summary)
+        path = path / "summary.json" if path.is_dir() else path
+        summary = json.loads(path.read_text())
+    rows = []
+    for name, res in summary["models"].items():
+        for key, e in res.get("effects", {}).get("within", {}).items():
+            converged = bool(res["diagnostics"]["converged"])
+            rows.append({"family": name, "effect": key, **e, "converged": converged})
+    causal = summary.get("causal") or {}
+    for key, e in (causal.get("effects") or {}).items():  # DoWhy: an estimate, no iterations
+        rows.append({"family": "dowhy", "effect": key, **e, "converged": True})
+    table = pd.DataFrame(rows, columns=["family", "effect", "est", "lower", "upper", "converged"])
+    if effects is not None:
+        rank = {
+            "effect": {key: i for i, key in enumerate(effects)},
+            "family": {name: i for i, name in enumerate(dict.fromkeys(table["family"]))},
+        }
+        table = (
+            table[table["effect"].isin(rank["effect"])]
+            .sort_values(["family", "effect"], key=lambda col: col.map(rank[col.name]))
+            .reset_index(drop=True)
+        )
+    if truth is not None:
+        table["truth"] = table["effect"].map(truth)
+    return table
 
 
 def between_table(outcome: AnalysisOutcome, panel: SessionPanel) -> pd.DataFrame:

@@ -86,8 +86,14 @@ def test_student_edition_differs_only_in_title_and_solutions():
     main, student = lines(CONFIG), lines(STUDENT)
     assert len(main) == len(student)
     differing = [(a, b) for a, b in zip(main, student, strict=True) if a != b]
-    assert [a.split(":")[0].strip() for a, _ in differing] == ["title", "hide_solutions"]
+    keys = [a.split(":")[0].strip() for a, _ in differing]
+    assert keys == ["title", "book_offline", "hide_solutions"]
     assert any(b.strip().startswith("hide_solutions: true") for _, b in differing)
+    # local_extensions paths are relative to each file: both must name book/_ext
+    (main_ext, student_ext) = differing[1]
+    assert (ROOT / main_ext.split(":")[1].strip()).resolve() == BOOK / "_ext"
+    assert (BOOK / student_ext.split(":")[1].strip()).resolve() == BOOK / "_ext"
+    assert (BOOK / "_ext" / "book_offline.py").is_file()
 
 
 def test_config_keeps_the_build_discipline():
@@ -97,4 +103,24 @@ def test_config_keeps_the_build_discipline():
     assert "sphinx_exercise" in text and "sphinx_proof" in text
     assert "book/references.bib" in text
     assert "intersphinx" not in text, "the build must work offline"
+    assert re.search(r"local_extensions:\s*\n\s*book_offline:", text), "MathJax from the build"
     assert re.search(r"use_download_button:\s*true", text)
+
+
+#: Longest code-cell line a reader sees without scrolling sideways: the theme's text column holds
+#: 89 characters of code at full width (1440 px and wider), a "show code" toggle about 87
+#: (measured by tests/browser_check.py, which checks the built pages at 1440 px).
+CODE_WIDTH = 86
+
+
+@pytest.mark.parametrize("path", chapters(), ids=lambda p: p.stem)
+def test_code_fits_the_page(path):
+    text = path.read_text()
+    cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, flags=re.S)
+    assert cells, "chapters run code"
+    long = [line for cell in cells for line in cell.splitlines() if len(line) > CODE_WIDTH]
+    # solutions show their code as indented blocks
+    for solution in re.findall(r"```\{solution\}[^\n]*\n(.*?)\n```", text, flags=re.S):
+        code = [line[4:] for line in solution.splitlines() if line.startswith("    ")]
+        long += [line for line in code if len(line) > CODE_WIDTH]
+    assert long == [], f"code lines over {CODE_WIDTH} characters need sideways scrolling"

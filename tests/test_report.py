@@ -11,7 +11,14 @@ import pytest
 from causalrel import DataError, ModelResults
 from causalrel.cli import main
 from causalrel.families import FAMILIES
-from causalrel.report import BAYES_OPTIONS, FAMILY_NOTES, FIGURES, _family_options, analyze
+from causalrel.report import (
+    BAYES_OPTIONS,
+    FAMILY_NOTES,
+    FIGURES,
+    _family_options,
+    analyze,
+    effects_table,
+)
 from causalrel.results import Effect
 from causalrel.simulate import simulate
 
@@ -94,6 +101,34 @@ def test_clpm_bias_shows_and_unbiased_families_bracket_the_truth(report, confoun
             assert e["lower"] <= truth[key] <= e["upper"], (name, key, e, truth[key])
     dowhy = summary["causal"]["effects"][XY]
     assert dowhy["lower"] <= truth[XY] <= dowhy["upper"]
+
+
+def test_effects_table_reads_the_report_back(report, confounded):
+    _, summary, out = report
+    truth = confounded.truth.within
+    table = effects_table(out, truth=truth)
+    assert list(table.columns) == [
+        "family",
+        "effect",
+        "est",
+        "lower",
+        "upper",
+        "converged",
+        "truth",
+    ]
+    fitted = [n for n, m in summary["models"].items() if "effects" in m]
+    assert list(dict.fromkeys(table["family"])) == [*fitted, "dowhy"]  # skipped: no rows
+    assert "mlm" not in set(table["family"]) and table.notna().all().all()
+    clpm = table[(table.family == "clpm") & (table.effect == XY)].iloc[0]
+    assert clpm["est"] == summary["models"]["clpm"]["effects"]["within"][XY]["est"]
+    dowhy = table[(table.family == "dowhy") & (table.effect == XY)].iloc[0]
+    assert dowhy["lower"] == summary["causal"]["effects"][XY]["lower"]
+    assert (table["truth"] == table["effect"].map(truth)).all()
+    pd.testing.assert_frame_equal(effects_table(summary), effects_table(out / "summary.json"))
+    assert "truth" not in effects_table(summary)
+    cross = effects_table(summary, effects=[YX, XY])
+    assert list(cross["effect"]) == [YX, XY] * (len(fitted) + 1)
+    assert list(dict.fromkeys(cross["family"])) == [*fitted, "dowhy"]
 
 
 def test_refutations_and_sensitivity_in_summary(report):
