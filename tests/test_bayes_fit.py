@@ -18,6 +18,8 @@ from causalrel.bayes import DSEM, MLM
 from causalrel.families import fit_model
 from causalrel.simulate import simulate
 
+pytestmark = pytest.mark.slow  # every test here samples (or uses a sampled fixture)
+
 FIX = Path(__file__).parent / "reference" / "fixtures"
 FAST = dict(chains=4, progressbar=False, cores=2)
 

@@ -39,6 +39,7 @@ def report(confounded, tmp_path_factory):
     return outcome, summary, out
 
 
+@pytest.mark.slow
 def test_files_exist_and_hold_every_family(report):
     outcome, summary, out = report
     for name in ("report.html", "report.md", "summary.json", *FIGURES.values()):
@@ -63,6 +64,7 @@ def test_files_exist_and_hold_every_family(report):
     assert summary["ok"] is True and outcome.ok
 
 
+@pytest.mark.slow
 def test_clpm_bias_shows_and_unbiased_families_bracket_the_truth(report, confounded):
     outcome, summary, _ = report
     truth = confounded.truth.within
@@ -78,6 +80,7 @@ def test_clpm_bias_shows_and_unbiased_families_bracket_the_truth(report, confoun
     assert dowhy["lower"] <= truth[XY] <= dowhy["upper"]
 
 
+@pytest.mark.slow
 def test_refutations_and_sensitivity_in_summary(report):
     _, summary, _ = report
     ref = pd.DataFrame(summary["refutations"])
@@ -125,6 +128,7 @@ def fake_families(monkeypatch):
     monkeypatch.setitem(FAMILIES, "ghost", "causalrel_no_such_module:Ghost")
 
 
+@pytest.mark.slow
 def test_failed_and_unconverged_families_are_reported(fake_families, tmp_path):
     panel = simulate(80, 8, seed=2).panel()
     with warnings.catch_warnings():
@@ -153,6 +157,7 @@ def test_failed_and_unconverged_families_are_reported(fake_families, tmp_path):
     assert "| boom | – | – | FAILED |" in md
 
 
+@pytest.mark.slow
 def test_cli_exit_status(monkeypatch, fake_families, tmp_path):
     csv = tmp_path / "d.csv"
     simulate(60, 6, seed=4).data.to_csv(csv, index=False)
