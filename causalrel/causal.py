@@ -55,7 +55,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .data import DataError, SessionPanel
+from ._warnings import DOWHY, ignoring
+from .data import DataError, DataWarning, SessionPanel
 from .results import Effect, ModelResults, _jsonable, effect_key
 
 __all__ = [
@@ -376,7 +377,9 @@ def within_frame(
         from .decompose import detrend
 
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # short-client notice: counted below as missing
+            warnings.simplefilter(
+                "ignore", DataWarning
+            )  # short-client notice: counted below as missing
             panel = detrend(panel)
     lag = panel.lagged()
     cols = [outcome, _lag(panel.x), _lag(panel.y)]
@@ -743,8 +746,7 @@ class CausalAnalysis:
         treatment = _lag(cause)
         data_cols = [c for c in within.columns if c != "client"]
         ident = {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "variables are assumed unobserved": by design
+        with ignoring(*DOWHY):  # "variables are assumed unobserved": by design
             for name, is_within in (("raw", False), ("within", True)):
                 g = slice_graph(p, within=is_within, time_node=self._time_node())
                 model = CausalModel(within[data_cols], treatment, outcome, graph=g)
@@ -757,8 +759,7 @@ class CausalAnalysis:
                 "the sliced graph is malformed."
             )
         adjustment = list(estimand.get_backdoor_variables())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with ignoring(*DOWHY):
             estimate = model.estimate_effect(
                 estimand,
                 method_name="backdoor.linear_regression",
@@ -817,8 +818,7 @@ class CausalAnalysis:
         codes, uniques = pd.factorize(clients)
 
         def reestimate(frame: pd.DataFrame) -> float:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # DoWhy's pandas deprecation notices
+            with ignoring(*DOWHY):  # DoWhy's pandas deprecation notices
                 new = estimate.estimator.get_new_estimator_object(estimand)
                 new.fit(frame, effect_modifier_names=[])
                 value = new.estimate_effect(frame, treatment_value=1, control_value=0).value
@@ -857,8 +857,7 @@ class CausalAnalysis:
             )
         )
         # Random common cause (DoWhy's refuter).
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with ignoring(*DOWHY):
             rcc = refute_random_common_cause(
                 data,
                 estimand,
@@ -918,8 +917,7 @@ class CausalAnalysis:
         data = d._within.drop(columns="client")  # type: ignore[attr-defined]
         benchmark = _lag(d.outcome)
         analyzer, fractions = None, list(BENCHMARK_FRACTIONS)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with ignoring(*DOWHY):
             while fractions:
                 try:
                     analyzer = sensitivity_linear_partial_r2(
