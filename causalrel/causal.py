@@ -28,6 +28,11 @@ DoWhy check what follows from them:
    cause (DoWhy's), client subsets (the data-subset refuter drawing whole clients), and DoWhy's
    linear partial-R² sensitivity analysis for an unobserved time-varying confounder (Cinelli &
    Hazlett's robustness value, benchmarked against last session's outcome).
+   Each refuter is a test that can fail: the placebo fails when the real estimate does not stand
+   out from the placebo distribution (no lagged effect beyond what shuffled timing gives), the
+   subsets fail when more than 5% of client subsets give the estimate the other sign (a few
+   clients carry it). DoWhy's random common cause fails only when adding an independent column
+   moves the estimate, i.e. when the estimator itself is broken or numerically unstable.
 
 Why the placebo and the subsets are written here rather than taken from DoWhy: DoWhy's
 ``placebo_treatment_refuter(placebo_type="permute")`` permutes the treatment across *all* rows,
@@ -43,7 +48,6 @@ DoWhy's estimator object and significance test, so only the resampling is ours.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 import warnings
@@ -87,6 +91,9 @@ THERAPIST = "therapist"
 HISTORY = "earlier_sessions"
 SHOCK_PREV = "shock_prev_session"
 SHOCK_NOW = "shock_this_session"
+
+#: Largest share of client subsets whose estimate may have the other sign (subset refuter).
+SUBSET_FLIP_MAX = 0.05
 
 #: Benchmark multiples of last session's outcome for the partial-R² sensitivity table.
 BENCHMARK_FRACTIONS = (0.25, 0.5, 1.0, 2.0, 3.0)
@@ -836,9 +843,12 @@ class CausalAnalysis:
             draws.append(reestimate(frame))
         draws = np.asarray(draws)
         ref = CausalRefutation(estimate.value, float(draws.mean()), "placebo (within-client)")
-        zero = copy.copy(estimate)
-        zero.value = 0.0
-        sig = test_significance(zero, draws)
+        # The placebo draws are the estimate's distribution when only the timing is broken; the
+        # refuter asks whether the real estimate stands out from it (DoWhy's significance test:
+        # empirical below 100 draws is replaced by its normal approximation). Asking whether 0
+        # lies in that distribution, as DoWhy's own placebo refuter does, cannot fail: the
+        # distribution is centred on 0 by construction.
+        sig = test_significance(estimate, draws)
         d.placebo_draws = draws
         d.refutations.append(
             _refutation_row(
@@ -848,11 +858,13 @@ class CausalAnalysis:
                 draws.std(ddof=1) if len(draws) > 1 else float("nan"),
                 sig["p_value"],
                 len(draws),
-                passed=not sig["is_statistically_significant"],
+                passed=bool(sig["is_statistically_significant"]),
                 meaning=(
                     "The cause shuffled across each client's own sessions (timing broken, each "
-                    "client's values kept): the effect should vanish. Passed = zero lies inside "
-                    "the placebo distribution."
+                    "client's values kept): the placebo effect is zero on average. Passed = the "
+                    "real estimate lies outside the placebo distribution (p < 0.05), i.e. it "
+                    "depends on the order of the sessions; failed = shuffled timing produces "
+                    "estimates as large, so the data do not show a lagged effect."
                 ),
             )
         )
@@ -889,19 +901,23 @@ class CausalAnalysis:
             rows = np.isin(codes, keep)
             sub.append(reestimate(data[rows].reset_index(drop=True)))
         sub = np.asarray(sub)
-        sig = test_significance(estimate, sub)
+        # Whether the estimate lies inside its own subsample distribution cannot fail; whether
+        # its sign survives leaving out a fifth of the clients can: a few influential clients
+        # (or an estimate indistinguishable from zero) flip it in many subsets.
+        flipped = float(np.mean(np.sign(sub) != np.sign(d.effect.est))) if len(sub) else 1.0
         d.refutations.append(
             _refutation_row(
                 d,
                 f"data subset ({fraction:.0%} of clients)",
                 float(sub.mean()),
                 sub.std(ddof=1) if len(sub) > 1 else float("nan"),
-                sig["p_value"],
+                flipped,
                 len(sub),
-                passed=not sig["is_statistically_significant"],
+                passed=flipped <= SUBSET_FLIP_MAX,
                 meaning=(
-                    "Re-estimated on random subsets of whole clients: the estimate should be "
-                    "stable. Passed = the estimate lies inside the subset distribution."
+                    "Re-estimated on random subsets of whole clients: the conclusion should not "
+                    "hang on a few clients. p_value = the share of subsets whose estimate has "
+                    f"the other sign; passed = at most {SUBSET_FLIP_MAX:.0%} of them."
                 ),
             )
         )
