@@ -9,6 +9,7 @@ invalid instruments is in test_panel_simulation.py, the PPC's and R-hat's in the
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from causalrel import load_panel
 from causalrel.causal import SUBSET_FLIP_MAX, CausalAnalysis
@@ -98,3 +99,15 @@ def test_chibar_square_rejects_the_clpm_when_clients_differ_stably():
     with_traits = simulate(300, 5, trait_sd=(1.0, 1.0), seed=6).panel()
     test = compare_nested(fit_model("clpm", with_traits), fit_model("riclpm", with_traits))
     assert test.pvalue_chibar < 1e-6
+
+
+def test_chibar_square_p_value_is_the_mixture_of_its_weights():
+    """p = sum_k w_k P(chi2_k > T): each weight goes with its own degrees of freedom (chi2_0 is
+    a point mass at 0), so the p-value is below the naive chi2_df one."""
+    from scipy import stats
+
+    panel = simulate(400, 5, trait_sd=(0.3, 0.3), seed=3).panel()
+    test = compare_nested(fit_model("clpm", panel), fit_model("riclpm", panel))
+    mix = sum(w * (stats.chi2.sf(test.chisq, k) if k else 0.0) for k, w in test.weights.items())
+    assert test.pvalue_chibar == pytest.approx(mix, rel=1e-12)
+    assert 0 < test.pvalue_chibar < test.pvalue
