@@ -114,6 +114,23 @@ def test_flag_equals_python_option_and_changes_the_fit(
     assert _differs(changes, cli, _default(data_file, model)), (flags, changes)
 
 
+#: two-sided normal quantiles from tables, independent of the package's own computation
+Z = {0.95: 1.959963984540054, 0.9: 1.6448536269514722}
+
+
+@pytest.mark.parametrize("level", [0.95, 0.9])
+def test_intervals_have_the_requested_level(capsys, data_file, level):
+    flags = [] if level == 0.95 else ["--set", f"level={level}"]
+    code, cli, err = _cli_json(capsys, "riclpm", str(data_file), *flags)
+    assert code == 0, err
+    for key, e in _within(cli).items():
+        assert e["lower"] == pytest.approx(e["est"] - Z[level] * e["se"], rel=1e-9), key
+        assert e["upper"] == pytest.approx(e["est"] + Z[level] * e["se"], rel=1e-9), key
+    for row in cli["params"]:
+        if row["se"]:
+            assert row["ci.lower"] == pytest.approx(row["est"] - Z[level] * row["se"], rel=1e-9)
+
+
 def test_no_flags_equals_python_defaults(capsys, data_file):
     for model in ("riclpm", "fe"):
         code, cli, err = _cli_json(capsys, model, str(data_file))
