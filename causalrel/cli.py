@@ -171,7 +171,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from .families import fit_model
 
     panel = _load(args)
-    res = fit_model(args.model, panel, **_fit_options(args))
+    opts = _fit_options(args)
+    if panel.covariates and "covariates" not in opts:
+        # --covariates names model inputs, not only columns to keep: a family without a
+        # covariates option says so (exit 2) instead of silently ignoring them
+        opts["covariates"] = list(panel.covariates)
+    res = fit_model(args.model, panel, **opts)
     if args.json:
         _print_json(res.to_dict())
     else:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._warnings import ignoring
 from .data import DataWarning, SessionPanel
 
 __all__ = [
@@ -126,13 +127,23 @@ def variance_decomposition(
     return pd.DataFrame(rows).set_index("variable")
 
 
+def _mixedlm_chatter() -> tuple:
+    """statsmodels' MixedLM notices (optimiser retries, boundary fits): convergence is checked."""
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
+
+    return (
+        (SMConvergenceWarning, "", ""),
+        (UserWarning, "statsmodels", ""),
+        (RuntimeWarning, "statsmodels", ""),
+    )
+
+
 def _random_intercept_shares(d: pd.DataFrame, c: str, client: str, therapist: str | None) -> dict:
     import statsmodels.formula.api as smf
 
     y = d[c].to_numpy(float)
     frame = pd.DataFrame({"y": (y - y.mean()) / y.std(), "client": d[client].astype(str)})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # MixedLM's boundary chatter; checked below
+    with ignoring(*_mixedlm_chatter()):  # MixedLM's boundary chatter; checked below
         if therapist is None:
             fit = smf.mixedlm("y ~ 1", frame, groups=frame["client"]).fit(reml=True)
             tau2, sigma2 = float(fit.cov_re.iloc[0, 0]), float(fit.scale)

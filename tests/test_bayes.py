@@ -120,6 +120,7 @@ def test_priors_user_wins_and_unknown_class_is_an_error(sim):
     assert str(d.priors["lag"]) == "normal(0, 0.2)"
 
 
+@pytest.mark.slow
 def test_dsem_model_builds_with_every_option_and_has_finite_gradient():
     sim = simulate(30, 6, n_therapists=5, mcar=0.1, skip=0.1, seed=5)
     data = sim.data.copy()
@@ -173,6 +174,7 @@ def test_detrend_and_therapist_options_change_the_model():
             cls(simulate(20, 5, seed=1).panel(), therapist=True)
 
 
+@pytest.mark.slow
 def test_sd_corr_cholesky_prior_is_lkj_and_matches_lkjcholeskycov():
     # the prior alone, sampled with NUTS: every correlation of an n x n LKJ(eta) matrix has
     # (r + 1) / 2 ~ Beta(a, a), a = eta - 1 + n / 2 (variance 1 / (2a + 1) = 1/9 here); an

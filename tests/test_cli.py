@@ -63,6 +63,7 @@ def test_describe_text(example_path):
     assert r.returncode == 0 and "within clients" in r.stdout
 
 
+@pytest.mark.slow
 def test_simulate_writes_data_and_truth(tmp_path):
     out = tmp_path / "sim.csv"
     r = run("simulate", "--out", str(out), "--clients", "30", "--sessions", "5", "--seed", "3")
@@ -117,6 +118,7 @@ def test_fit_riclpm_json_follows_contract(example_path):
     assert {"chisq", "df", "cfi", "rmsea", "srmr", "aic", "bic"} <= set(d["fit"])
 
 
+@pytest.mark.slow
 def test_fit_fe_and_dpd_with_options(example_path):
     r = run("fit", "fe", str(example_path), "--detrend", "--json")
     assert r.returncode == 0, r.stderr

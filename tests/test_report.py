@@ -46,6 +46,7 @@ def report(confounded, tmp_path_factory):
     return outcome, summary, out
 
 
+@pytest.mark.slow
 def test_files_exist_and_hold_every_family(report):
     outcome, summary, out = report
     for name in ("report.html", "report.md", "summary.json", *FIGURES.values()):
@@ -70,6 +71,7 @@ def test_files_exist_and_hold_every_family(report):
     assert summary["ok"] is True and outcome.ok
 
 
+@pytest.mark.slow
 def test_verdict_comes_first_and_excludes_the_clpm_on_stable_traits(report, confounded):
     outcome, summary, out = report
     v = summary["verdict"]
@@ -88,6 +90,7 @@ def test_verdict_comes_first_and_excludes_the_clpm_on_stable_traits(report, conf
     assert v[XY]["sentence"] in md and "--fast" in md
 
 
+@pytest.mark.slow
 def test_clpm_bias_shows_and_unbiased_families_bracket_the_truth(report, confounded):
     outcome, summary, _ = report
     truth = confounded.truth.within
@@ -103,6 +106,7 @@ def test_clpm_bias_shows_and_unbiased_families_bracket_the_truth(report, confoun
     assert dowhy["lower"] <= truth[XY] <= dowhy["upper"]
 
 
+@pytest.mark.slow
 def test_effects_table_reads_the_report_back(report, confounded):
     _, summary, out = report
     truth = confounded.truth.within
@@ -131,6 +135,7 @@ def test_effects_table_reads_the_report_back(report, confounded):
     assert list(dict.fromkeys(cross["family"])) == [*fitted, "dowhy"]
 
 
+@pytest.mark.slow
 def test_refutations_and_sensitivity_in_summary(report):
     _, summary, _ = report
     ref = pd.DataFrame(summary["refutations"])
@@ -178,6 +183,7 @@ def fake_families(monkeypatch):
     monkeypatch.setitem(FAMILIES, "ghost", "causalrel_no_such_module:Ghost")
 
 
+@pytest.mark.slow
 def test_failed_and_unconverged_families_are_reported(fake_families, tmp_path):
     panel = simulate(80, 8, seed=2).panel()
     with warnings.catch_warnings():
@@ -206,6 +212,7 @@ def test_failed_and_unconverged_families_are_reported(fake_families, tmp_path):
     assert "| boom | – | – | FAILED |" in md
 
 
+@pytest.mark.slow
 def test_cli_exit_status(monkeypatch, fake_families, tmp_path):
     csv = tmp_path / "d.csv"
     simulate(60, 6, seed=4).data.to_csv(csv, index=False)

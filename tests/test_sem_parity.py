@@ -77,9 +77,12 @@ def joined(ours: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
 def check_params(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
     j = joined(ours, ref)
     scale = np.maximum(1.0, j["est"].abs())
-    np.testing.assert_array_less((j["est_py"] - j["est"]).abs() / scale, 1e-3)
+    # achieved agreement (lavaan 0.6, optimiser tolerances): estimates and SEs within 1e-5
+    # relative; lavaan's observed and expected SEs differ by a median 1.7%, so 1e-4 tells
+    # a wrong information matrix (or a wrong FIML derivative) from rounding
+    np.testing.assert_array_less((j["est_py"] - j["est"]).abs() / scale, 1e-4)
     free = j["se"] > 0
-    np.testing.assert_array_less((j["se_py"][free] / j["se"][free] - 1).abs(), 0.02)
+    np.testing.assert_array_less((j["se_py"][free] / j["se"][free] - 1).abs(), 1e-4)
     assert (j["se_py"][~free] == 0).all()
     std = j["std.all"].notna()
     np.testing.assert_array_less((j["std.all_py"] - j["std.all"])[std].abs(), 1e-3)

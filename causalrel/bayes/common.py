@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._warnings import ARVIZ_DIAGNOSTICS, ARVIZ_LOO, ignoring
 from ..data import MAX_SHOWN, DataError, DataWarning
 from ..results import Effect
 
@@ -75,8 +76,7 @@ def param_row(term: str, draws: np.ndarray) -> dict[str, Any]:
 
     d = np.asarray(draws, dtype=float)
     e = Effect.from_draws(d)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with ignoring(*ARVIZ_DIAGNOSTICS):
         rhat = float(az.rhat(d)) if d.shape[0] > 1 else float("nan")
         bulk = float(az.ess(d, method="bulk"))
         tail = float(az.ess(d, method="tail"))
@@ -122,8 +122,7 @@ def loo_waic(idata: Any, var_name: str | None = None, prefix: str = "") -> dict[
     import arviz as az
 
     out: dict[str, Any] = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # high Pareto k and WAIC variance warnings: counted below
+    with ignoring(*ARVIZ_LOO):  # high Pareto k and WAIC variance warnings: counted below
         loo = az.loo(idata, var_name=var_name, pointwise=True)
         waic = az.waic(idata, var_name=var_name)
     k = np.asarray(loo.pareto_k)

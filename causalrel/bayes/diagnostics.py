@@ -8,11 +8,12 @@ chain, no divergent transitions, BFMI >= 0.3 in every chain.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from .._warnings import ARVIZ_DIAGNOSTICS, ignoring
 
 __all__ = ["RHAT_MAX", "BFMI_MIN", "ESS_PER_CHAIN", "diagnose", "what_to_try"]
 
@@ -41,8 +42,7 @@ def diagnose(idata: Any, var_names: Sequence[str]) -> dict[str, Any]:
     post = idata.posterior
     chains, draws = int(post.sizes["chain"]), int(post.sizes["draw"])
     names = [v for v in var_names if v in post]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ArviZ's own chatter about few chains/draws
+    with ignoring(*ARVIZ_DIAGNOSTICS):  # ArviZ's own chatter about few chains/draws
         rhat = az.rhat(post, var_names=names)
         bulk = az.ess(post, var_names=names, method="bulk")
         tail = az.ess(post, var_names=names, method="tail")

@@ -36,13 +36,13 @@ distribution that avoids conditioning on the first observed value.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .._warnings import ARVIZ_DIAGNOSTICS, INFERENCEDATA, ignoring
 from ..data import DataError, SessionPanel
 from ..results import Effect, between_key, effect_key
 from .base import BayesModel
@@ -734,8 +734,7 @@ class DSEM(BayesModel):
             {"transitions": (("chain", "draw", "transition"), out)},
             coords={"chain": post["chain"], "draw": post["draw"]},
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with ignoring(*INFERENCEDATA):
             if "log_likelihood" in idata.groups():
                 idata.log_likelihood["transitions"] = ds["transitions"]
             else:
@@ -789,8 +788,7 @@ def _rhat_all(idata: Any) -> float:
     """Largest R-hat over every sampled variable (random effects and latent cells included)."""
     import arviz as az
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with ignoring(*ARVIZ_DIAGNOSTICS):
         r = az.rhat(idata.posterior)
     vals = [np.nanmax(np.asarray(r[v], dtype=float)) for v in r.data_vars if np.asarray(r[v]).size]
     vals = [v for v in vals if np.isfinite(v)]

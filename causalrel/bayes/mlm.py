@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._warnings import INFERENCEDATA, ignoring
 from ..data import DataError, SessionPanel
 from ..results import Effect, between_key, effect_key
 from .base import BayesModel
@@ -303,7 +304,7 @@ class MLM(BayesModel):
                 warnings.filterwarnings("ignore", message="The effect of Potentials")
                 rep = pm.sample_posterior_predictive(
                     posterior,
-                model=model,
+                    model=model,
                     var_names=[f"{t}_{k}" for t in tags for k in ("obs", "mean")],
                     random_seed=rng,
                     progressbar=False,
@@ -334,8 +335,7 @@ class MLM(BayesModel):
     def _loglik(self, idata: Any) -> list[tuple[str, str]]:
         import pymc as pm
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with ignoring(*INFERENCEDATA):
             pm.compute_log_likelihood(idata, model=self.model, progressbar=False)
         return [(f"{self._tag(out)}_obs", f"{out}:") for out in self.eqs]
 

@@ -42,11 +42,10 @@ THERAPIST_SIM = dict(
 )
 
 
-def _write_design(model: MLM, prefix: str) -> None:
-    """Each equation's design as ``{prefix}_design_{outcome}.csv``, its priors as JSON."""
+def priors_record(model: MLM) -> dict:
+    """Each equation's predictors, random slope and prior scales, as the R scripts read them."""
     priors = {}
-    for out, frame in model.eqs.items():
-        frame.to_csv(OUT / f"{prefix}_design_{out}.csv", index=False)
+    for out in model.eqs:
         p = {k.split(":", 1)[1]: v for k, v in model.priors.items() if k.startswith(out + ":")}
         priors[out] = {
             "predictors": model._preds(out),
@@ -62,7 +61,14 @@ def _write_design(model: MLM, prefix: str) -> None:
         }
         if model.therapist:
             priors[out]["sd_therapist_sd"] = float(p["sd_therapist"].params["sigma"])
-    (OUT / f"{prefix}_priors.json").write_text(json.dumps(priors, indent=2) + "\n")
+    return priors
+
+
+def _write_design(model: MLM, prefix: str) -> None:
+    """Each equation's design as ``{prefix}_design_{outcome}.csv``, its priors as JSON."""
+    for out, frame in model.eqs.items():
+        frame.to_csv(OUT / f"{prefix}_design_{out}.csv", index=False)
+    (OUT / f"{prefix}_priors.json").write_text(json.dumps(priors_record(model), indent=2) + "\n")
 
 
 def main() -> None:
