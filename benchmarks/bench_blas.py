@@ -14,8 +14,23 @@ a fresh process (the BLAS decision is made once per process), in one run:
 
     python benchmarks/bench_blas.py [--configs c,numba,openblas] [--draws 1000] [--out FILE]
 
-Measured (2026-12-01, 2 cores shared with other work, so the ratios matter more than the
-seconds): see ``benchmarks/results/bench_blas.json``.
+Measured (2026-12-01, ``--configs numba,c --draws 300``, MLM on ``data/sessions.csv``, 4
+chains; load average 4-7 on the 2 cores, so the seconds are inflated; output in
+``benchmarks/results/bench_blas.json``):
+
+====================  ========  ===========  ===========  ==========  =======
+configuration         sampling  PPC (first)  PPC (again)  log-lik     warning
+====================  ========  ===========  ===========  ==========  =======
+C, empty flags        24.2 s    6.1 s        0.9 s        23.4 s      none
+NUMBA mode            25.4 s    9.6 s        1.5 s        15.7 s      none
+====================  ========  ===========  ===========  ==========  =======
+
+Sampling is the same either way (nutpie compiles with numba whatever PyTensor's flags are).
+NUMBA mode is slower for the check and faster for the log-likelihood: no clear gain, so
+causalrel keeps PyTensor's default C backend and only silences the warning (which, with empty
+flags, changes no computation). Without :func:`~causalrel.bayes.blas.settle_blas` the same run
+prints the warning once per process; with it, none (``blas_warnings`` above, and
+``tests/test_install.py``).
 """
 
 from __future__ import annotations
@@ -48,12 +63,9 @@ with warnings.catch_warnings(record=True) as caught:
     m = MLM(panel)
     model = m.build()
     idata, info = sample(model, draws=int(sys.argv[3]), tune=int(sys.argv[3]), chains=4, seed=1, progressbar=False)
-    kw = {"compile_kwargs": {"mode": "NUMBA"}} if mode == "numba" else {}
-    if kw:  # the same two calls as MLM._replicate / MLM._loglik, compiled in NUMBA mode
-        import pymc as pm
-        _orig_ppc, _orig_ll = pm.sample_posterior_predictive, pm.compute_log_likelihood
-        pm.sample_posterior_predictive = lambda *a, **k: _orig_ppc(*a, **k, **kw)
-        pm.compute_log_likelihood = lambda *a, **k: _orig_ll(*a, **k, **kw)
+    if mode == "numba":  # functions compiled from here on (PPC, log-likelihood) use NUMBA
+        import pytensor
+        pytensor.config.mode = "NUMBA"
     rng = np.random.default_rng(1)
     times = {}
     for label in ("ppc_first", "ppc_again"):

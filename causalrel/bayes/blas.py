@@ -13,10 +13,12 @@ first C compilation. The warning is not actionable for a causalrel user and, her
 - the posterior predictive check and the log-likelihood (compiled C functions) then use
   PyTensor's NumPy-C-API implementation of the BLAS calls, i.e. numpy's own OpenBLAS.
 
-Measured with ``benchmarks/bench_blas.py`` (MLM and DSEM on ``data/sessions.csv``; figures in
-its docstring): empty flags versus PyTensor's NUMBA mode for those functions, and versus a
-system OpenBLAS where one is installed. An environment that has a linkable BLAS (conda, or
-Debian's ``libopenblas-dev``) is still found and used; a user's own setting always wins.
+Measured with ``benchmarks/bench_blas.py`` (the MLM on ``data/sessions.csv``; figures in its
+docstring): compiling those functions in PyTensor's NUMBA mode instead was slower for the
+check and faster for the log-likelihood, no clear gain, so the C backend stays and only the
+warning goes (the DSEM's check and log-likelihood are numpy code). An environment that has a
+linkable BLAS (conda, or Debian's ``libopenblas-dev``) is still found and used; a user's own
+setting always wins.
 """
 
 from __future__ import annotations
