@@ -96,9 +96,9 @@ def fit_model(name: str, panel: SessionPanel, **options: Any) -> ModelResults:
 
     An option neither accepts raises a :class:`DataError` naming the options that do apply.
     """
-    cls = get_model_class(name)
-    if "time" in options:
+    if "time" in options and name in FAMILIES:  # before importing the family (PyMC is slow)
         check_time(name, options["time"])
+    cls = get_model_class(name)
     init_names = _keyword_names(cls.__init__)
     fit_names = _keyword_names(cls.fit)
     init_opts, fit_opts = {}, {}

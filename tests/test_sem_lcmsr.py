@@ -217,3 +217,21 @@ def test_slope_test_refuses_non_nested_fits(panels):
         compare_slopes(r0, lin)
     with pytest.raises(DataError, match="in that order"):
         compare_slopes(lin, r0)
+
+
+def test_cli_fit_riclpm_time_client(capsys):
+    """``causalrel fit riclpm FILE --time client`` fits the LCM-SR; a family without the
+    value exits 2 and names the families that have it."""
+    from causalrel.cli import main
+
+    f = str(FIXTURES / "lavaan_data_lcmsr_missing.csv")
+    assert main(["fit", "riclpm", f, "--time", "client", "--constrained", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    ref = reference("missing_constrained")[1]["fit"]
+    assert d["fit"]["chisq"] == pytest.approx(ref["chisq"], abs=0.01)
+    assert "slope(alliance)~slope(symptoms)" in d["effects"]["between"]
+    for model in ("clpm", "fe", "dsem"):
+        assert main(["fit", model, f, "--time", "client"]) == 2, model
+        err = capsys.readouterr().err
+        assert "Families that can fit time='client': riclpm" in err
+        assert "Traceback" not in err
