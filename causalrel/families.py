@@ -12,7 +12,7 @@ family    ``"none"``                  ``"common"``                     ``"client
 ========  ==========================  ===============================  =======================
 clpm      one mean per variable       wave-specific means (default)    not identified here
 riclpm    one mean per variable       wave-specific means (default)    LCM-SR: + latent slopes
-dpml      one intercept from wave 2   wave-specific intercepts         not yet (use riclpm)
+dpml      one intercept from wave 2   wave-specific intercepts         + client trend factors
 ========  ==========================  ===============================  =======================
 """
 
@@ -50,7 +50,7 @@ FAMILIES: dict[str, str] = {
 TIME_SUPPORT: dict[str, tuple[str, ...]] = {
     "clpm": ("none", "common"),
     "riclpm": ("none", "common", "client"),
-    "dpml": ("none", "common"),
+    "dpml": ("none", "common", "client"),
 }
 
 _TIME_VALUES = ("none", "common", "client")

@@ -98,6 +98,31 @@ def test_lcmsr_matches_lavaan(case, panels):
             assert f[k] == pytest.approx(r[k], abs=1e-4), k
 
 
+@pytest.mark.parametrize(
+    "case, data, waves, improper",
+    [
+        ("dpml_trends_complete", "complete", COMPLETE, False),
+        # lavaan warns here too: "covariance matrix of latent variables is not positive definite"
+        ("dpml_trends_missing", "missing", MISSING, True),
+    ],
+)
+def test_dpml_client_trends_match_lavaan(case, data, waves, improper, panels):
+    """DPML(time="client"): trend factors TRx, TRy correlated with FE and the first wave."""
+    model = DPML(panels[data], waves=waves, time="client")
+    if improper:
+        with pytest.warns(HeywoodWarning, match="latent variables is not positive definite"):
+            res = model.fit()
+    else:
+        res = model.fit()
+    ref_params, ref = reference(case)
+    assert res.converged
+    assert res.diagnostics["time"] == "client"
+    assert res.diagnostics["improper"] == improper
+    assert "slope(alliance)~slope(symptoms)" in res.effects["between"]
+    check_params(res.params, ref_params)
+    check_fit(res.fit, ref)
+
+
 def test_syntax_is_the_published_model():
     """Loadings 0..T-1 from the first wave, a free 4 x 4 growth covariance matrix."""
     s = lcmsr_syntax([3, 4, 5, 6], linear_means=True)
@@ -170,6 +195,12 @@ def test_lcmsr_recovers_cross_lags_on_client_trajectories_where_riclpm_misses():
     assert not e.lower <= truth["alliance->symptoms"] <= e.upper
     test = compare_slopes(riclpm, lcmsr)
     assert test.pvalue_chibar < 1e-6
+    dpml = DPML(panel, time="client").fit()  # the DPML with client trends recovers it too
+    assert dpml.converged and not dpml.diagnostics["improper"]
+    for key in ("alliance->symptoms", "symptoms->alliance"):
+        e = dpml.effects["within"][key]
+        assert abs(e.est - truth[key]) < 0.15, (key, e)
+        assert e.lower <= truth[key] <= e.upper, (key, e)
 
 
 def test_time_none_is_invariant_means():
@@ -190,10 +221,10 @@ def test_time_none_is_invariant_means():
 
 def test_time_errors_name_the_families_that_can(panels):
     p = panels["complete"]
-    with pytest.raises(DataError, match="Families that can fit time='client': riclpm"):
+    with pytest.raises(DataError, match="Families that can fit time='client': riclpm, dpml"):
         CLPM(p, time="client")
-    with pytest.raises(DataError, match="'dpml' supports time = 'none', 'common'"):
-        DPML(p, time="client")
+    with pytest.raises(DataError, match="'clpm' supports time = 'none', 'common'"):
+        CLPM(p, time="client")
     with pytest.raises(DataError, match="time must be one of"):
         RICLPM(p, time="clients")
     with pytest.raises(DataError, match="has no time option yet.*riclpm"):
@@ -206,7 +237,9 @@ def test_time_errors_name_the_families_that_can(panels):
         RICLPM(p, invariant_means=True, time="client")
     with pytest.raises(DataError, match="needs at least 4 waves"):
         RICLPM(p, waves=[1, 2, 3], time="client")
-    assert time_families("client") == ["riclpm"]
+    with pytest.raises(DataError, match="needs at least 4 waves"):
+        DPML(p, waves=[1, 2, 3], time="client")
+    assert time_families("client") == ["riclpm", "dpml"]
 
 
 def test_slope_test_refuses_non_nested_fits(panels):
@@ -233,5 +266,5 @@ def test_cli_fit_riclpm_time_client(capsys):
     for model in ("clpm", "fe", "dsem"):
         assert main(["fit", model, f, "--time", "client"]) == 2, model
         err = capsys.readouterr().err
-        assert "Families that can fit time='client': riclpm" in err
+        assert "Families that can fit time='client': riclpm, dpml" in err
         assert "Traceback" not in err

@@ -44,8 +44,8 @@ means stay free and the latent means are 0, so the RI-CLPM is the LCM-SR with th
 (co)variances at 0 (the nesting :func:`causalrel.sem.compare.compare_slopes` tests);
 ``linear_means=True`` is the published LCM-SR's mean structure (observed intercepts 0, the
 means of ``RIx``, ``RIy``, ``Sx``, ``Sy`` free: a linear average trajectory). The DPML has
-``"common"`` and ``"none"`` (intercepts equal from wave 2 on) but not ``"client"`` (see
-:class:`DPML`).
+``"common"``, ``"none"`` (intercepts equal from wave 2 on) and ``"client"`` (trend factors
+``TRx``, ``TRy`` correlated with the fixed effects and the first wave; see :class:`DPML`).
 
 No ``detrend`` option: removing each client's linear trend over the modelled waves puts an
 exact linear constraint on every complete client's scores, which makes the covariance matrix
@@ -230,7 +230,7 @@ def clpm_syntax(waves: Iterable[int], *, constrained: bool = False,
 
 def dpml_syntax(waves: Iterable[int], *, constrained: bool = True,
                 invariant_error_variances: bool = False, covariates: Iterable[str] = (),
-                invariant_means: bool = False) -> str:
+                invariant_means: bool = False, trends: bool = False) -> str:
     """lavaan syntax of the ML dynamic panel model (Allison, Williams & Moral-Benito 2017).
 
     Time-invariant ``covariates`` enter both equations from the second wave on (effects equal
@@ -238,6 +238,10 @@ def dpml_syntax(waves: Iterable[int], *, constrained: bool = True,
     are uncorrelated with the fixed effects (as in ``xtdpdml``). ``invariant_means``: one
     intercept per equation from the second wave on (``m_x``, ``m_y``; the first wave's
     exogenous means stay free), i.e. no change shared by all clients (``time="none"``).
+    ``trends``: client-specific linear trends in both equations (``time="client"``): trend
+    factors ``TRx``, ``TRy`` loading ``s - first`` from the second wave on, correlated freely
+    with each other, the fixed effects and the first wave's observations (the random-trend
+    dynamic model; the wave intercepts keep the shared change).
     """
     w = list(waves)
     cov = list(covariates)
@@ -252,6 +256,13 @@ def dpml_syntax(waves: Iterable[int], *, constrained: bool = True,
     lines += ["FEx ~~ FEx", "FEy ~~ FEy", "FEx ~~ FEy",
               f"FEx ~~ x{first} + y{first}", f"FEy ~~ x{first} + y{first}",
               f"x{first} ~~ x{first}", f"y{first} ~~ y{first}", f"x{first} ~~ y{first}"]
+    if trends:
+        lines.append("# client-specific trends, free to correlate with FE and the first wave")
+        lines += ["TRx =~ " + " + ".join(f"{s - first}*x{s}" for s in rest),
+                  "TRy =~ " + " + ".join(f"{s - first}*y{s}" for s in rest),
+                  "TRx ~~ TRx", "TRy ~~ TRy", "TRx ~~ TRy",
+                  "TRx ~~ FEx + FEy", "TRy ~~ FEx + FEy",
+                  f"TRx ~~ x{first} + y{first}", f"TRy ~~ x{first} + y{first}"]
     lines.append("# error variances and same-session error covariances")
     for s in rest:
         if invariant_error_variances:
@@ -315,6 +326,7 @@ class _PanelSEM:
     prefix = ""  # latent prefix of the within components ("w" for the RI-CLPM)
     between: tuple[str, str] | None = None  # latent pair whose correlation is "between"
     time = "common"  # the time option (see the module docstring)
+    slopes: tuple[str, str] | None = None  # latent slope pair with time="client"
 
     def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
                  constrained: bool = False, min_reach: float = 0.5,
@@ -472,7 +484,7 @@ class _PanelSEM:
         if z not in p.data.columns:
             raise DataError(f"Covariate '{z}' is not a column of the data; load it with "
                             f"load_panel(..., covariates=['{z}']).")
-        if z in (p.x, p.y, p.client, p.session, self.group) or re.fullmatch(r"(w?[xy]\d+|RI[xy]|FE[xy]|S[xy])", z):
+        if z in (p.x, p.y, p.client, p.session, self.group) or re.fullmatch(r"(w?[xy]\d+|RI[xy]|FE[xy]|S[xy]|TR[xy])", z):
             raise DataError(f"Covariate name '{z}' clashes with a model variable; rename it.")
         values = pd.to_numeric(p.data[z], errors="coerce")
         if values.notna().sum() < p.data[z].notna().sum():
@@ -653,7 +665,7 @@ class _PanelSEM:
             out[between_key(x, y) + suffix] = self._correlation(sem, g, level, self.between)
             if self.time == "client":
                 out[between_key(f"slope({x})", f"slope({y})") + suffix] = self._correlation(
-                    sem, g, level, ("Sx", "Sy"))
+                    sem, g, level, self.slopes)
         return out
 
     def _correlation(self, sem, g: int, level: float, pair: tuple[str, str]) -> Effect:
@@ -819,6 +831,7 @@ class RICLPM(_MeansSEM):
     min_waves = 3
     prefix = "w"
     between = ("RIx", "RIy")
+    slopes = ("Sx", "Sy")
 
     def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
                  time: str = "common", constrained: bool = False,
@@ -913,18 +926,19 @@ class DPML(_PanelSEM):
         Time-invariant lagged effects (default True, as in ``xtdpdml``).
     invariant_error_variances : bool
         One error variance per variable for all waves (``xtdpdml``'s ``errorinv``).
-    time : {"common", "none"}
+    time : {"common", "none", "client"}
         ``"common"`` (default): wave-specific intercepts (change shared by all clients, as
         ``xtdpdml``'s default wave intercepts). ``"none"``: one intercept per equation from
-        the second wave on (``m_x``, ``m_y``). ``"client"`` is not available: client-specific
-        trends in the DPML need trend factors correlated with the fixed effects and the
-        first wave, which is not implemented or checked against lavaan yet; use
-        ``RICLPM(panel, time="client")`` (the LCM-SR).
+        the second wave on (``m_x``, ``m_y``). ``"client"``: besides the wave intercepts,
+        client-specific linear trends in both equations, as trend factors ``TRx``/``TRy``
+        (loadings 1, 2, ... from the second wave on) correlated freely with each other, the
+        fixed effects and the first wave (the random-trend dynamic model). Needs 4 waves.
     """
 
     name = "dpml"
     min_waves = 3
     between = ("FEx", "FEy")
+    slopes = ("TRx", "TRy")
 
     def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
                  constrained: bool = True, invariant_error_variances: bool = False,
@@ -933,6 +947,8 @@ class DPML(_PanelSEM):
                  group_label: Iterable | None = None,
                  defined: bool | Iterable[str] = False, time: str = "common") -> None:
         self.time = check_time(self.name, time)
+        if self.time == "client":
+            self.min_waves = 4
         self.invariant_error_variances = bool(invariant_error_variances)
         super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
                          covariates=covariates, group=group, group_equal=group_equal,
@@ -941,9 +957,18 @@ class DPML(_PanelSEM):
     def _syntax(self) -> str:
         return dpml_syntax(self.waves, constrained=self.constrained,
                            invariant_error_variances=self.invariant_error_variances,
-                           covariates=self.covariates, invariant_means=self.time == "none")
+                           covariates=self.covariates, invariant_means=self.time == "none",
+                           trends=self.time == "client")
 
     def _notes(self) -> list[str]:
-        return super()._notes() + [
+        notes = super()._notes() + [
             "effects.between is the correlation of the fixed effects FEx and FEy."
         ]
+        if self.time == "client":
+            notes.append("time='client': client-specific linear trends TRx, TRy in both "
+                         "equations (loadings 1, 2, ... from the second wave), correlated "
+                         "freely with the fixed effects and the first wave.")
+        elif self.time == "none":
+            notes.append("time='none': one intercept per equation from the second wave on "
+                         "(m_x, m_y).")
+        return notes

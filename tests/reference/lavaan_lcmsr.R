@@ -38,6 +38,19 @@ lcmsr <- function(waves, constrained = FALSE, linear_means = FALSE, cov = charac
   paste(m, collapse = "\n")
 }
 
+# The DPML (lavaan_clpm.R's dpml()) with client-specific linear trends in both equations:
+# trend factors TRx, TRy loading 1, 2, ... from the second wave on, free to correlate with
+# each other, the fixed effects and the first wave's observations.
+dpml_trends <- function(waves) {
+  first <- waves[1]; rest <- waves[-1]
+  paste(c(dpml(waves),
+          paste("TRx =~", paste0(rest - first, "*x", rest, collapse = " + ")),
+          paste("TRy =~", paste0(rest - first, "*y", rest, collapse = " + ")),
+          "TRx ~~ TRx", "TRy ~~ TRy", "TRx ~~ TRy", "TRx ~~ FEx + FEy", "TRy ~~ FEx + FEy",
+          sprintf("TRx ~~ x%d + y%d", first, first), sprintf("TRy ~~ x%d + y%d", first, first)),
+        collapse = "\n")
+}
+
 mlr_measures <- c(measures, "chisq.scaled", "df.scaled", "pvalue.scaled",
                   "chisq.scaling.factor", "cfi.robust", "tli.robust", "rmsea.robust")
 
@@ -82,6 +95,8 @@ run_lcmsr("missing_linear", lcmsr(1:7, linear_means = TRUE), missing)
 run_lcmsr("missing_covariates", lcmsr(1:7, constrained = TRUE, cov = "severity"), missing)
 run_lcmsr("missing_mg_regressions", lcmsr(1:7), missing, group = "arm",
           group.equal = "regressions")
+run_lcmsr("dpml_trends_complete", dpml_trends(1:6), complete)
+run_lcmsr("dpml_trends_missing", dpml_trends(1:7), missing)
 run_lcmsr("missing_constrained_mlr", lcmsr(1:7, constrained = TRUE), missing, estimator = "MLR")
 
 # The likelihood-ratio test of the slope (co)variances: RI-CLPM nested in the LCM-SR.
