@@ -352,6 +352,12 @@ def cmd_power(args: argparse.Namespace) -> int:
 FIT_FLAGS: dict[str, dict[str, Any]] = {
     "constrained": dict(action="store_true", help="SEMs: time-invariant lagged effects"),
     "waves": dict(type=int, help="SEMs: use sessions 1..WAVES as the waves"),
+    "time": dict(
+        choices=["none", "common", "client"],
+        help="change over sessions: none, common (shared by all clients), client (each "
+        "client's own linear trajectory: riclpm = the LCM-SR); a family without the value "
+        "exits 2 naming the families that have it",
+    ),
     "detrend": dict(action="store_true", help="remove each client's linear trend first"),
     "trend": dict(
         action="store_true",

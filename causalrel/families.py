@@ -3,6 +3,17 @@
 Each family is a class ``Model(panel, **model_options)`` with ``fit(**fit_options)`` returning a
 :class:`~causalrel.results.ModelResults`. Classes are imported lazily so that ``causalrel --help``
 and the data layer stay fast (PyMC takes seconds to import).
+
+Time, one option across families (``time=``; issue 13). What each value means in each family
+that has it so far (families not listed have no ``time`` option yet):
+
+========  ==========================  ===============================  =======================
+family    ``"none"``                  ``"common"``                     ``"client"``
+========  ==========================  ===============================  =======================
+clpm      one mean per variable       wave-specific means (default)    not identified here
+riclpm    one mean per variable       wave-specific means (default)    LCM-SR: + latent slopes
+dpml      one intercept from wave 2   wave-specific intercepts         + client trend factors
+========  ==========================  ===============================  =======================
 """
 
 from __future__ import annotations
@@ -14,7 +25,14 @@ from typing import Any
 from .data import DataError, SessionPanel
 from .results import ModelResults
 
-__all__ = ["FAMILIES", "get_model_class", "fit_model"]
+__all__ = [
+    "FAMILIES",
+    "TIME_SUPPORT",
+    "get_model_class",
+    "fit_model",
+    "check_time",
+    "time_families",
+]
 
 #: name -> "module:Class". The CLI's ``fit MODEL`` choices are these names.
 FAMILIES: dict[str, str] = {
@@ -26,6 +44,43 @@ FAMILIES: dict[str, str] = {
     "mlm": "causalrel.bayes:MLM",
     "dsem": "causalrel.bayes:DSEM",
 }
+
+
+#: family -> the ``time`` values it estimates (see the table in the module docstring).
+TIME_SUPPORT: dict[str, tuple[str, ...]] = {
+    "clpm": ("none", "common"),
+    "riclpm": ("none", "common", "client"),
+    "dpml": ("none", "common", "client"),
+}
+
+_TIME_VALUES = ("none", "common", "client")
+
+
+def time_families(value: str) -> list[str]:
+    """The families that can estimate ``time=value``."""
+    return [f for f, values in TIME_SUPPORT.items() if value in values]
+
+
+def check_time(family: str, value: str) -> str:
+    """``value`` if family ``family`` supports ``time=value``, else a :class:`DataError`.
+
+    The error names the values the family supports and the families that support ``value``.
+    """
+    if value not in _TIME_VALUES:
+        raise DataError(f"time must be one of {', '.join(map(repr, _TIME_VALUES))}; got {value!r}.")
+    supported = TIME_SUPPORT.get(family, ())
+    if value not in supported:
+        own = (
+            f"'{family}' supports time = {', '.join(map(repr, supported))}"
+            if supported
+            else f"'{family}' has no time option yet"
+        )
+        raise DataError(
+            f"time={value!r} is not available for model '{family}' ({own}). "
+            f"Families that can fit time={value!r}: "
+            f"{', '.join(time_families(value))}."
+        )
+    return value
 
 
 def get_model_class(name: str) -> type:
@@ -41,6 +96,8 @@ def fit_model(name: str, panel: SessionPanel, **options: Any) -> ModelResults:
 
     An option neither accepts raises a :class:`DataError` naming the options that do apply.
     """
+    if "time" in options and name in FAMILIES:  # before importing the family (PyMC is slow)
+        check_time(name, options["time"])
     cls = get_model_class(name)
     init_names = _keyword_names(cls.__init__)
     fit_names = _keyword_names(cls.fit)

@@ -29,6 +29,7 @@ from .compare import (
     WaldTest,
     chibar_weights_psd2,
     compare_nested,
+    compare_slopes,
     wald_equal_across_groups,
 )
 from .estimate import HeywoodWarning, SEMFit, fit_partable
@@ -40,6 +41,7 @@ from .models import (
     clpm_syntax,
     default_waves,
     dpml_syntax,
+    lcmsr_syntax,
     per_group_labels,
     riclpm_syntax,
 )
@@ -52,6 +54,7 @@ __all__ = [
     "DPML",
     "SEMResults",
     "compare_nested",
+    "compare_slopes",
     "NestedTest",
     "WaldTest",
     "wald_equal_across_groups",
@@ -66,5 +69,6 @@ __all__ = [
     "riclpm_syntax",
     "clpm_syntax",
     "dpml_syntax",
+    "lcmsr_syntax",
     "default_waves",
 ]

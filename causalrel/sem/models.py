@@ -30,10 +30,26 @@ unless their type is in ``group_equal``. ``effects.within`` keeps the contract's
 the lagged effects are equal across groups; otherwise each group's effects are reported under
 ``"alliance->symptoms[arm=treatment]"`` and so on (the same for ``effects.between``).
 
+Time (``time=``, the one vocabulary of the issue-13 families): ``"common"`` (default) = change
+shared by all clients, absorbed by wave-specific means (lavaan's free observed intercepts);
+``"none"`` = one mean per variable over all waves (labels ``m_x``, ``m_y``; RI-CLPM and
+CLPM); ``"client"`` = each client's own linear trajectory besides the shared one: the RI-CLPM
+becomes the latent curve model with structured residuals (LCM-SR; Curran, Howard, Bainter,
+Lane & McGinley 2014, *JCCP* 82(5), 879-894), with latent slopes ``Sx``, ``Sy`` loading
+``s - first`` (0, 1, ..., T-1: waves are consecutive sessions, so this is both the wave count
+and the session number from the first wave) on the wave scores, free (co)variances among
+``RIx, RIy, Sx, Sy`` and the same lagged and same-session structure among the within-client
+residuals ``wx<s>``, ``wy<s>``. With the default ``linear_means=False`` the wave-specific
+means stay free and the latent means are 0, so the RI-CLPM is the LCM-SR with the slope
+(co)variances at 0 (the nesting :func:`causalrel.sem.compare.compare_slopes` tests);
+``linear_means=True`` is the published LCM-SR's mean structure (observed intercepts 0, the
+means of ``RIx``, ``RIy``, ``Sx``, ``Sy`` free: a linear average trajectory). The DPML has
+``"common"``, ``"none"`` (intercepts equal from wave 2 on) and ``"client"`` (trend factors
+``TRx``, ``TRy`` correlated with the fixed effects and the first wave; see :class:`DPML`).
+
 No ``detrend`` option: removing each client's linear trend over the modelled waves puts an
 exact linear constraint on every complete client's scores, which makes the covariance matrix
-of the waves singular. Average trends are absorbed by the wave-specific means; client-specific
-trends need a model with latent slopes.
+of the waves singular. Client-specific trends need latent slopes: ``time="client"``.
 """
 
 from __future__ import annotations
@@ -46,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import DataError, SessionPanel, client_column
+from ..families import check_time
 from ..results import Effect, between_key, effect_key
 from .estimate import fit_partable, warn_problems
 from .fitmeasures import fit_measures
@@ -53,7 +70,10 @@ from .partable import GROUP_EQUAL, ParTable, parse_model
 from .results import SEMResults
 
 __all__ = ["CLPM", "RICLPM", "DPML", "riclpm_syntax", "clpm_syntax", "dpml_syntax",
-           "default_waves"]
+           "lcmsr_syntax", "default_waves", "TIME_VALUES"]
+
+#: The values of ``time=`` (one vocabulary across families; see the module docstring).
+TIME_VALUES = ("none", "common", "client")
 
 #: Labels of the time-invariant lagged effects (``constrained=True``).
 LAG_LABELS = {("x", "x"): "ar_x", ("y", "y"): "ar_y", ("x", "y"): "cl_xy", ("y", "x"): "cl_yx"}
@@ -112,6 +132,21 @@ def per_group_labels(syntax: str, groups: int, group_equal: Iterable[str] = ()) 
     return re.sub(r"(?<![\w.(])([A-Za-z_][A-Za-z0-9_]*)\*", repl, syntax)
 
 
+def _within_lines(w: list[int], constrained: bool) -> tuple[list[str], list[str]]:
+    """The within-client part shared by the RI-CLPM and the LCM-SR: components ``w<v><s>``,
+    lags and same-session covariances, and (second list) the within variances."""
+    lines = ["# within components"]
+    lines += [f"w{v}{s} =~ 1*{v}{s}" for s in w for v in ("x", "y")]
+    lines.append("# lagged effects")
+    for prev, s in zip(w[:-1], w[1:], strict=True):
+        lines += _lag_terms("w", s, prev, constrained)
+    lines.append("# wave-1 covariance and same-session innovation covariances")
+    lines += [f"wx{s} ~~ wy{s}" for s in w]
+    variances = ["# within (residual) variances"]
+    variances += [f"w{v}{s} ~~ w{v}{s}" for s in w for v in ("x", "y")]
+    return lines, variances
+
+
 def riclpm_syntax(waves: Iterable[int], *, constrained: bool = False,
                   invariant_means: bool = False, covariates: Iterable[str] = ()) -> str:
     """lavaan syntax of the RI-CLPM (Mulder & Hamaker 2021) for the given waves.
@@ -121,24 +156,53 @@ def riclpm_syntax(waves: Iterable[int], *, constrained: bool = False,
     """
     w = list(waves)
     cov = list(covariates)
+    structure, variances = _within_lines(w, constrained)
     lines = ["# between: random intercepts",
              "RIx =~ " + " + ".join(f"1*x{s}" for s in w),
-             "RIy =~ " + " + ".join(f"1*y{s}" for s in w),
-             "# within components"]
-    lines += [f"w{v}{s} =~ 1*{v}{s}" for s in w for v in ("x", "y")]
-    lines.append("# lagged effects")
-    for prev, s in zip(w[:-1], w[1:], strict=True):
-        lines += _lag_terms("w", s, prev, constrained)
-    lines.append("# wave-1 covariance and same-session innovation covariances")
-    lines += [f"wx{s} ~~ wy{s}" for s in w]
+             "RIy =~ " + " + ".join(f"1*y{s}" for s in w)]
+    lines += structure
     lines.append("# random intercepts: variances and covariance")
     lines += ["RIx ~~ RIx", "RIy ~~ RIy", "RIx ~~ RIy"]
-    lines.append("# within (residual) variances")
-    lines += [f"w{v}{s} ~~ w{v}{s}" for s in w for v in ("x", "y")]
+    lines += variances
     if cov:
         lines.append("RIx + RIy ~ " + " + ".join(cov))
         lines += _covariate_block(cov)
     lines += _means(w, invariant_means)
+    return "\n".join(lines)
+
+
+def lcmsr_syntax(waves: Iterable[int], *, constrained: bool = False,
+                 linear_means: bool = False, covariates: Iterable[str] = ()) -> str:
+    """lavaan syntax of the LCM-SR (Curran et al. 2014): the RI-CLPM plus latent slopes.
+
+    ``Sx``/``Sy`` load ``s - first`` on ``x<s>``/``y<s>``; the intercepts ``RIx``/``RIy`` and
+    slopes covary freely (a 4 x 4 matrix); the within-client residuals ``wx<s>``, ``wy<s>``
+    have the RI-CLPM's lagged and same-session structure. ``linear_means``: observed
+    intercepts fixed at 0 and the four latent means free (the published model); otherwise
+    the wave means are free and the latent means 0. Time-invariant ``covariates`` predict
+    intercepts and slopes (``RIx + RIy + Sx + Sy ~ z``).
+    """
+    w = list(waves)
+    cov = list(covariates)
+    lines = ["# between: latent intercepts and slopes",
+             "RIx =~ " + " + ".join(f"1*x{s}" for s in w),
+             "RIy =~ " + " + ".join(f"1*y{s}" for s in w),
+             "Sx =~ " + " + ".join(f"{s - w[0]}*x{s}" for s in w),
+             "Sy =~ " + " + ".join(f"{s - w[0]}*y{s}" for s in w)]
+    structure, variances = _within_lines(w, constrained)
+    lines += structure
+    lines.append("# intercepts and slopes: variances and covariances")
+    growth = ["RIx", "RIy", "Sx", "Sy"]
+    lines += [f"{a} ~~ {a}" for a in growth]
+    lines += [f"{a} ~~ {b}" for i, a in enumerate(growth) for b in growth[i + 1:]]
+    lines += variances
+    if cov:
+        lines.append("RIx + RIy + Sx + Sy ~ " + " + ".join(cov))
+        lines += _covariate_block(cov)
+    if linear_means:
+        lines.append("# linear mean trajectory: observed intercepts 0, latent means free")
+        lines += [f"{v}{s} ~ 0*1" for v in ("x", "y") for s in w]
+        lines += [f"{a} ~ 1" for a in growth]
     return "\n".join(lines)
 
 
@@ -165,12 +229,19 @@ def clpm_syntax(waves: Iterable[int], *, constrained: bool = False,
 
 
 def dpml_syntax(waves: Iterable[int], *, constrained: bool = True,
-                invariant_error_variances: bool = False, covariates: Iterable[str] = ()) -> str:
+                invariant_error_variances: bool = False, covariates: Iterable[str] = (),
+                invariant_means: bool = False, trends: bool = False) -> str:
     """lavaan syntax of the ML dynamic panel model (Allison, Williams & Moral-Benito 2017).
 
     Time-invariant ``covariates`` enter both equations from the second wave on (effects equal
     over waves when ``constrained``), correlate freely with the first wave's observations and
-    are uncorrelated with the fixed effects (as in ``xtdpdml``).
+    are uncorrelated with the fixed effects (as in ``xtdpdml``). ``invariant_means``: one
+    intercept per equation from the second wave on (``m_x``, ``m_y``; the first wave's
+    exogenous means stay free), i.e. no change shared by all clients (``time="none"``).
+    ``trends``: client-specific linear trends in both equations (``time="client"``): trend
+    factors ``TRx``, ``TRy`` loading ``s - first`` from the second wave on, correlated freely
+    with each other, the fixed effects and the first wave's observations (the random-trend
+    dynamic model; the wave intercepts keep the shared change).
     """
     w = list(waves)
     cov = list(covariates)
@@ -185,6 +256,13 @@ def dpml_syntax(waves: Iterable[int], *, constrained: bool = True,
     lines += ["FEx ~~ FEx", "FEy ~~ FEy", "FEx ~~ FEy",
               f"FEx ~~ x{first} + y{first}", f"FEy ~~ x{first} + y{first}",
               f"x{first} ~~ x{first}", f"y{first} ~~ y{first}", f"x{first} ~~ y{first}"]
+    if trends:
+        lines.append("# client-specific trends, free to correlate with FE and the first wave")
+        lines += ["TRx =~ " + " + ".join(f"{s - first}*x{s}" for s in rest),
+                  "TRy =~ " + " + ".join(f"{s - first}*y{s}" for s in rest),
+                  "TRx ~~ TRx", "TRy ~~ TRy", "TRx ~~ TRy",
+                  "TRx ~~ FEx + FEy", "TRy ~~ FEx + FEy",
+                  f"TRx ~~ x{first} + y{first}", f"TRy ~~ x{first} + y{first}"]
     lines.append("# error variances and same-session error covariances")
     for s in rest:
         if invariant_error_variances:
@@ -199,6 +277,8 @@ def dpml_syntax(waves: Iterable[int], *, constrained: bool = True,
                 lines.append(f"{v}{s} ~ " + " + ".join(terms))
         lines += _covariate_block(cov)
         lines += [f"{v}{first} ~~ {z}" for z in cov for v in ("x", "y")]
+    if invariant_means:
+        lines += [f"{v}{s} ~ m_{v}*1" for v in ("x", "y") for s in rest]
     return "\n".join(lines)
 
 
@@ -245,6 +325,8 @@ class _PanelSEM:
     min_waves = 2
     prefix = ""  # latent prefix of the within components ("w" for the RI-CLPM)
     between: tuple[str, str] | None = None  # latent pair whose correlation is "between"
+    time = "common"  # the time option (see the module docstring)
+    slopes: tuple[str, str] | None = None  # latent slope pair with time="client"
 
     def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
                  constrained: bool = False, min_reach: float = 0.5,
@@ -402,7 +484,7 @@ class _PanelSEM:
         if z not in p.data.columns:
             raise DataError(f"Covariate '{z}' is not a column of the data; load it with "
                             f"load_panel(..., covariates=['{z}']).")
-        if z in (p.x, p.y, p.client, p.session, self.group) or re.fullmatch(r"(w?[xy]\d+|RI[xy]|FE[xy])", z):
+        if z in (p.x, p.y, p.client, p.session, self.group) or re.fullmatch(r"(w?[xy]\d+|RI[xy]|FE[xy]|S[xy]|TR[xy])", z):
             raise DataError(f"Covariate name '{z}' clashes with a model variable; rename it.")
         values = pd.to_numeric(p.data[z], errors="coerce")
         if values.notna().sum() < p.data[z].notna().sum():
@@ -481,6 +563,7 @@ class _PanelSEM:
                 "message": sem.message,
                 "information": information,
                 "estimator": sem.estimator,
+                "time": self.time,
                 "cluster": cluster,
                 "n_patterns": int(sum(p.n_patterns for p in sem.group_patterns)),
                 "improper": bool(sem.problems),
@@ -577,13 +660,16 @@ class _PanelSEM:
             return {}
         equal = self.n_groups == 1 or {"lv.variances", "lv.covariances"} <= set(self.group_equal)
         out = {}
+        x, y = self.panel.x, self.panel.y
         for g, suffix in ([(1, "")] if equal else self._group_keys()):
-            out[between_key(self.panel.x, self.panel.y) + suffix] = self._correlation(
-                sem, g, level)
+            out[between_key(x, y) + suffix] = self._correlation(sem, g, level, self.between)
+            if self.time == "client":
+                out[between_key(f"slope({x})", f"slope({y})") + suffix] = self._correlation(
+                    sem, g, level, self.slopes)
         return out
 
-    def _correlation(self, sem, g: int, level: float) -> Effect:
-        a, b = self.between
+    def _correlation(self, sem, g: int, level: float, pair: tuple[str, str]) -> Effect:
+        a, b = pair
         t = sem.partable.table
         idx = {}
         for lhs, rhs in ((a, a), (b, b), (a, b)):
@@ -642,6 +728,17 @@ class _PanelSEM:
         return notes
 
 
+def _resolve_time(family: str, time: str, invariant_means: bool) -> str:
+    """The ``time`` value, with the older ``invariant_means=True`` read as ``time="none"``."""
+    check_time(family, time)
+    if invariant_means:
+        if time == "client":
+            raise DataError("invariant_means=True means time='none' (one mean per variable); "
+                            "it cannot be combined with time='client'. Give one time value.")
+        return "none"
+    return time
+
+
 class _MeansSEM(_PanelSEM):
     """A panel SEM whose observed means may be held equal over waves (RI-CLPM and CLPM)."""
 
@@ -650,8 +747,9 @@ class _MeansSEM(_PanelSEM):
                  covariates: Iterable[str] = (), min_reach: float = 0.5,
                  group: str | None = None, group_equal: Iterable[str] | str = (),
                  group_label: Iterable | None = None,
-                 defined: bool | Iterable[str] = False) -> None:
-        self.invariant_means = bool(invariant_means)
+                 defined: bool | Iterable[str] = False, time: str = "common") -> None:
+        self.time = _resolve_time(self.name, time, bool(invariant_means))
+        self.invariant_means = self.time == "none"
         super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
                          covariates=covariates, group=group, group_equal=group_equal,
                          group_label=group_label, defined=defined)
@@ -668,6 +766,20 @@ class RICLPM(_MeansSEM):
     ----------
     panel : SessionPanel
         The data; session numbers are the waves.
+    time : {"common", "none", "client"}
+        How change over sessions is modelled. ``"common"`` (default): change shared by all
+        clients, as wave-specific means. ``"none"``: one mean per variable (the same as
+        ``invariant_means=True``). ``"client"``: each client's own linear trajectory besides
+        the shared one, the latent curve model with structured residuals (LCM-SR; Curran,
+        Howard, Bainter, Lane & McGinley 2014): latent slopes ``Sx``/``Sy`` (loadings 0, 1,
+        ..., T-1) correlated freely with the random intercepts, the lagged and same-session
+        effects among the within-client residuals. Needs 4 waves.
+    linear_means : bool
+        With ``time="client"``: the published LCM-SR's mean structure, a linear average
+        trajectory (observed intercepts 0; the means of ``RIx``, ``RIy``, ``Sx``, ``Sy``
+        free, in ``params`` as ``Sx ~1`` ...). Default False: the wave-specific means stay
+        free (any shape of shared change) and the latent means are 0, so the RI-CLPM is
+        nested in the LCM-SR (:func:`causalrel.sem.compare_slopes`).
     waves : iterable of int, optional
         Consecutive session numbers to use. Default: from the first session to the last one
         that at least ``min_reach`` of the clients reached (later sessions are excluded and
@@ -710,22 +822,63 @@ class RICLPM(_MeansSEM):
     effects ``wy<s> ~ wx<s-1>`` (the common value if constrained);
     ``effects.between["x~y"]`` is the random-intercept correlation. With ``group=`` and lags
     not equal across groups, both are reported per group (keys ``"x->y[arm=treatment]"``).
+    With ``time="client"``, ``effects.between`` adds ``"slope(x)~slope(y)"``, the correlation
+    of the clients' slopes; the slope variances (``Sx ~~ Sx``), covariances and (with
+    ``linear_means``) means (``Sx ~1``) are rows of ``params``.
     """
 
     name = "riclpm"
     min_waves = 3
     prefix = "w"
     between = ("RIx", "RIy")
+    slopes = ("Sx", "Sy")
+
+    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
+                 time: str = "common", constrained: bool = False,
+                 invariant_means: bool = False, linear_means: bool = False,
+                 covariates: Iterable[str] = (), min_reach: float = 0.5,
+                 group: str | None = None, group_equal: Iterable[str] | str = (),
+                 group_label: Iterable | None = None,
+                 defined: bool | Iterable[str] = False) -> None:
+        self.linear_means = bool(linear_means)
+        if self.linear_means and time != "client":
+            raise DataError("linear_means=True is the LCM-SR's mean structure; it needs "
+                            "time='client'.")
+        if time == "client":
+            self.min_waves = 4  # T = 3 leaves the LCM-SR with more parameters than moments
+        super().__init__(panel, waves=waves, constrained=constrained,
+                         invariant_means=invariant_means, covariates=covariates,
+                         min_reach=min_reach, group=group, group_equal=group_equal,
+                         group_label=group_label, defined=defined, time=time)
 
     def _syntax(self) -> str:
+        if self.time == "client":
+            return lcmsr_syntax(self.waves, constrained=self.constrained,
+                                linear_means=self.linear_means, covariates=self.covariates)
         return riclpm_syntax(self.waves, constrained=self.constrained,
                              invariant_means=self.invariant_means, covariates=self.covariates)
 
     def _notes(self) -> list[str]:
-        return super()._notes() + [
+        notes = super()._notes() + [
             "effects.between is the correlation of the random intercepts RIx and RIy "
             "(clients' stable levels)."
         ]
+        if self.time == "client":
+            w = self.waves
+            means = ("a linear average trajectory (observed intercepts 0; the means of RIx, "
+                     "RIy, Sx, Sy are free)" if self.linear_means else
+                     "wave-specific means for the change shared by all clients (latent means 0)")
+            notes.append(
+                "time='client': the latent curve model with structured residuals (LCM-SR; "
+                "Curran et al. 2014). Every client has an own linear slope per variable (Sx, "
+                f"Sy; loadings 0..{w[-1] - w[0]} on sessions {w[0]}..{w[-1]}), correlated "
+                "freely with the random intercepts; the lagged effects are among the "
+                f"residuals around each client's trajectory. Mean structure: {means}. "
+                "effects.between adds the slope correlation; test the slope variances "
+                "against the RI-CLPM with causalrel.sem.compare_slopes(riclpm_fit, this_fit).")
+        elif self.time == "none":
+            notes.append("time='none': one mean per variable over all waves (m_x, m_y).")
+        return notes
 
 
 class CLPM(_MeansSEM):
@@ -740,6 +893,8 @@ class CLPM(_MeansSEM):
 
     name = "clpm"
     min_waves = 2
+    # time="client" is refused by check_time: latent slopes in a model without random
+    # intercepts are not the LCM-SR (use the RI-CLPM).
 
     def _syntax(self) -> str:
         return clpm_syntax(self.waves, constrained=self.constrained,
@@ -771,18 +926,29 @@ class DPML(_PanelSEM):
         Time-invariant lagged effects (default True, as in ``xtdpdml``).
     invariant_error_variances : bool
         One error variance per variable for all waves (``xtdpdml``'s ``errorinv``).
+    time : {"common", "none", "client"}
+        ``"common"`` (default): wave-specific intercepts (change shared by all clients, as
+        ``xtdpdml``'s default wave intercepts). ``"none"``: one intercept per equation from
+        the second wave on (``m_x``, ``m_y``). ``"client"``: besides the wave intercepts,
+        client-specific linear trends in both equations, as trend factors ``TRx``/``TRy``
+        (loadings 1, 2, ... from the second wave on) correlated freely with each other, the
+        fixed effects and the first wave (the random-trend dynamic model). Needs 4 waves.
     """
 
     name = "dpml"
     min_waves = 3
     between = ("FEx", "FEy")
+    slopes = ("TRx", "TRy")
 
     def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
                  constrained: bool = True, invariant_error_variances: bool = False,
                  covariates: Iterable[str] = (), min_reach: float = 0.5,
                  group: str | None = None, group_equal: Iterable[str] | str = (),
                  group_label: Iterable | None = None,
-                 defined: bool | Iterable[str] = False) -> None:
+                 defined: bool | Iterable[str] = False, time: str = "common") -> None:
+        self.time = check_time(self.name, time)
+        if self.time == "client":
+            self.min_waves = 4
         self.invariant_error_variances = bool(invariant_error_variances)
         super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
                          covariates=covariates, group=group, group_equal=group_equal,
@@ -791,9 +957,18 @@ class DPML(_PanelSEM):
     def _syntax(self) -> str:
         return dpml_syntax(self.waves, constrained=self.constrained,
                            invariant_error_variances=self.invariant_error_variances,
-                           covariates=self.covariates)
+                           covariates=self.covariates, invariant_means=self.time == "none",
+                           trends=self.time == "client")
 
     def _notes(self) -> list[str]:
-        return super()._notes() + [
+        notes = super()._notes() + [
             "effects.between is the correlation of the fixed effects FEx and FEy."
         ]
+        if self.time == "client":
+            notes.append("time='client': client-specific linear trends TRx, TRy in both "
+                         "equations (loadings 1, 2, ... from the second wave), correlated "
+                         "freely with the fixed effects and the first wave.")
+        elif self.time == "none":
+            notes.append("time='none': one intercept per equation from the second wave on "
+                         "(m_x, m_y).")
+        return notes

@@ -1,5 +1,5 @@
-"""Write the simulated data sets that tests/reference/lavaan_clpm.R and
-tests/reference/lavaan_multigroup.R fit with lavaan.
+"""Write the simulated data sets that tests/reference/lavaan_clpm.R,
+tests/reference/lavaan_multigroup.R and tests/reference/lavaan_lcmsr.R fit with lavaan.
 
 Run from the repository root (then run the R scripts):
 
@@ -7,6 +7,7 @@ Run from the repository root (then run the R scripts):
     Rscript tests/reference/lavaan_clpm.R
     Rscript tests/reference/lavaan_multigroup.R
     Rscript tests/reference/lavaan_mlr.R
+    Rscript tests/reference/lavaan_lcmsr.R
 
 Long format (client, session, alliance, symptoms), as causalrel reads it; the R script makes
 the wide format itself (x<s> = alliance at session s, y<s> = symptoms).
@@ -84,6 +85,28 @@ def clustered_skewed():
     return data.round(4)
 
 
+def lcmsr_data(missing: bool) -> pd.DataFrame:
+    """Client-specific linear trajectories (each client's own slope per variable, besides an
+    average trend) for the LCM-SR: 300 clients x 6 sessions complete, or x 7 sessions with
+    MCAR ratings, skipped sessions and MAR dropout; plus a client-level treatment arm (text,
+    random) and a continuous severity score related to the symptom slope (3% missing)."""
+    kw = dict(mcar=0.08, skip=0.03, dropout=0.05, dropout_on_symptoms=0.5) if missing else {}
+    sim = simulate(300, 7 if missing else 6, trait_corr=0.3, trend=(0.05, -0.1),
+                   trend_sd=(0.2, 0.25), seed=106 if missing else 105, **kw)
+    data = sim.data.copy()
+    rng = np.random.default_rng(107)
+    slopes = sim.truth.clients.set_index("client")["trend_symptoms"]
+    clients = data["client"].unique()
+    arm = pd.Series(np.where(rng.random(len(clients)) < 0.5, "control", "treatment"),
+                    index=clients)
+    severity = pd.Series(5 * slopes.reindex(clients).to_numpy()
+                         + rng.normal(0, 0.5, len(clients)), index=clients)
+    severity[rng.random(len(clients)) < 0.03] = np.nan
+    data["arm"] = data["client"].map(arm)
+    data["severity"] = data["client"].map(severity).round(4)
+    return data.round(4)
+
+
 if __name__ == "__main__":
     for name, kw in SETS.items():
         sim = simulate(**kw)
@@ -92,3 +115,5 @@ if __name__ == "__main__":
     with_covariates().to_csv(OUT / "lavaan_data_covariates.csv", index=False)
     multigroup().to_csv(OUT / "lavaan_data_multigroup.csv", index=False)
     clustered_skewed().to_csv(OUT / "lavaan_data_cluster.csv", index=False)
+    lcmsr_data(False).to_csv(OUT / "lavaan_data_lcmsr_complete.csv", index=False)
+    lcmsr_data(True).to_csv(OUT / "lavaan_data_lcmsr_missing.csv", index=False)
