@@ -173,7 +173,7 @@ def test_non_converged_fit_exits_1_and_warns(capsys, data_file):
     "args,message",
     [
         (["fe", "--constrained"], "does not apply to model 'fe'"),
-        (["riclpm", "--seed", "3"], "does not apply to model 'riclpm'"),
+        (["riclpm", "--draws", "300"], "does not apply to model 'riclpm'"),
         (["riclpm", "--set", "novalue"], "--set takes KEY=VALUE"),
         (["riclpm", "--set", "=3"], "--set takes KEY=VALUE"),
         (["riclpm", "--set", "no_such_option=1"], "Option 'no_such_option' does not apply"),
