@@ -146,6 +146,9 @@ class AnalysisOutcome:
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: float = float("nan")
     verdict: dict[str, Any] = field(default_factory=dict)
+    #: Trend sensitivity: the SEM families refitted with ``time="client"`` (each client's own
+    #: linear trajectory; the RI-CLPM becomes the LCM-SR), by family name.
+    time_client: dict[str, ModelResults] = field(default_factory=dict)
 
     @property
     def not_converged(self) -> list[str]:
@@ -328,6 +331,8 @@ def analyze(
             )
         bar.update()
 
+    _fit_time_client(outcome, panel, options, seed, say)
+
     bar.set_description("causal layer (DoWhy)")
     from .causal import causal_analysis
 
@@ -378,12 +383,52 @@ def analyze(
     return outcome
 
 
+#: Families refitted with ``time="client"`` for the trend-sensitivity check (SEMs: fast).
+TIME_CLIENT_FAMILIES = ("riclpm", "dpml")
+
+
+def _fit_time_client(outcome, panel, options, seed, say) -> None:
+    """Refit the SEM families with client trajectories (unless the user chose ``time``)."""
+    for name in TIME_CLIENT_FAMILIES:
+        if name not in outcome.results or "time" in options.get(name, {}):
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                opts = _family_options(name, seed, options.get(name, {}), trend=outcome.settings["trend"])
+                res = _fit(name, panel, {**opts, "time": "client"})
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # the sensitivity check is extra: say so, do not fail
+                outcome.warnings.append(f"{name} (time=client): not fitted ({exc})")
+                continue
+        outcome.warnings += _messages(caught, f"{name} (time=client)")
+        outcome.time_client[name] = res
+        say(f"{name} (time=client): {_effect_line(res, panel)}")
+
+
+def _slope_test(outcome: AnalysisOutcome) -> float | None:
+    """p-value of the slope variances (RI-CLPM vs LCM-SR), chi-bar-square where available."""
+    from .sem.compare import compare_slopes
+
+    common, client = outcome.results.get("riclpm"), outcome.time_client.get("riclpm")
+    if common is None or client is None or not (common.converged and client.converged):
+        return None
+    try:
+        t = compare_slopes(common, client)
+    except DataError as exc:
+        outcome.warnings.append(f"verdict: no slope-variance test ({exc})")
+        return None
+    return t.pvalue_chibar if t.pvalue_chibar is not None else t.pvalue
+
+
 def _verdict(outcome: AnalysisOutcome, panel: SessionPanel) -> dict[str, Any]:
     """``summary.json["verdict"]`` from every fitted family (rules: :mod:`causalrel.verdict`)."""
     from .sem.compare import compare_nested
     from .verdict import CAUSAL, verdict
 
     results: dict[str, Any] = dict(outcome.results)
+    results.update({f"{n}:time=client": r for n, r in outcome.time_client.items()})
     if outcome.causal is not None:
         results[CAUSAL] = outcome.causal
     d = outcome.description
@@ -394,6 +439,9 @@ def _verdict(outcome: AnalysisOutcome, panel: SessionPanel) -> dict[str, Any]:
             context["random_intercepts_p"] = compare_nested(clpm, riclpm).pvalue_chibar
         except DataError as exc:  # e.g. different clients: the CLPM then cannot be vouched for
             outcome.warnings.append(f"verdict: no CLPM vs RI-CLPM test ({exc})")
+    slopes_p = _slope_test(outcome)
+    if slopes_p is not None:
+        context["client_slopes_p"] = slopes_p
     sds = {v: e["sd_within"] for v, e in d["variables"].items()}
     rci = outcome.settings.get("rci") or None
     out = verdict(results, x=panel.x, y=panel.y, context=context, within_sd=sds, rci=rci)
@@ -998,6 +1046,19 @@ def _answer_section(doc: _Doc, outcome: AnalysisOutcome, panel: SessionPanel) ->
           "on these data (rules: `causalrel.verdict`). Standardised (within-client SD units): "
           + ", ".join(f"{k} {_fmt(v[k]['standardized'])}" for k in keys) + ".")
     doc.table(pd.DataFrame(rows))
+    if outcome.time_client:
+        doc.p("Trend sensitivity: the SEM families fitted again with each client's own linear "
+              "trajectory (`time=\"client\"`; the RI-CLPM becomes the latent curve model with "
+              "structured residuals, LCM-SR)"
+              + (f"; test of the slope variances p = {_fmt(v['context']['client_slopes_p'])}."
+                 if "client_slopes_p" in v.get("context", {}) else "."))
+        trows = []
+        for name, client in outcome.time_client.items():
+            for label, r in (("common", outcome.results[name]), ("client", client)):
+                trows.append({"family": name, "time": label,
+                              **{k: _interval(r.effects["within"][k]) for k in keys},
+                              "converged": r.converged})
+        doc.table(pd.DataFrame(trows))
 
 
 def _build_doc(outcome: AnalysisOutcome, panel: SessionPanel) -> _Doc:

@@ -21,6 +21,13 @@ Credibility rules (a family that fails any of them does not count):
   autoregression (Nickell 1981), and their cross-lags inherit part of it; they count only when
   that bias, with ``T`` the median sessions per client, is smaller than the autoregression's
   own standard error (the bias would then hide inside the interval).
+- ``trends``: when the SEMs were also fitted with each client's own linear trajectory
+  (``name:time=client``, the LCM-SR for the RI-CLPM; Curran et al. 2014), the likelihood-ratio
+  test of the slope variances decides which of the two counts: if it rejects at 5%, clients
+  follow their own trajectories and the ``time="common"`` fits ignore them (their cross-lags
+  are then biased toward zero: ``benchmarks/validate_lcmsr.py``); if not, the simpler
+  ``time="common"`` fit counts and the ``time="client"`` one does not (no family counts
+  twice).
 - ``predictive``: a Bayesian fit whose posterior predictive check of the means is extreme
   (p < .05 or > .95) misfits the level of the scores (often an unmodelled trend).
 - ``refuters``: the causal layer counts only when every refuter passed.
@@ -142,6 +149,26 @@ def _rule_nickell(name: str, res: Any, ctx: dict) -> tuple[bool | None, str]:
     )
 
 
+def _rule_trends(name: str, res: Any, ctx: dict) -> tuple[bool | None, str]:
+    p = ctx.get("client_slopes_p")
+    base, _, setting = name.partition(":time=")
+    if p is None or base not in ("riclpm", "dpml") or base + ":time=client" not in ctx["names"]:
+        return None, ""
+    if setting == "client":
+        if p < ALPHA:
+            return True, f"client trajectories modelled (slope variances p = {p:.3g})"
+        return False, (
+            f"no client trajectories detected (slope variances p = {p:.3g}): the simpler "
+            f"{base} fit counts instead"
+        )
+    if p < ALPHA:
+        return False, (
+            f"clients follow their own trajectories (slope variances p = {p:.3g}), which this "
+            f"fit ignores: {base}:time=client counts instead"
+        )
+    return True, f"no client trajectories detected (slope variances p = {p:.3g})"
+
+
 def _rule_predictive(name: str, res: Any, ctx: dict) -> tuple[bool | None, str]:
     fit = getattr(res, "fit", {}) or {}
     ps = {k: v for k, v in fit.items() if k.startswith("ppc_p:") and k.endswith(":mean")}
@@ -182,6 +209,7 @@ RULES = {
     "stable_traits": _rule_stable_traits,
     "instruments": _rule_instruments,
     "nickell": _rule_nickell,
+    "trends": _rule_trends,
     "predictive": _rule_predictive,
     "refuters": _rule_refuters,
     "identified": _rule_identified,
@@ -200,10 +228,13 @@ def credibility(results: Mapping[str, Any], context: Mapping[str, Any]) -> dict[
     ----------
     results : mapping of name -> ModelResults (or the causal layer's results)
     context : mapping
-        ``variables`` (the two score names), ``median_sessions`` (sessions per client) and,
-        when the CLPM and RI-CLPM were both fitted, ``random_intercepts_p`` (chi-bar-square).
+        ``variables`` (the two score names), ``median_sessions`` (sessions per client), when
+        the CLPM and RI-CLPM were both fitted ``random_intercepts_p`` (chi-bar-square), and
+        when the RI-CLPM was also fitted with ``time="client"`` ``client_slopes_p`` (test of
+        the slope variances).
     """
     ctx = dict(context)
+    ctx["names"] = set(results)
     if "fe" in results:
         ctx.setdefault("fe_autoregressions", _within(results["fe"]))
     out = {}
@@ -355,8 +386,9 @@ def _clinical(v: Mapping[str, Any], cause: str, outcome: str) -> str:
     if v.get("per_within_sd") is None:
         return ""
     s = (
-        f" A {cause} one within-client SD above the client's usual goes with "
-        f"{abs(v['per_within_sd']):.2g} {outcome} points at the next session"
+        f" One within-client SD more {cause} than the client's usual goes with "
+        f"{abs(v['per_within_sd']):.2g} {outcome} points {'less' if v['per_within_sd'] < 0 else 'more'} "
+        f"at the next session"
     )
     if v.get("rci_share") is not None:
         s += f", {v['rci_share']:.0%} of the reliable-change threshold"

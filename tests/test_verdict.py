@@ -160,3 +160,15 @@ def test_verdict_contract_and_sentences():
         s["estimate"] * 4.0 / 0.5
     )
     assert v["families"]["fe"]["credible"] is False
+
+
+def test_trend_rule_picks_one_of_common_and_client_fits():
+    results = {"riclpm": res("riclpm", as_=(-0.7, 0.1)), "riclpm:time=client": res("riclpm")}
+    base = {"variables": (X, Y), "median_sessions": 30}
+    cred = credibility(results, {**base, "client_slopes_p": 0.001})
+    assert not cred["riclpm"].credible and "own trajectories" in cred["riclpm"].reasons[0]
+    assert cred["riclpm:time=client"].credible
+    cred = credibility(results, {**base, "client_slopes_p": 0.6})
+    assert cred["riclpm"].credible and not cred["riclpm:time=client"].credible
+    # without the test both count on their other checks
+    assert all(c.credible for c in credibility(results, base).values())
