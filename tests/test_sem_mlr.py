@@ -222,6 +222,8 @@ def test_scaled_difference_test_matches_lavtestlrt(panels):
         compare_nested(CLPM(panels["missing"], constrained=True, **M6).fit(), riclpm)
 
 
+# the shipped data have gaps and one-session clients: the CLI says so with a DataWarning
+@pytest.mark.filterwarnings("ignore::causalrel.data.DataWarning")
 def test_cli_fit_mlr_cluster_json(capsys):
     """`causalrel fit riclpm FILE --estimator mlr --cluster therapist --json` works and
     reports the robust statistics; a cluster column that is not there exits 2."""
