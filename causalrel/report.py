@@ -250,13 +250,21 @@ def analyze(
         raise DataError(f"trend must be one of {', '.join(DSEM_TREND)}; got {trend!r}.")
     options = {k: dict(v) for k, v in (options or {}).items()}
     steps = ["describe", *names, "causal layer", "figures and report"]
-    bar = tqdm(total=len(steps), disable=not progress, file=sys.stderr, unit="step")
+    tty = sys.stderr.isatty()  # a log file gets plain lines, no bar fragments
+    bar = tqdm(total=len(steps), disable=not (progress and tty), file=sys.stderr, unit="step")
 
     def say(msg: str) -> None:
-        if progress:
+        if progress and tty:
             bar.write(msg, file=sys.stderr)
+        elif progress:
+            print(msg, file=sys.stderr, flush=True)
 
-    bar.set_description("describing the data")
+    def step(what: str) -> None:
+        bar.set_description(what)
+        if progress and not tty:
+            print(f"{what} ...", file=sys.stderr, flush=True)
+
+    step("describing the data")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         description = describe(panel)
@@ -285,12 +293,12 @@ def analyze(
     bar.update()
 
     for name in names:
-        bar.set_description(f"fitting {name}")
         if fast and name in SAMPLER_FAMILIES:
             outcome.skipped[name] = "skipped by --fast (a sampler family)"
             say(f"{name}: skipped (--fast)")
             bar.update()
             continue
+        step(f"fitting {name}")
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -314,7 +322,7 @@ def analyze(
             )
         bar.update()
 
-    bar.set_description("causal layer (DoWhy)")
+    step("causal layer (DoWhy)")
     from .causal import causal_analysis
 
     with warnings.catch_warnings(record=True) as caught:
@@ -338,7 +346,7 @@ def analyze(
         say(f"causal layer: FAILED: {outcome.causal_error}")
     bar.update()
 
-    bar.set_description("writing the report")
+    step("writing the report")
     outcome.seconds = time.perf_counter() - start
     _write_outputs(outcome, panel, truth)
     outcome.seconds = time.perf_counter() - start
