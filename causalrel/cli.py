@@ -209,6 +209,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
         _print_json(res.to_dict())
     else:
         print(res.summary())
+    if not res.converged:
+        reason = res.diagnostics.get("message") or "see the warnings above"
+        print(
+            f"causalrel: {args.model} did not converge ({reason}); do not use its numbers.",
+            file=sys.stderr,
+        )
     return 0 if res.converged else EXIT_FAILED
 
 

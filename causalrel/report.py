@@ -470,6 +470,8 @@ def _status(outcome: AnalysisOutcome, name: str) -> str:
     res = outcome.results.get(name)
     if res is None:
         return "not run"
+    if res.diagnostics.get("improper"):
+        return "IMPROPER (not converged)"
     return "converged" if res.converged else "NOT CONVERGED"
 
 
@@ -908,7 +910,16 @@ def _build_doc(outcome: AnalysisOutcome, panel: SessionPanel) -> _Doc:
     for name, msg in outcome.failures.items():
         problems.append(f"**{name} FAILED**: {msg}")
     for name in outcome.not_converged:
-        problems.append(f"**{name} did not converge**: do not trust its numbers (see warnings).")
+        diag = outcome.results[name].diagnostics
+        if diag.get("improper"):
+            problems.append(
+                f"**{name} has an improper solution** ({'; '.join(diag.get('problems', []))}): "
+                "it did not converge to a proper estimate; do not trust its numbers."
+            )
+        else:
+            problems.append(
+                f"**{name} did not converge**: do not trust its numbers (see warnings)."
+            )
     if outcome.causal_error:
         problems.append(f"**causal layer FAILED**: {outcome.causal_error}")
     for name, why in outcome.skipped.items():
