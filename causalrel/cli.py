@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit one model family",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Fit one model family. Families:\n"
-        + "\n".join(f"  {n:<7} {FAMILY_HELP[n]}" for n in FAMILIES),
+        + "\n".join(f"  {n:<7} {FAMILY_HELP.get(n, '(no description)')}" for n in FAMILIES),
     )
     p.add_argument("model", choices=list(FAMILIES), help="model family (see above)")
     _data_flags(p)
