@@ -239,6 +239,8 @@ def analyze(
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} is a file; give a folder for the report.")
     out.mkdir(parents=True, exist_ok=True)
+    for old in ("summary.json", "report.html", "report.md"):  # an interrupted run leaves none
+        (out / old).unlink(missing_ok=True)
     names = list(families) if families is not None else list(FAMILIES)
     unknown = [n for n in names if n not in FAMILIES]
     if unknown:

@@ -499,3 +499,42 @@ def test_generated_tables_never_reach_a_bug_report(table, command, tmp_path, cap
     assert got in (0, 1, 2)
     if got == 2:
         assert err.startswith("causalrel: error:") or "error:" in err
+
+
+def test_ctrl_c_in_analyze_stops_and_leaves_no_report(base, tmp_path, capsys, monkeypatch):
+    """Nothing is fitted after the interrupt, and no old report stays behind as if done."""
+    import causalrel.report as report
+
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "summary.json").write_text('{"ok": true}')
+    (out / "report.html").write_text("old")
+    fitted = []
+
+    def fit(name, panel, opts):
+        fitted.append(name)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "_fit", fit)
+    got, _, err = cli(capsys, "analyze", write(base, tmp_path / "d.csv"), "--out", out)
+    assert got == 130 and "interrupted" in err
+    assert fitted == ["clpm"]
+    assert not (out / "summary.json").exists() and not (out / "report.html").exists()
+
+
+def test_fit_shows_no_sampler_bars_in_a_log(base, tmp_path, capsys, monkeypatch):
+    """stderr is not a terminal here: Bayesian fits get progressbar=False, others nothing."""
+    import causalrel.families as families
+
+    seen = {}
+
+    def fit_model(name, panel, **options):
+        seen[name] = options
+        raise DataError("stop here")
+
+    monkeypatch.setattr(families, "fit_model", fit_model)
+    f = write(base, tmp_path / "d.csv")
+    for name in ("mlm", "fe"):
+        got, _, err = cli(capsys, "fit", name, f)
+        assert got == 2 and "stop here" in err
+    assert seen == {"mlm": {"progressbar": False}, "fe": {}}
