@@ -588,12 +588,17 @@ def _check_numeric(values: pd.Series, col: str, rowname) -> pd.Series:
 
 #: Values beyond this magnitude are typos or codes, never scores (their squares overflow soon).
 MAX_MAGNITUDE = 1e12
-#: A value is "far outside" when it lies beyond the quartiles by this many spreads ...
+#: A value is "far outside" when it lies beyond the quartiles by this many spreads (the larger of
+#: the interquartile range and half the 10-90% range) ...
 CODE_FENCE = 3.0
-#: ... and is cut off from the rest by a gap of this many spreads (repeated values: a code) ...
+#: ... and is cut off from the values nearer the bulk by a gap wider than this many spreads and
+#: this share of the span of those values: repeated, it is a likely code ...
 CODE_GAP = 2.0
-#: ... or, for a value that occurs once (a typo rather than a code), of this many spreads.
+CODE_SPAN = 0.5
+#: ... once, a typo, when the gap is wider than this many spreads and times the span.
+#: benchmarks/validate_codes.py measures false alarms and detection with these values.
 SINGLE_GAP = 10.0
+SINGLE_SPAN = 1.5
 
 
 def _codes_by_column(
@@ -701,20 +706,21 @@ def _check_codes(data: pd.DataFrame, col: str, rowname, client: str, session: st
     for side in (-1, 1):
         outer = uniq[uniq < lo_f][::-1] if side < 0 else uniq[uniq > hi_f]
         prev = inside.min() if side < 0 else inside.max()
-        cut_off, far = False, False
-        for u in outer:  # from the bulk outwards
-            gap = abs(u - prev)
-            cut_off |= gap > CODE_GAP * spread
-            far |= gap > SINGLE_GAP * spread
+        other_end = inside.max() if side < 0 else inside.min()
+        cut_off = False
+        for u in outer:  # from the bulk outwards; beyond a cut-off everything is suspect
+            gap, span = abs(u - prev), abs(prev - other_end)
             n = int(counts[uniq == u][0])
+            cut_off |= n >= 2 and gap > max(CODE_GAP * spread, CODE_SPAN * span)
+            cut_off |= gap > max(SINGLE_GAP * spread, SINGLE_SPAN * span)
             if cut_off and n >= 2:
                 codes.append((float(u), n))
-            elif far:
+            elif cut_off:
                 singles.append(float(u))
             prev = u
     if not codes and not singles:
         return
-    rest = obs[(obs >= lo_f) & (obs <= hi_f)]
+    rest = obs[~np.isin(obs, [u for u, _ in codes] + singles)]
     around = f"its other values lie between {_num(rest.min())} and {_num(rest.max())}"
     parts = []
     if codes:
