@@ -751,6 +751,7 @@ class CausalAnalysis:
         p = self.panel
         raw, within, excluded = within_frame(p, cause, outcome, trend=self.trend)
         treatment = _lag(cause)
+        _require_within_variation(raw, within, [treatment, outcome])
         data_cols = [c for c in within.columns if c != "client"]
         ident = {}
         with ignoring(*DOWHY):  # "variables are assumed unobserved": by design
@@ -780,6 +781,13 @@ class CausalAnalysis:
         if not np.isclose(clustered.params.iloc[1], est, rtol=1e-8, atol=1e-10):
             raise RuntimeError("DoWhy's estimate and the clustered refit disagree; please report.")
         effect = Effect.from_normal(est, float(clustered.bse.iloc[1]))
+        scale = float(raw[outcome].std()) / max(float(raw[treatment].std()), 1e-300)
+        if not np.isfinite(effect.se) or effect.se <= 1e-9 * scale:
+            raise DataError(
+                f"The within-client effect of {treatment} on {outcome} is numerically degenerate "
+                f"(standard error {effect.se:.1g}): the data leave nothing to estimate it from. "
+                "Check that both variables vary within clients."
+            )
         effect_ols = Effect.from_normal(est, float(ols.bse.iloc[1]))
         # The contrast: the same regression on raw scores, where the traits still confound.
         raw_fit = _ols_clustered(raw, outcome, [treatment, *adjustment])
@@ -1049,6 +1057,19 @@ def _ols_clustered(frame: pd.DataFrame, outcome: str, regressors: Sequence[str])
     return sm.OLS(frame[outcome].astype(float), X).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(frame["client"])[0]}
     )
+
+
+def _require_within_variation(raw: pd.DataFrame, within: pd.DataFrame, cols: list[str]) -> None:
+    """Refuse an effect whose cause or outcome hardly varies within clients (a number from
+    rounding error would look precise: an interval of width 1e-16)."""
+    for c in cols:
+        total, inside = float(raw[c].var()), float(within[c].var())
+        if not (np.isfinite(inside) and inside > 1e-10 * max(total, 1e-300)):
+            raise DataError(
+                f"'{c}' does not vary within clients in the rows used (within-client variance "
+                f"{inside:.1g} of {total:.3g}): the causal layer cannot estimate a within-client "
+                "effect from it."
+            )
 
 
 def causal_analysis(

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .data import DataError, SessionPanel, load_panel
-from .families import FAMILIES
+from .data import DataError, SessionPanel, load_panel, parse_na, parse_ranges
+from .families import FAMILIES, FAMILY_HELP
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 def _data_flags(p: argparse.ArgumentParser) -> None:
@@ -32,6 +35,24 @@ def _data_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--covariates", default="", help="comma-separated further numeric columns (optional)"
     )
+    g = p.add_argument_group("values")
+    g.add_argument(
+        "--na",
+        action="append",
+        default=[],
+        metavar="CODES",
+        help="missing-value codes, e.g. --na -99,999 (every rating column) or --na symptoms=-99"
+        " (repeatable)",
+    )
+    g.add_argument(
+        "--range",
+        action="append",
+        default=[],
+        metavar="COL=LOW:HIGH",
+        help="valid range of a column, e.g. --range alliance=1:7; a value outside is an error"
+        " (repeatable)",
+    )
+    g.add_argument("--encoding", default=None, help="encoding of a text file (default utf-8)")
 
 
 def _load(args: argparse.Namespace) -> SessionPanel:
@@ -44,11 +65,16 @@ def _load(args: argparse.Namespace) -> SessionPanel:
         y=args.y,
         therapist=args.therapist,
         covariates=covs,
+        na_values=parse_na(args.na, [args.x, args.y, *covs]) or None,
+        ranges=parse_ranges(args.range),
+        encoding=args.encoding,
     )
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, allow_nan=False, default=_json_default))
+    from .results import _jsonable
+
+    print(json.dumps(_jsonable(obj), indent=2, allow_nan=False, default=_json_default))
 
 
 def _json_default(o: Any) -> Any:
@@ -73,6 +99,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         + ", ".join(f"{v} {panel.data[v].isna().mean():.1%}" for v in panel.variables)
         + (f"; {len(panel.warnings)} warning(s) above." if panel.warnings else ".")
     )
+    for note in panel.notes:
+        print(f"note: {note}")
     return 0
 
 
@@ -124,11 +152,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     if args.out:
+        _check_writable(Path(args.out))
         data_path, truth_path = sim.save(args.out)
         print(f"wrote {data_path} ({len(sim.data)} rows) and {truth_path}", file=sys.stderr)
     else:
         sim.data.to_csv(sys.stdout, index=False)
     return 0
+
+
+def _check_writable(path: Path) -> None:
+    folder = path.parent
+    if not folder.is_dir():
+        raise DataError(f"--out {path}: the folder {folder} does not exist; create it first.")
+    if not os.access(folder, os.W_OK):
+        raise DataError(f"--out {path}: the folder {folder} is not writable; choose another.")
 
 
 def _floats(text: str, n: int, flag: str) -> tuple[float, ...]:
@@ -168,7 +205,7 @@ def _key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .families import fit_model
+    from .families import accepts, fit_model
 
     panel = _load(args)
     opts = _fit_options(args)
@@ -176,11 +213,19 @@ def cmd_fit(args: argparse.Namespace) -> int:
         # --covariates names model inputs, not only columns to keep: a family without a
         # covariates option says so (exit 2) instead of silently ignoring them
         opts["covariates"] = list(panel.covariates)
+    if not sys.stderr.isatty() and accepts(args.model, "progressbar"):
+        opts.setdefault("progressbar", False)  # bars in a log file are noise
     res = fit_model(args.model, panel, **opts)
     if args.json:
         _print_json(res.to_dict())
     else:
         print(res.summary())
+    if not res.converged:
+        reason = res.diagnostics.get("message") or "see the warnings above"
+        print(
+            f"causalrel: {args.model} did not converge ({reason}); do not use its numbers.",
+            file=sys.stderr,
+        )
     return 0 if res.converged else EXIT_FAILED
 
 
@@ -381,8 +426,16 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
     "tune": dict(type=int, help="Bayesian: tuning steps per chain"),
     "chains": dict(type=int, help="Bayesian: number of chains"),
     "seed": dict(type=int, help="random seed (reproducible runs)"),
-    "sampler": dict(help="Bayesian: NUTS backend (pymc, nutpie, numpyro)"),
+    "sampler": dict(help="Bayesian: NUTS backend ({})"),
 }
+
+
+def _installed_samplers() -> list[str]:
+    """The NUTS backends installed, fastest first (as causalrel.bayes.available_samplers, which
+    imports PyMC: too slow for --help)."""
+    import importlib.util
+
+    return [s for s in ("nutpie", "numpyro") if importlib.util.find_spec(s)] + ["pymc"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -393,7 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
             "within-client from between-client effects to session-by-session data."
         ),
     )
+    from . import __version__
+
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"causalrel {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("validate", help="check a data file and say what is wrong, if anything")
@@ -419,11 +475,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("fit", help="fit one model family")
-    p.add_argument("model", choices=list(FAMILIES), help="model family")
+    p = sub.add_parser(
+        "fit",
+        help="fit one model family",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Fit one model family. Families:\n"
+        + "\n".join(f"  {n:<7} {FAMILY_HELP.get(n, '(no description)')}" for n in FAMILIES),
+    )
+    p.add_argument("model", choices=list(FAMILIES), help="model family (see above)")
     _data_flags(p)
     g = p.add_argument_group("model options (passed only when given)")
     for name, kw in FIT_FLAGS.items():
+        if name == "sampler":
+            installed = _installed_samplers()
+            kw = dict(kw, choices=installed, help=kw["help"].format(", ".join(installed)))
         g.add_argument("--" + name.replace("_", "-"), dest=name, default=None, **kw)
     g.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="any other model option (repeatable)"
@@ -443,13 +508,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+#: Options whose value may start with a minus sign (``--na -99,999``).
+VALUE_MAY_BE_NEGATIVE = ("--na", "--range")
+
+
+def _normalise_argv(argv: Sequence[str]) -> list[str]:
+    """``--debug`` anywhere (also after the command); ``--na -99`` read as ``--na=-99``."""
+    argv = list(argv)
+    out: list[str] = ["--debug"] if "--debug" in argv else []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--debug":
+            pass
+        elif a in VALUE_MAY_BE_NEGATIVE and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{a}={argv[i + 1]}")
+            i += 1
+        else:
+            out.append(a)
+        i += 1
+    return out
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    """Ctrl-C: stop at once. Samplers catch KeyboardInterrupt and return partial draws, and a
+    command would carry on with them; so the process ends here, before anything else runs."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    sys.stderr.write("\ncausalrel: interrupted (Ctrl-C); stopped, nothing after this was run.\n")
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_normalise_argv(sys.argv[1:] if argv is None else argv))
     warnings.showwarning = _show_warning
+    previous = None
+    if argv is None:  # the installed command: Ctrl-C ends the process (not in-process calls)
+        try:
+            previous = signal.signal(signal.SIGINT, _interrupted)
+        except ValueError:  # not the main thread
+            previous = None
     try:
         return args.func(args)
     except DataError as exc:
@@ -458,8 +563,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"causalrel: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("causalrel: interrupted", file=sys.stderr)
-        return 130
+        print("causalrel: interrupted (Ctrl-C); stopped.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into `head`: the reader has all it wanted
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141  # 128 + SIGPIPE, what shells report
+    except OSError as exc:  # a file that cannot be read or written: the user can fix that
+        if args.debug:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(
+            f"causalrel: error: cannot use{where}: {exc.strerror or exc}. Check the path and "
+            "its permissions.",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     except Exception as exc:  # a failure we did not foresee: say so plainly, no traceback
         if args.debug:
             raise
@@ -469,6 +590,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

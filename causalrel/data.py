@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DataError", "DataWarning", "SessionPanel", "load_panel", "read_table"]
+__all__ = [
+    "DataError",
+    "DataWarning",
+    "SessionPanel",
+    "load_panel",
+    "parse_na",
+    "parse_ranges",
+    "read_table",
+]
 
 MAX_SHOWN = 5  # how many offending rows/values a message lists
 
@@ -34,8 +42,22 @@ class DataWarning(UserWarning):
 # ---------------------------------------------------------------------------------------------
 # Reading files
 # ---------------------------------------------------------------------------------------------
-def read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, bool]:
-    """Read CSV/TSV, Parquet or SPSS ``.sav`` into a DataFrame.
+#: File endings read as delimited text (compressed CSV is decompressed by pandas).
+COMPRESSED = {".gz", ".bz2", ".zip", ".xz", ".zst"}
+EXCEL = {".xlsx", ".xlsm"}
+
+
+def read_table(
+    source: str | Path | pd.DataFrame,
+    *,
+    text_columns: Sequence[str] = (),
+    encoding: str | None = None,
+) -> tuple[pd.DataFrame, bool]:
+    """Read CSV/TSV (also ``.csv.gz`` and other compressed CSV), Excel, Parquet or SPSS ``.sav``.
+
+    ``text_columns`` (the id columns) are read as text, so that ids such as ``07`` keep their
+    leading zeros; :func:`load_panel` turns them into integers only when every id is a plain
+    integer. ``encoding`` is that of a text file (default UTF-8).
 
     Returns the frame and whether it came from a delimited text file (whose line numbers are
     the row number + 2, counting the header line).
@@ -46,10 +68,13 @@ def read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     if not path.exists():
         raise DataError(f"{path}: no such file. Check the path (working directory: {Path.cwd()}).")
     if path.is_dir():
-        raise DataError(f"{path} is a folder; give the path of a CSV, Parquet or .sav file.")
+        raise DataError(f"{path} is a folder; give the path of a CSV, Excel, Parquet or .sav file.")
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty (0 bytes): there is nothing to analyse.")
-    suffix = path.suffix.lower()
+    suffixes = [s.lower() for s in path.suffixes]
+    suffix = suffixes[-1] if suffixes else ""
+    inner = suffixes[-2] if suffix in COMPRESSED and len(suffixes) > 1 else suffix
+    as_text = {c: str for c in text_columns}
     try:
         if suffix in {".parquet", ".pq"}:
             return pd.read_parquet(path), False
@@ -62,17 +87,47 @@ def read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, bool]:
                     "Install it with `pip install 'causalrel[spss]'`, or save the data as CSV."
                 ) from exc
             return pd.read_spss(path, convert_categoricals=False), False
-        sep = "\t" if suffix in {".tsv", ".tab"} else ","
-        return pd.read_csv(path, sep=sep, skipinitialspace=True), True
+        if suffix in EXCEL:
+            return _read_excel(path, as_text), False
+        if suffix == ".xls":
+            raise DataError(
+                f"{path} is an old-style Excel file (.xls): save it as .xlsx or as CSV (UTF-8)."
+            )
+        sep = "\t" if inner in {".tsv", ".tab"} else ","
+        frame = pd.read_csv(
+            path, sep=sep, skipinitialspace=True, encoding=encoding or "utf-8", dtype=as_text
+        )
+        return frame, True
     except DataError:
         raise
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path} has no columns: is it empty or only blank lines?") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+    except UnicodeDecodeError as exc:
         raise DataError(
-            f"{path} could not be read as {suffix.lstrip('.') or 'CSV'}: {exc}. "
+            f"{path} is not UTF-8 text (byte {exc.object[exc.start : exc.start + 1]!r} at "
+            f"position {exc.start} cannot be decoded as {exc.encoding}). Save it as UTF-8 "
+            "(in Excel: CSV UTF-8), or name its encoding with --encoding (Python: encoding=), "
+            "e.g. --encoding latin-1 or --encoding cp1252."
+        ) from exc
+    except LookupError as exc:
+        raise DataError(f"Unknown encoding {encoding!r}: use e.g. utf-8, latin-1, cp1252.") from exc
+    except (pd.errors.ParserError, ValueError, OSError, EOFError) as exc:
+        what = suffix.lstrip(".") or "CSV"
+        raise DataError(
+            f"{path} could not be read as {what}: {exc}. "
             "Save it as a comma-separated CSV with one header line."
         ) from exc
+
+
+def _read_excel(path: Path, as_text: dict[str, type]) -> pd.DataFrame:
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - openpyxl is a dependency
+        raise DataError(
+            f"{path}: reading Excel files needs openpyxl (`pip install openpyxl`); "
+            "or save the sheet as CSV."
+        ) from exc
+    return pd.read_excel(path, sheet_name=0, dtype=as_text or None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,6 +151,7 @@ class SessionPanel:
     covariates: tuple[str, ...] = ()
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     source: str = "<DataFrame>"
 
     # -- counts -------------------------------------------------------------------------------
@@ -151,8 +207,11 @@ class SessionPanel:
         keys = [self.client, self.session]
         prev = self.data[keys + columns].copy()
         prev[self.session] = prev[self.session] + lag
-        prev = prev.rename(columns={c: f"{c}_lag{lag}" for c in columns})
-        return self.data.merge(prev, on=keys, how="left", validate="one_to_one")
+        names = {c: f"{c}_lag{lag}" for c in columns}
+        prev = prev.rename(columns=names)
+        # a user's own column of that name (lags computed beforehand) gives way to ours
+        base = self.data.drop(columns=[n for n in names.values() if n in self.data])
+        return base.merge(prev, on=keys, how="left", validate="one_to_one")
 
     def wide(
         self, columns: Sequence[str] | None = None, waves: Iterable[int] | None = None
@@ -186,24 +245,42 @@ def load_panel(
     therapist: str | None = None,
     covariates: Sequence[str] = (),
     ranges: Mapping[str, tuple[float, float]] | None = None,
+    na_values: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
+    encoding: str | None = None,
     warn: bool = True,
 ) -> SessionPanel:
     """Read and validate long-format session data.
 
+    Besides the format (columns, numbers, session numbers, duplicates), the checks catch data
+    that look valid but would give a wrong number: missing-value codes such as -99 left in a
+    rating column, absurd magnitudes, a process variable that does not vary within clients
+    (nothing to estimate a within-client effect from) and clients who change therapist.
+
     Parameters
     ----------
     source : path or DataFrame
-        CSV (``.csv``; ``.tsv`` for tab-separated), Parquet, SPSS ``.sav`` (needs pyreadstat),
-        or a DataFrame with one row per client and session.
+        CSV (``.csv``; ``.tsv`` for tab-separated; also compressed, e.g. ``.csv.gz``), Excel
+        ``.xlsx`` (first sheet), Parquet, SPSS ``.sav`` (needs pyreadstat), or a DataFrame with
+        one row per client and session.
     client, session, x, y : str
         Column names: client id, session number (positive integers; used as the time index),
-        the alliance (``x``) and the symptoms (``y``).
+        the alliance (``x``) and the symptoms (``y``). Ids are kept as text (``07`` and ``7``
+        are different clients) unless every id is a plain integer without leading zeros.
     therapist : str, optional
         Column with the therapist id, for a three-level variance decomposition and models.
+        Each client must see one therapist (clients nested in therapists).
     covariates : sequence of str
         Further numeric columns (client- or session-level) kept for models that use them.
     ranges : mapping, optional
-        ``{column: (low, high)}`` declared score ranges; values outside give a warning.
+        ``{column: (low, high)}`` valid score ranges. A value outside is an error (declare it
+        in ``na_values`` if it is a missing-value code); a column with a declared range is
+        not searched for likely codes.
+    na_values : sequence or mapping, optional
+        Missing-value codes, e.g. ``[-99, 999]`` for every numeric column or
+        ``{"symptoms": [-99]}`` per column; those cells become missing. Without them, a value
+        repeated far outside the rest of a column is reported as a likely code (an error).
+    encoding : str, optional
+        Encoding of a text file (default UTF-8), e.g. ``"latin-1"``.
     warn : bool
         Emit the collected :class:`DataWarning` messages (they are kept in
         ``panel.warnings`` either way).
@@ -217,39 +294,65 @@ def load_panel(
     DataError
         If the data cannot be used; the message names the problem and the rows affected.
     """
-    frame, from_text = read_table(source)
-    where = str(source) if not isinstance(source, pd.DataFrame) else "the data"
     covariates = tuple(covariates)
+    ids = [c for c in (client, therapist) if c is not None]
+    frame, from_text = read_table(source, text_columns=ids, encoding=encoding)
+    where = str(source) if not isinstance(source, pd.DataFrame) else "the data"
     _check_columns(frame, where, [client, session, x, y, therapist, *covariates])
+    _check_private_names(x, y, covariates)
     if len(frame) == 0:
         raise DataError(f"{where} has a header but no rows: there is nothing to analyse.")
 
     rowname = _row_namer(frame, from_text)
     data = frame.copy()
-    _check_ids(data, client, rowname, what="client id")
+    msgs: list[str] = []
+    notes: list[str] = []
+    data[client] = _check_ids(data, client, rowname, "client id", msgs, notes)
     if therapist is not None:
-        _check_ids(data, therapist, rowname, what="therapist id")
+        data[therapist] = _check_ids(data, therapist, rowname, "therapist id", msgs, notes)
     data[session] = _check_sessions(data[session], session, rowname)
-    for col in (x, y, *covariates):
-        data[col] = _check_numeric(data[col], col, rowname)
+    numeric = (x, y, *covariates)
+    codes = _codes_by_column(na_values, numeric)
+    for col in numeric:
+        values, n_coded = _apply_na(data[col], codes.get(col, ()))
+        if n_coded:
+            notes.append(
+                f"{n_coded} value(s) of '{col}' are missing-value codes "
+                f"({', '.join(map(str, codes[col]))}) and were set to missing."
+            )
+        data[col] = _check_numeric(values, col, rowname)
+    ranges = _check_ranges(data, ranges, numeric, rowname, client, session)
+    for col in numeric:
+        if col not in ranges:
+            _check_codes(data, col, rowname, client, session)
     _check_duplicates(data, client, session, rowname)
 
     data = data.sort_values([client, session], kind="stable").reset_index(drop=True)
-    msgs: list[str] = []
     for col in (x, y):
         if data[col].notna().sum() == 0:
             raise DataError(f"Column '{col}' has no values at all: every rating is missing.")
-        sd = data[col].std()
+        with np.errstate(all="ignore"):
+            sd = data[col].std()
         if not np.isfinite(sd) or sd == 0:
             raise DataError(
-                f"Column '{col}' has zero variance (every value is {data[col].dropna().iloc[0]!r})"
-                ": no model can estimate an effect of or on a constant. Check the column mapping."
+                f"Column '{col}' has zero variance (every value is "
+                f"{_value(data[col].dropna().iloc[0])}): no model can estimate an effect of or "
+                "on a constant. Check the column mapping."
             )
     per_client = data.groupby(client, sort=False)[session].size()
     if (per_client >= 2).sum() == 0:
         raise DataError(
             f"No client has two or more sessions ({len(per_client)} clients, one session each): "
             "within-client effects need repeated sessions. Is the session column right?"
+        )
+    for col in (x, y):
+        _check_within_variation(data, col, client)
+    if therapist is not None:
+        _check_nesting(data, client, session, therapist)
+    if len(per_client) == 1:
+        msgs.append(
+            "The data hold one client only: between-client differences cannot be estimated, "
+            "and the model families need many clients."
         )
     single = per_client.index[per_client == 1]
     if len(single):
@@ -265,20 +368,6 @@ def load_panel(
             f"{len(gappy)} client(s) have gaps in their session numbers (e.g. {_show(gappy)}); "
             "a lag across a missed session is treated as missing, not as the previous row."
         )
-    ranges = dict(ranges or {})
-    for col, (lo, hi) in ranges.items():
-        if col not in data:
-            raise DataError(f"A range was declared for '{col}', which is not a column.")
-        bad = data.index[(data[col] < lo) | (data[col] > hi)]
-        if len(bad):
-            msgs.append(
-                f"{len(bad)} value(s) of '{col}' lie outside the declared range [{lo}, {hi}]: "
-                + ", ".join(
-                    f"client {data.at[i, client]} session {data.at[i, session]}: {data.at[i, col]}"
-                    for i in bad[:MAX_SHOWN]
-                )
-                + (" ..." if len(bad) > MAX_SHOWN else "")
-            )
     if warn:
         for m in msgs:
             warnings.warn(m, DataWarning, stacklevel=2)
@@ -292,8 +381,72 @@ def load_panel(
         covariates=covariates,
         ranges=ranges,
         warnings=msgs,
+        notes=notes,
         source=where,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line forms of the options (parsed here so the CLI holds no validation logic)
+# ---------------------------------------------------------------------------------------------
+def parse_na(items: Sequence[str], columns: Sequence[str]) -> dict[str, list[float | str]]:
+    """``--na`` values -> ``na_values``: ``"-99,999"`` (every column) or ``"symptoms=-99"``."""
+    out: dict[str, list[float | str]] = {}
+    for item in items:
+        col, sep, raw = item.partition("=")
+        targets = [col.strip()] if sep else list(columns)
+        raw = raw if sep else item
+        if sep and col.strip() not in columns:
+            raise DataError(
+                f"--na {item}: '{col.strip()}' is not one of the rating or covariate columns "
+                f"({', '.join(columns)})."
+            )
+        vals = [_number_or_text(v) for v in raw.split(",") if v.strip()]
+        if not vals:
+            raise DataError(f"--na takes codes such as -99,999 or symptoms=-99; got {item!r}.")
+        for t in targets:
+            out.setdefault(t, []).extend(vals)
+    return out
+
+
+def parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """``--range`` values -> ``ranges``: ``"alliance=1:7"``."""
+    out: dict[str, tuple[float, float]] = {}
+    for item in items:
+        col, sep, raw = item.partition("=")
+        lo, colon, hi = raw.partition(":")
+        try:
+            low, high = float(lo), float(hi)
+        except ValueError:
+            low = high = float("nan")
+        if not sep or not col.strip() or not colon or not (low <= high):
+            raise DataError(
+                f"--range takes COLUMN=LOW:HIGH with LOW <= HIGH, e.g. alliance=1:7; got {item!r}."
+            )
+        out[col.strip()] = (low, high)
+    return out
+
+
+def _number_or_text(v: str) -> float | str:
+    try:
+        f = float(v)
+    except ValueError:
+        return v.strip()
+    return int(f) if f.is_integer() else f
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------------
+def _check_private_names(x: str, y: str, covariates: Sequence[str]) -> None:
+    derived = {f"{v}_lag1": v for v in (x, y)}
+    for col in (x, y, *covariates):
+        if col in derived:
+            raise DataError(
+                f"Column '{col}' is used as a variable, but causalrel computes the lag of "
+                f"'{derived[col]}' itself under that name. Leave it out (lags are computed for "
+                "you, respecting missed sessions), or rename it."
+            )
 
 
 def _check_columns(frame: pd.DataFrame, where: str, wanted: list[str | None]) -> None:
@@ -342,13 +495,50 @@ def _positions(mask: pd.Series) -> list[int]:
     return list(np.flatnonzero(np.asarray(mask, dtype=bool)))
 
 
-def _check_ids(data: pd.DataFrame, col: str, rowname, what: str) -> None:
-    blank = data[col].isna() | (data[col].astype(str).str.strip() == "")
+def _check_ids(
+    data: pd.DataFrame, col: str, rowname, what: str, msgs: list[str], notes: list[str]
+) -> pd.Series:
+    """Blank ids are an error; ids are text unless all are plain integers (no leading zero)."""
+    values = data[col]
+    blank = values.isna() | (values.astype(str).str.strip() == "")
     if blank.any():
         raise DataError(
             f"{blank.sum()} row(s) have no {what} in column '{col}': {rowname(_positions(blank))}. "
             "Fill in the id or remove those rows."
         )
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(str)
+    if pd.api.types.is_integer_dtype(values):
+        return values
+    if pd.api.types.is_float_dtype(values) and bool((values % 1 == 0).all()):
+        return values.astype("int64")
+    text = values.map(_value_text).str.strip()
+    plain = text.str.fullmatch(r"(0|[1-9]\d{0,17})(\.0*)?")
+    if plain.all():
+        return text.str.replace(r"\.0*$", "", regex=True).astype("int64")
+    example = text[~plain].iloc[0]
+    notes.append(
+        f"{what}s in '{col}' are read as text (not all are plain integers, e.g. {example!r})."
+    )
+    stripped = text.str.lstrip("0").replace("", "0")
+    clash = text.groupby(stripped).nunique()
+    clash = clash.index[clash > 1]
+    if len(clash):
+        pairs = [
+            " and ".join(repr(t) for t in sorted(text[stripped == k].unique()))
+            for k in clash[:MAX_SHOWN]
+        ]
+        msgs.append(
+            f"{len(clash)} {what}(s) in '{col}' differ only by leading zeros ({'; '.join(pairs)}):"
+            " they are kept apart as different ids. If they are the same, write them alike."
+        )
+    return text
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v.item() if isinstance(v, np.generic) else v)
 
 
 def _check_sessions(values: pd.Series, col: str, rowname) -> pd.Series:
@@ -394,6 +584,240 @@ def _check_numeric(values: pd.Series, col: str, rowname) -> pd.Series:
             "score, or leave the cell empty if the rating is missing."
         )
     return num
+
+
+#: Values beyond this magnitude are typos or codes, never scores (their squares overflow soon).
+MAX_MAGNITUDE = 1e12
+#: A value is "far outside" when it lies beyond the quartiles by this many spreads (the larger of
+#: the interquartile range and half the 10-90% range) ...
+CODE_FENCE = 3.0
+#: ... and is cut off from the values nearer the bulk by a gap wider than this many spreads and
+#: this share of the span of those values: repeated, it is a likely code ...
+CODE_GAP = 2.0
+CODE_SPAN = 0.5
+#: ... once, a typo, when the gap is wider than this many spreads and times the span.
+#: benchmarks/validate_codes.py measures false alarms and detection with these values.
+SINGLE_GAP = 10.0
+SINGLE_SPAN = 1.5
+
+
+def _codes_by_column(
+    na_values: Sequence[Any] | Mapping[str, Sequence[Any]] | None, columns: Sequence[str]
+) -> dict[str, list[Any]]:
+    if na_values is None:
+        return {}
+    if isinstance(na_values, Mapping):
+        unknown = [c for c in na_values if c not in columns]
+        if unknown:
+            raise DataError(
+                f"na_values names {', '.join(map(repr, unknown))}, which is not a rating or "
+                f"covariate column ({', '.join(columns)})."
+            )
+        return {c: _as_list(v) for c, v in na_values.items()}
+    codes = _as_list(na_values)
+    return {c: codes for c in columns}
+
+
+def _as_list(v: Any) -> list[Any]:
+    return [v] if isinstance(v, (str, int, float)) else list(v)
+
+
+def _apply_na(values: pd.Series, codes: Sequence[Any]) -> tuple[pd.Series, int]:
+    """Cells equal to a code (as a number or as text) become missing."""
+    if not codes:
+        return values, 0
+    nums = []
+    for c in codes:
+        try:
+            nums.append(float(c))
+        except (TypeError, ValueError):
+            pass
+    text = values.astype(str).str.strip()
+    hit = text.isin({str(c).strip() for c in codes})
+    if nums:
+        hit |= pd.to_numeric(values, errors="coerce").isin(nums)
+    return values.mask(hit), int(hit.sum())
+
+
+def _check_ranges(
+    data: pd.DataFrame,
+    ranges: Mapping[str, tuple[float, float]] | None,
+    numeric: Sequence[str],
+    rowname,
+    client: str,
+    session: str,
+) -> dict[str, tuple[float, float]]:
+    """Values outside a declared range are an error naming each value, its count and rows."""
+    out: dict[str, tuple[float, float]] = {}
+    for col, bounds in dict(ranges or {}).items():
+        if col not in data:
+            raise DataError(f"A range was declared for '{col}', which is not a column.")
+        if col not in numeric:
+            raise DataError(
+                f"A range was declared for '{col}', which is not a rating or covariate column "
+                f"({', '.join(numeric)})."
+            )
+        try:
+            lo, hi = (float(b) for b in bounds)
+        except (TypeError, ValueError):
+            lo = hi = float("nan")
+        if not lo <= hi:
+            raise DataError(
+                f"The range of '{col}' must be (low, high) with low <= high; got {bounds!r}."
+            )
+        out[col] = (lo, hi)
+        bad = (data[col] < lo) | (data[col] > hi)
+        if bad.any():
+            code = _num(data.loc[bad, col].value_counts().index[0])
+            raise DataError(
+                f"Column '{col}' has {int(bad.sum())} value(s) outside its declared range "
+                f"[{_num(lo)}, {_num(hi)}]: {_counted(data, col, bad, rowname)}. Correct them; "
+                f"if a value is a missing-value code, declare it: --na {col}={code} "
+                f"(Python: na_values={{{col!r}: [{code}]}})."
+            )
+    return out
+
+
+def _check_codes(data: pd.DataFrame, col: str, rowname, client: str, session: str) -> None:
+    """Stop at likely missing-value codes (-99, 999: a value repeated far from the rest) and
+    at absurd magnitudes (1e300, a typo far from every other value)."""
+    v = data[col].to_numpy(dtype=float)
+    with np.errstate(all="ignore"):
+        huge = np.isfinite(v) & (np.abs(v) > MAX_MAGNITUDE)
+    if huge.any():
+        pos = _positions(huge)
+        raise DataError(
+            f"Column '{col}' has absurd value(s) {', '.join(_num(v[p]) for p in pos[:MAX_SHOWN])}"
+            f" at {_where(data, pos, rowname, client, session)}: no rating is that large. "
+            "Correct them, or leave the cells empty if the ratings are missing."
+        )
+    obs = v[np.isfinite(v)]
+    uniq, counts = np.unique(obs, return_counts=True)
+    if len(uniq) < 5:  # binary or few-category columns: nothing is "far outside"
+        return
+    q10, q25, q75, q90 = np.quantile(obs, [0.1, 0.25, 0.75, 0.9])
+    spread = max(q75 - q25, (q90 - q10) / 2)
+    if not spread > 0:
+        return
+    lo_f, hi_f = q25 - CODE_FENCE * spread, q75 + CODE_FENCE * spread
+    inside = uniq[(uniq >= lo_f) & (uniq <= hi_f)]
+    codes: list[tuple[float, int]] = []
+    singles: list[float] = []
+    for side in (-1, 1):
+        outer = uniq[uniq < lo_f][::-1] if side < 0 else uniq[uniq > hi_f]
+        prev = inside.min() if side < 0 else inside.max()
+        other_end = inside.max() if side < 0 else inside.min()
+        cut_off = False
+        for u in outer:  # from the bulk outwards; beyond a cut-off everything is suspect
+            gap, span = abs(u - prev), abs(prev - other_end)
+            n = int(counts[uniq == u][0])
+            cut_off |= n >= 2 and gap > max(CODE_GAP * spread, CODE_SPAN * span)
+            cut_off |= gap > max(SINGLE_GAP * spread, SINGLE_SPAN * span)
+            if cut_off and n >= 2:
+                codes.append((float(u), n))
+            elif cut_off:
+                singles.append(float(u))
+            prev = u
+    if not codes and not singles:
+        return
+    rest = obs[~np.isin(obs, [u for u, _ in codes] + singles)]
+    around = f"its other values lie between {_num(rest.min())} and {_num(rest.max())}"
+    parts = []
+    if codes:
+        codes.sort(key=lambda c: -c[1])
+        listed = ", ".join(
+            f"{_num(u)} in {n} rows ({n / len(v):.1%})" for u, n in codes[:MAX_SHOWN]
+        )
+        flag = ",".join(_num(u) for u, _ in codes)
+        parts.append(
+            f"Column '{col}' holds {listed}, far outside the rest ({around}): "
+            f"{'it looks like a missing-value code' if len(codes) == 1 else 'these look like missing-value codes'}. "
+            f"If {'it means' if len(codes) == 1 else 'they mean'} 'missing', declare "
+            f"{'it' if len(codes) == 1 else 'them'}: --na {col}={flag} (Python: "
+            f"na_values={{{col!r}: [{flag.replace(',', ', ')}]}})."
+        )
+    if singles:
+        pos = _positions(data[col].isin(singles))
+        parts.append(
+            f"Column '{col}' has implausible value(s) "
+            f"{', '.join(_num(u) for u in singles[:MAX_SHOWN])} at "
+            f"{_where(data, pos, rowname, client, session)}, far outside the rest ({around}): "
+            "a typo? Correct it, or leave the cell empty if the rating is missing."
+        )
+    raise DataError(
+        " ".join(parts)
+        + f" If these are real scores, declare the valid range: --range {col}=LOW:HIGH "
+        f"(Python: ranges={{{col!r}: (low, high)}})."
+    )
+
+
+def _check_within_variation(data: pd.DataFrame, col: str, client: str) -> None:
+    """A process variable must vary within clients: the lagged effects are within-client."""
+    obs = data[[client, col]].dropna()
+    groups = obs.groupby(client, sort=False)[col]
+    repeated = groups.transform("size") >= 2
+    obs = obs[repeated]
+    if not len(obs):
+        return  # no client with two ratings: the models say so in their own words
+    dev = obs[col] - obs.groupby(client, sort=False)[col].transform("mean")
+    with np.errstate(all="ignore"):
+        total = float(((obs[col] - obs[col].mean()) ** 2).sum())
+        share = float((dev**2).sum()) / total if total > 0 else 0.0
+    n_clients = int(obs[client].nunique())
+    varying = int((obs.groupby(client, sort=False)[col].nunique() > 1).sum())
+    if varying == 0 or share < 1e-8 or (varying == 1 and n_clients >= 3):
+        raise DataError(
+            f"Column '{col}' does not vary within clients: {n_clients - varying} of {n_clients} "
+            f"clients with two or more ratings have the same value at every session (within-"
+            f"client share of its variance: {share:.1g}). It differs (almost) only between "
+            f"clients, so no within-client effect of or on '{col}' can be estimated. Check the column "
+            "mapping (--x/--y): is it a baseline or client-level score? Then use it as a "
+            "covariate, not as a process variable."
+        )
+
+
+def _check_nesting(data: pd.DataFrame, client: str, session: str, therapist: str) -> None:
+    """Each client must see one therapist: the therapist level nests clients."""
+    n = data.groupby(client, sort=False)[therapist].nunique()
+    movers = n.index[n > 1]
+    if not len(movers):
+        return
+    shown = []
+    for c in movers[:3]:
+        rows = data[data[client] == c]
+        t = rows[therapist].to_numpy()
+        change = int(np.flatnonzero(t[1:] != t[:-1])[0]) + 1
+        shown.append(
+            f"client {c}: therapist {t[change - 1]} until session "
+            f"{rows[session].iloc[change - 1]}, then {t[change]} from session "
+            f"{rows[session].iloc[change]}"
+        )
+    raise DataError(
+        f"{len(movers)} client(s) change therapist during treatment ({'; '.join(shown)}"
+        f"{' ...' if len(movers) > 3 else ''}). The therapist level needs each client nested in "
+        "one therapist: give every row of a client the same therapist (e.g. the one seen most), "
+        "or leave out --therapist (Python: therapist=None)."
+    )
+
+
+def _counted(data: pd.DataFrame, col: str, bad: pd.Series, rowname) -> str:
+    counts = data.loc[bad, col].value_counts()
+    shown = ", ".join(f"{_num(u)} ({n}x)" for u, n in counts.head(MAX_SHOWN).items())
+    return shown + f", at {rowname(_positions(bad))}"
+
+
+def _where(data: pd.DataFrame, pos: Sequence[int], rowname, client: str, session: str) -> str:
+    cells = "; ".join(
+        f"client {data[client].iloc[p]} session {data[session].iloc[p]}" for p in pos[:MAX_SHOWN]
+    )
+    return f"{rowname(pos)} ({cells})"
+
+
+def _num(v: float) -> str:
+    v = float(v)
+    if v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:.4g}"
 
 
 def _check_duplicates(data: pd.DataFrame, client: str, session: str, rowname) -> None:

@@ -139,23 +139,36 @@ def _mixedlm_chatter() -> tuple:
 
 
 def _random_intercept_shares(d: pd.DataFrame, c: str, client: str, therapist: str | None) -> dict:
-    import statsmodels.formula.api as smf
 
     y = d[c].to_numpy(float)
+    unknown = {"between_share": np.nan, "ri_converged": False}
+    if therapist is not None:
+        unknown["therapist_share"] = np.nan
+    if d[client].nunique() < 2 or not y.std() > 0:  # no between-client variance to estimate
+        return unknown
     frame = pd.DataFrame({"y": (y - y.mean()) / y.std(), "client": d[client].astype(str)})
-    with ignoring(*_mixedlm_chatter()):  # MixedLM's boundary chatter; checked below
-        if therapist is None:
-            fit = smf.mixedlm("y ~ 1", frame, groups=frame["client"]).fit(reml=True)
-            tau2, sigma2 = float(fit.cov_re.iloc[0, 0]), float(fit.scale)
-            return {"between_share": tau2 / (tau2 + sigma2), "ri_converged": bool(fit.converged)}
-        frame["therapist"] = d[therapist].astype(str).to_numpy()
-        fit = smf.mixedlm(
-            "y ~ 1",
-            frame,
-            groups=frame["therapist"],
-            re_formula="1",
-            vc_formula={"client": "0 + C(client)"},
-        ).fit(reml=True)
+    with ignoring(*_mixedlm_chatter()):  # MixedLM's boundary chatter; see ri_converged
+        try:
+            return _fit_shares(frame, d, therapist)
+        except (np.linalg.LinAlgError, ValueError):  # singular: too few clients or therapists
+            return unknown
+
+
+def _fit_shares(frame: pd.DataFrame, d: pd.DataFrame, therapist: str | None) -> dict:
+    import statsmodels.formula.api as smf
+
+    if therapist is None:
+        fit = smf.mixedlm("y ~ 1", frame, groups=frame["client"]).fit(reml=True)
+        tau2, sigma2 = float(fit.cov_re.iloc[0, 0]), float(fit.scale)
+        return {"between_share": tau2 / (tau2 + sigma2), "ri_converged": bool(fit.converged)}
+    frame["therapist"] = d[therapist].astype(str).to_numpy()
+    fit = smf.mixedlm(
+        "y ~ 1",
+        frame,
+        groups=frame["therapist"],
+        re_formula="1",
+        vc_formula={"client": "0 + C(client)"},
+    ).fit(reml=True)
     t2, c2, s2 = float(fit.cov_re.iloc[0, 0]), float(fit.vcomp[0]), float(fit.scale)
     total = t2 + c2 + s2
     return {

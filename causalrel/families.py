@@ -27,7 +27,9 @@ from .results import ModelResults
 
 __all__ = [
     "FAMILIES",
+    "FAMILY_HELP",
     "TIME_SUPPORT",
+    "accepts",
     "get_model_class",
     "fit_model",
     "check_time",
@@ -43,6 +45,17 @@ FAMILIES: dict[str, str] = {
     "dpd": "causalrel.panel:DynamicPanel",
     "mlm": "causalrel.bayes:MLM",
     "dsem": "causalrel.bayes:DSEM",
+}
+
+#: One line per family: what it is, for ``causalrel fit --help``.
+FAMILY_HELP: dict[str, str] = {
+    "clpm": "cross-lagged panel model (SEM); mixes between- and within-client differences",
+    "riclpm": "random-intercept CLPM (SEM): lagged effects within clients, stable traits apart",
+    "dpml": "dynamic panel model by ML (SEM): lagged outcome with client effects (Allison)",
+    "fe": "fixed-effects regression on lagged values (within-client; short-panel bias)",
+    "dpd": "dynamic-panel GMM (Arellano-Bond), as R's plm::pgmm",
+    "mlm": "Bayesian multilevel model of person-mean-centred lags (PyMC)",
+    "dsem": "Bayesian dynamic SEM: latent means, random lags per client (PyMC)",
 }
 
 
@@ -115,6 +128,12 @@ def fit_model(name: str, panel: SessionPanel, **options: Any) -> ModelResults:
                 + "."
             )
     return cls(panel, **init_opts).fit(**fit_opts)
+
+
+def accepts(name: str, option: str) -> bool:
+    """Whether family ``name`` takes ``option`` (in its constructor or its ``fit``)."""
+    cls = get_model_class(name)
+    return option in _keyword_names(cls.__init__) | _keyword_names(cls.fit)
 
 
 def _keyword_names(func: Any) -> set[str]:

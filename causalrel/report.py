@@ -255,6 +255,8 @@ def analyze(
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} is a file; give a folder for the report.")
     out.mkdir(parents=True, exist_ok=True)
+    for old in ("summary.json", "report.html", "report.md"):  # an interrupted run leaves none
+        (out / old).unlink(missing_ok=True)
     names = list(families) if families is not None else list(FAMILIES)
     unknown = [n for n in names if n not in FAMILIES]
     if unknown:
@@ -266,13 +268,21 @@ def analyze(
         raise DataError(f"trend must be one of {', '.join(DSEM_TREND)}; got {trend!r}.")
     options = {k: dict(v) for k, v in (options or {}).items()}
     steps = ["describe", *names, "causal layer", "figures and report"]
-    bar = tqdm(total=len(steps), disable=not progress, file=sys.stderr, unit="step")
+    tty = sys.stderr.isatty()  # a log file gets plain lines, no bar fragments
+    bar = tqdm(total=len(steps), disable=not (progress and tty), file=sys.stderr, unit="step")
 
     def say(msg: str) -> None:
-        if progress:
+        if progress and tty:
             bar.write(msg, file=sys.stderr)
+        elif progress:
+            print(msg, file=sys.stderr, flush=True)
 
-    bar.set_description("describing the data")
+    def step(what: str) -> None:
+        bar.set_description(what)
+        if progress and not tty:
+            print(f"{what} ...", file=sys.stderr, flush=True)
+
+    step("describing the data")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         description = describe(panel)
@@ -302,12 +312,12 @@ def analyze(
     bar.update()
 
     for name in names:
-        bar.set_description(f"fitting {name}")
         if fast and name in SAMPLER_FAMILIES:
             outcome.skipped[name] = "skipped by --fast (a sampler family)"
             say(f"{name}: skipped (--fast)")
             bar.update()
             continue
+        step(f"fitting {name}")
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -333,7 +343,7 @@ def analyze(
 
     _fit_time_client(outcome, panel, options, seed, say)
 
-    bar.set_description("causal layer (DoWhy)")
+    step("causal layer (DoWhy)")
     from .causal import causal_analysis
 
     with warnings.catch_warnings(record=True) as caught:
@@ -358,7 +368,7 @@ def analyze(
     bar.update()
 
     outcome.verdict = _verdict(outcome, panel)
-    bar.set_description("writing the report")
+    step("writing the report")
     outcome.seconds = time.perf_counter() - start
     _write_outputs(outcome, panel, truth)
     outcome.seconds = time.perf_counter() - start
@@ -549,6 +559,8 @@ def _status(outcome: AnalysisOutcome, name: str) -> str:
     res = outcome.results.get(name)
     if res is None:
         return "not run"
+    if res.diagnostics.get("improper"):
+        return "IMPROPER (not converged)"
     return "converged" if res.converged else "NOT CONVERGED"
 
 
@@ -1081,7 +1093,16 @@ def _build_doc(outcome: AnalysisOutcome, panel: SessionPanel) -> _Doc:
     for name, msg in outcome.failures.items():
         problems.append(f"**{name} FAILED**: {msg}")
     for name in outcome.not_converged:
-        problems.append(f"**{name} did not converge**: do not trust its numbers (see warnings).")
+        diag = outcome.results[name].diagnostics
+        if diag.get("improper"):
+            problems.append(
+                f"**{name} has an improper solution** ({'; '.join(diag.get('problems', []))}): "
+                "it did not converge to a proper estimate; do not trust its numbers."
+            )
+        else:
+            problems.append(
+                f"**{name} did not converge**: do not trust its numbers (see warnings)."
+            )
     if outcome.causal_error:
         problems.append(f"**causal layer FAILED**: {outcome.causal_error}")
     for name, why in outcome.skipped.items():

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_discrete_lyapunov
 
-from .data import SessionPanel, load_panel
+from .data import DataError, SessionPanel, load_panel
 from .results import between_key, effect_key
 
 __all__ = ["Truth", "Simulation", "simulate", "truth_beside"]
@@ -198,10 +198,18 @@ def simulate(
     nx, ny = names
     n = int(n_clients)
     if n < 1:
-        raise ValueError("n_clients must be at least 1")
+        raise DataError(f"The number of clients must be at least 1 (--clients); got {n}.")
     lo, hi = (n_sessions, n_sessions) if isinstance(n_sessions, int) else n_sessions
     if lo < 1 or hi < lo:
-        raise ValueError("n_sessions must be >= 1 (a range must be (low, high) with low <= high)")
+        raise DataError(
+            "Sessions per client must be >= 1 (--sessions N or LOW-HIGH with LOW <= HIGH); "
+            f"got {lo}-{hi}."
+        )
+    for what, p in [("mcar (--missing)", mcar), ("skip", skip), ("dropout (--dropout)", dropout)]:
+        if not all(0 <= q < 1 for q in np.atleast_1d(np.asarray(p, dtype=float))):
+            raise DataError(f"{what} is a probability in [0, 1); got {p}.")
+    if n_therapists is not None and n_therapists < 1:
+        raise DataError(f"The number of therapists must be at least 1; got {n_therapists}.")
     planned = rng.integers(lo, hi + 1, size=n)
     t_max = int(planned.max())
 

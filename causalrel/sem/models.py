@@ -558,9 +558,11 @@ class _PanelSEM:
             params=params,
             fit=fit,
             diagnostics={
-                "converged": sem.converged,
+                # an improper or unidentified solution is not a converged fit (issue 16)
+                "converged": sem.converged and not sem.problems,
+                "optimizer_converged": sem.converged,
                 "iterations": sem.iterations,
-                "message": sem.message,
+                "message": f"improper solution: {sem.problems[0]}" if sem.problems else sem.message,
                 "information": information,
                 "estimator": sem.estimator,
                 "time": self.time,
