@@ -240,7 +240,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             f"simulated data: marking the truth from {Path(args.file).with_suffix('.truth.json')}",
             file=sys.stderr,
         )
-    outcome = analyze(panel, out=Path(args.out), fast=args.fast, seed=args.seed, truth=truth)
+    if args.rci is not None and not args.rci > 0:
+        raise DataError(f"--rci must be a positive number of {panel.y} points; got {args.rci:g}.")
+    rci = {panel.y: args.rci} if args.rci else None
+    outcome = analyze(
+        panel, out=Path(args.out), fast=args.fast, seed=args.seed, truth=truth, rci=rci
+    )
     return 0 if outcome.ok else EXIT_FAILED
 
 
@@ -501,6 +506,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for report.html, figures, summary.json")
     p.add_argument("--fast", action="store_true", help="skip the Bayesian samplers")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument(
+        "--rci",
+        type=float,
+        metavar="POINTS",
+        help="reliable-change threshold of the outcome (--y) instrument in its points, e.g. 6: "
+        "the verdict then gives the effect as a share of it",
+    )
     p.set_defaults(func=cmd_analyze)
 
     _power_parser(sub)  # issue 18

@@ -249,3 +249,22 @@ def test_sampler_options_defaults_and_user_override(small_sim, tmp_path):
     assert _family_options("dsem", 5, {"trend": False})["trend"] is False  # the user wins
     with pytest.raises(DataError, match="trend must be one of"):
         analyze(small_sim.panel(), out=tmp_path / "t", trend="cubic", progress=False)
+
+
+def test_rci_must_be_positive(tmp_path, small_sim, capsys):
+    f = tmp_path / "s.csv"
+    small_sim.data.to_csv(f, index=False)
+    assert main(["analyze", str(f), "--out", str(tmp_path / "r"), "--fast", "--rci", "-6"]) == 2
+    assert "--rci must be a positive number of symptoms points" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::causalrel.data.DataWarning")
+def test_rci_gives_the_effect_as_a_share_of_the_threshold(tmp_path, small_sim):
+    f = tmp_path / "s.csv"
+    small_sim.data.to_csv(f, index=False)
+    main(["analyze", str(f), "--out", str(tmp_path / "r"), "--fast", "--rci", "6"])
+    v = json.loads((tmp_path / "r" / "summary.json").read_text())["verdict"]
+    xy = v["alliance->symptoms"]
+    assert xy["rci_share"] == pytest.approx(abs(xy["per_within_sd"]) / 6)
+    assert v["symptoms->alliance"]["rci_share"] is None  # the threshold is the outcome's
