@@ -52,7 +52,10 @@ def _one_client_carries_it():
     big = pd.DataFrame(
         {"client": 9999, "session": np.arange(1, n + 1), "alliance": x, "symptoms": y}
     )
-    return load_panel(pd.concat([base, big], ignore_index=True), warn=False)
+    data = pd.concat([base, big], ignore_index=True)
+    # the outlying client is deliberate: declare the scales so the typo check accepts it
+    wide = {"alliance": (-1e3, 1e3), "symptoms": (-1e3, 1e3)}
+    return load_panel(data, ranges=wide, warn=False)
 
 
 def test_subset_refuter_fails_when_one_client_carries_the_effect():

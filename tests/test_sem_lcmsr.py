@@ -75,6 +75,9 @@ def reference(case):
 
 
 SLOW = {"missing_mg_regressions"}  # about 7 s
+#: the two-group LCM-SR on missing data has a flat likelihood: both optimisers stop within
+#: 1.3e-4 relative of each other in four SEs (the issue's target is 2%)
+SE_RTOL = {"missing_mg_regressions": 3e-4}
 
 
 @pytest.mark.parametrize(
@@ -87,7 +90,7 @@ def test_lcmsr_matches_lavaan(case, panels):
     assert res.converged
     assert not res.diagnostics["improper"]
     assert res.diagnostics["time"] == "client"
-    check_params(res.params, ref_params)
+    check_params(res.params, ref_params, se_rtol=SE_RTOL.get(case, 1e-4))
     check_fit(res.fit, ref)
     if fit_opts.get("estimator") == "mlr":
         r, f = ref["fit"], res.fit
@@ -115,7 +118,8 @@ def test_dpml_client_trends_match_lavaan(case, data, waves, improper, panels):
     else:
         res = model.fit()
     ref_params, ref = reference(case)
-    assert res.converged
+    # an improper solution (as lavaan's) is not reported as converged; the optimiser did converge
+    assert res.diagnostics["optimizer_converged"] and res.converged is not improper
     assert res.diagnostics["time"] == "client"
     assert res.diagnostics["improper"] == improper
     assert "slope(alliance)~slope(symptoms)" in res.effects["between"]
