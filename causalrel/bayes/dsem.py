@@ -46,6 +46,7 @@ from .._warnings import ARVIZ_DIAGNOSTICS, INFERENCEDATA, ignoring
 from ..data import DataError, SessionPanel
 from ..results import Effect, between_key, effect_key
 from .base import BayesModel
+from .blas import settle_blas
 from .common import (
     check_n_clients,
     client_rows,
@@ -365,6 +366,8 @@ class DSEM(BayesModel):
             return self.model
         import pymc as pm
         import pytensor.tensor as pt
+
+        settle_blas()  # before anything compiles: no BLAS warning users cannot act on
 
         g, p = self.grid, self.priors
         n, k = g.n_clients, len(self.random_names)

@@ -31,6 +31,7 @@ from .._warnings import INFERENCEDATA, ignoring
 from ..data import DataError, SessionPanel
 from ..results import Effect, between_key, effect_key
 from .base import BayesModel
+from .blas import settle_blas
 from .common import check_n_clients, client_rows, effect, param_row, params_frame, warn_clients
 from .ppc import Replicates
 from .priors import Prior, describe_priors, resolve_priors, sd_corr_cholesky
@@ -211,6 +212,8 @@ class MLM(BayesModel):
             return self.model
         import pymc as pm
         import pytensor.tensor as pt
+
+        settle_blas()  # before anything compiles: no BLAS warning users cannot act on
 
         c = self.panel.client
         with pm.Model() as model:
