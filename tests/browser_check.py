@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("html", type=Path, help="built book directory (_build/html)")
     parser.add_argument("--screenshots", type=Path, help="directory for one PNG per chapter")
     args = parser.parse_args(argv)
-    root = args.html
+    root = args.html.resolve()  # file:// URIs need an absolute path
     if not (root / "index.html").is_file():
         parser.error(f"{root} has no index.html: build the book first (jupyter-book build .)")
     if args.screenshots:
