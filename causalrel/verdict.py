@@ -218,7 +218,7 @@ RULES = {
 
 def _within(res: Any) -> dict:
     effects = getattr(res, "effects", {}) or {}
-    return effects.get("within", effects) if "within" in effects else effects
+    return effects.get("within", effects)  # the causal layer's effects are not split by side
 
 
 def credibility(results: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Credibility]:

@@ -32,7 +32,11 @@ _settled = False
 
 
 def settle_blas() -> str:
-    """Decide PyTensor's BLAS flags once, quietly; return them ("" = numpy's BLAS via its C API)."""
+    """Decide PyTensor's BLAS flags once, quietly; return them ("" = numpy's BLAS via its C API).
+
+    Called by both families' ``build()`` and by :func:`~causalrel.bayes.sampling.sample`, before
+    anything compiles; calling it again costs nothing.
+    """
     global _settled
     import pytensor
 
