@@ -66,8 +66,12 @@ def time_lavaan(panel, repeat: int, tmp: Path) -> tuple[float, pd.DataFrame]:
     wide(panel).to_csv(data, index=False)
     syn.write_text(riclpm_syntax(WAVES))
     script.write_text(R_CODE)
-    proc = subprocess.run(["Rscript", str(script), str(data), str(syn), str(repeat), str(out)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        ["Rscript", str(script), str(data), str(syn), str(repeat), str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(proc.stdout.split()[-1]), pd.read_csv(out)
 
 
@@ -97,16 +101,20 @@ def main() -> None:
         for label, sim in cases.items():
             panel = sim.panel()
             ours, res = time_causalrel(panel, args.repeat)
-            line = (f"N=500 x 8, {label}: causalrel {ours:.3f} s "
-                    f"({res.diagnostics['n_patterns']} patterns, "
-                    f"{res.diagnostics['iterations']} Newton steps)")
+            line = (
+                f"N=500 x 8, {label}: causalrel {ours:.3f} s "
+                f"({res.diagnostics['n_patterns']} patterns, "
+                f"{res.diagnostics['iterations']} Newton steps)"
+            )
             entry = {"causalrel_s": ours, "patterns": res.diagnostics["n_patterns"]}
             if have_r:
                 lav, pe = time_lavaan(panel, args.repeat, Path(tmpdir))
                 d_est, d_se = agreement(res, pe)
-                line += (f"; lavaan {lav:.3f} s; ratio causalrel/lavaan = {ours / lav:.3f} "
-                         f"(lavaan is {lav / ours:.1f}x slower); max |est diff| {d_est:.1e}, "
-                         f"max SE rel diff {d_se:.1e}")
+                line += (
+                    f"; lavaan {lav:.3f} s; ratio causalrel/lavaan = {ours / lav:.3f} "
+                    f"(lavaan is {lav / ours:.1f}x slower); max |est diff| {d_est:.1e}, "
+                    f"max SE rel diff {d_se:.1e}"
+                )
                 entry.update(lavaan_s=lav, ratio=ours / lav, est_diff=d_est, se_rel_diff=d_se)
             print(line, flush=True)
             summary[label] = entry
@@ -117,12 +125,17 @@ def main() -> None:
             t0 = time.perf_counter()
             res = RICLPM(panel, waves=WAVES).fit()
             total = time.perf_counter() - t0
-            print(f"N={n} x 8, missing: causalrel {res.seconds:.2f} s estimation "
-                  f"({total:.2f} s with reshaping), {res.diagnostics['n_patterns']} patterns; "
-                  f"cross-lag x->y {res.within.iloc[0]['est']:.3f} "
-                  f"(truth {sim.truth.within[list(sim.truth.within)[0]]:.3f})", flush=True)
-            summary[f"N={n}"] = {"causalrel_s": res.seconds,
-                                 "patterns": res.diagnostics["n_patterns"]}
+            print(
+                f"N={n} x 8, missing: causalrel {res.seconds:.2f} s estimation "
+                f"({total:.2f} s with reshaping), {res.diagnostics['n_patterns']} patterns; "
+                f"cross-lag x->y {res.within.iloc[0]['est']:.3f} "
+                f"(truth {sim.truth.within[list(sim.truth.within)[0]]:.3f})",
+                flush=True,
+            )
+            summary[f"N={n}"] = {
+                "causalrel_s": res.seconds,
+                "patterns": res.diagnostics["n_patterns"],
+            }
     print(json.dumps(summary, indent=1))
 
 

@@ -405,7 +405,9 @@ def _fit_time_client(outcome, panel, options, seed, say) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                opts = _family_options(name, seed, options.get(name, {}), trend=outcome.settings["trend"])
+                opts = _family_options(
+                    name, seed, options.get(name, {}), trend=outcome.settings["trend"]
+                )
                 res = _fit(name, panel, {**opts, "time": "client"})
             except KeyboardInterrupt:
                 raise
@@ -1044,32 +1046,49 @@ def _answer_section(doc: _Doc, outcome: AnalysisOutcome, panel: SessionPanel) ->
     keys = [effect_key(panel.x, panel.y), effect_key(panel.y, panel.x)]
     doc.ul([f"**{k}: {v[k]['answer']}.** {v[k]['sentence']}" for k in keys])
     if not v.get("bayesian_families_run", True):
-        doc.p("This was a `--fast` run: the Bayesian families (MLM, DSEM) were not fitted and "
-              "do not count; run without `--fast` for the full verdict.")
+        doc.p(
+            "This was a `--fast` run: the Bayesian families (MLM, DSEM) were not fitted and "
+            "do not count; run without `--fast` for the full verdict."
+        )
     rows = []
     for name, c in v["families"].items():
-        rows.append({
-            "family": name,
-            "counts": "yes" if c["credible"] else "no",
-            "why not": "; ".join(c["reasons"]) or "—",
-            "checks passed": "; ".join(c["checks"]) or "—",
-        })
-    doc.p("A family counts toward the answer only if it passes every check that applies to it "
-          "on these data (rules: `causalrel.verdict`). Standardised (within-client SD units): "
-          + ", ".join(f"{k} {_fmt(v[k]['standardized'])}" for k in keys) + ".")
+        rows.append(
+            {
+                "family": name,
+                "counts": "yes" if c["credible"] else "no",
+                "why not": "; ".join(c["reasons"]) or "—",
+                "checks passed": "; ".join(c["checks"]) or "—",
+            }
+        )
+    doc.p(
+        "A family counts toward the answer only if it passes every check that applies to it "
+        "on these data (rules: `causalrel.verdict`). Standardised (within-client SD units): "
+        + ", ".join(f"{k} {_fmt(v[k]['standardized'])}" for k in keys)
+        + "."
+    )
     doc.table(pd.DataFrame(rows))
     if outcome.time_client:
-        doc.p("Trend sensitivity: the SEM families fitted again with each client's own linear "
-              "trajectory (`time=\"client\"`; the RI-CLPM becomes the latent curve model with "
-              "structured residuals, LCM-SR)"
-              + (f"; test of the slope variances p = {_fmt(v['context']['client_slopes_p'])}."
-                 if "client_slopes_p" in v.get("context", {}) else "."))
+        doc.p(
+            "Trend sensitivity: the SEM families fitted again with each client's own linear "
+            'trajectory (`time="client"`; the RI-CLPM becomes the latent curve model with '
+            "structured residuals, LCM-SR)"
+            + (
+                f"; test of the slope variances p = {_fmt(v['context']['client_slopes_p'])}."
+                if "client_slopes_p" in v.get("context", {})
+                else "."
+            )
+        )
         trows = []
         for name, client in outcome.time_client.items():
             for label, r in (("common", outcome.results[name]), ("client", client)):
-                trows.append({"family": name, "time": label,
-                              **{k: _interval(r.effects["within"][k]) for k in keys},
-                              "converged": r.converged})
+                trows.append(
+                    {
+                        "family": name,
+                        "time": label,
+                        **{k: _interval(r.effects["within"][k]) for k in keys},
+                        "converged": r.converged,
+                    }
+                )
         doc.table(pd.DataFrame(trows))
 
 

@@ -137,6 +137,8 @@ def test_describe_on_data_we_did_not_write_matches_lme4():
     p = load_panel(FIXTURES / "grunfeld.csv", x="inv", y="value")
     d = describe(p)
     for v in ("inv", "value"):
-        assert d["variables"][v]["between_share"] == pytest.approx(ref["between_share"][v], abs=1e-4)
+        assert d["variables"][v]["between_share"] == pytest.approx(
+            ref["between_share"][v], abs=1e-4
+        )
     for k in ("pooled", "between", "within"):
         assert d["correlations"][k] == pytest.approx(ref["correlations"][k], abs=1e-9)

@@ -19,8 +19,9 @@ def small():
     panel = sim.panel()
     wide = panel.wide(waves=range(1, 5))
     pt = parse_model(riclpm_syntax(range(1, 5)))
-    Y = np.column_stack([wide[(panel.x if v[0] == "x" else panel.y, int(v[1:]))]
-                         for v in pt.observed])
+    Y = np.column_stack(
+        [wide[(panel.x if v[0] == "x" else panel.y, int(v[1:]))] for v in pt.observed]
+    )
     model = RAMModel(pt)
     pats = Patterns.from_array(Y)
     theta = model.start_theta(np.nanvar(Y, axis=0), np.nanmean(Y, axis=0))
@@ -55,8 +56,12 @@ def test_gradient_is_exact(small):
     obj = _Objective(model, pats)
     g = obj.jac(theta)
     eps = 1e-6
-    num = np.array([(obj.fun(theta + eps * e) - obj.fun(theta - eps * e)) / (2 * eps)
-                    for e in np.eye(theta.size)])
+    num = np.array(
+        [
+            (obj.fun(theta + eps * e) - obj.fun(theta - eps * e)) / (2 * eps)
+            for e in np.eye(theta.size)
+        ]
+    )
     np.testing.assert_allclose(g, num, atol=1e-7)
 
 
@@ -65,13 +70,21 @@ def test_hessian_is_exact_and_expected_information_is_its_expectation(small):
     obj = _Objective(model, pats)
     H = obj.hess(theta)
     eps = 1e-6
-    num = np.array([(obj.jac(theta + eps * e) - obj.jac(theta - eps * e)) / (2 * eps)
-                    for e in np.eye(theta.size)])
+    num = np.array(
+        [
+            (obj.jac(theta + eps * e) - obj.jac(theta - eps * e)) / (2 * eps)
+            for e in np.eye(theta.size)
+        ]
+    )
     np.testing.assert_allclose(H, num, atol=1e-6)
     # expected information equals the observed one when the data equal the implied moments
     imp = model.implied(theta)
-    exact = Patterns(mask=pats.mask, n=pats.n, mean=np.where(pats.mask, imp["mu"], 0.0),
-                     cov=np.where(pats.mask2, imp["Sigma"], 0.0))
+    exact = Patterns(
+        mask=pats.mask,
+        n=pats.n,
+        mean=np.where(pats.mask, imp["mu"], 0.0),
+        cov=np.where(pats.mask2, imp["Sigma"], 0.0),
+    )
     r = fiml_loglik(imp["Sigma"], imp["mu"], exact)
     r["imp"] = imp
     obs = loglik_hessian(model, exact, theta, r)
@@ -89,9 +102,11 @@ def test_pattern_loglik_equals_casewise_loglik(small):
         o = ~np.isnan(row)
         if o.any():
             total += stats.multivariate_normal(imp["mu"][o], imp["Sigma"][np.ix_(o, o)]).logpdf(
-                row[o])
+                row[o]
+            )
     assert fiml_loglik(imp["Sigma"], imp["mu"], pats, derivs=False)["loglik"] == pytest.approx(
-        total, rel=1e-10)
+        total, rel=1e-10
+    )
     assert pats.n_total == (~np.isnan(Y)).any(axis=1).sum()
 
 
@@ -102,7 +117,8 @@ def test_cost_grows_with_patterns_not_clients(small):
     imp = model.implied(theta)
     ll = fiml_loglik(imp["Sigma"], imp["mu"], pats, derivs=False)["loglik"]
     assert fiml_loglik(imp["Sigma"], imp["mu"], big, derivs=False)["loglik"] == pytest.approx(
-        5 * ll)
+        5 * ll
+    )
 
 
 def test_em_finds_the_saturated_maximum(small):

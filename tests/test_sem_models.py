@@ -22,8 +22,7 @@ TRUTH = dict(ar=(0.3, 0.45), cross=(-0.25, 0.15), trait_corr=0.4, trait_sd=(0.8,
 @pytest.fixture(scope="module")
 def big_sim():
     """1500 clients x 6 sessions with stable traits, MCAR gaps and MAR dropout."""
-    return simulate(1500, 6, mcar=0.05, dropout=0.05, dropout_on_symptoms=0.5, seed=42,
-                    **TRUTH)
+    return simulate(1500, 6, mcar=0.05, dropout=0.05, dropout_on_symptoms=0.5, seed=42, **TRUTH)
 
 
 @pytest.fixture(scope="module")
@@ -81,18 +80,44 @@ def test_chibar_square_when_there_are_no_traits():
 def test_results_contract(big_sim, big_fits):
     res = big_fits["riclpm"]
     d = json.loads(res.to_json())
-    assert {"model", "n_clients", "n_observations", "excluded", "seconds", "effects", "params",
-            "fit", "diagnostics", "notes"} <= set(d)
+    assert {
+        "model",
+        "n_clients",
+        "n_observations",
+        "excluded",
+        "seconds",
+        "effects",
+        "params",
+        "fit",
+        "diagnostics",
+        "notes",
+    } <= set(d)
     assert d["model"] == "riclpm"
     n = big_sim.panel().n_clients
     assert d["n_clients"] == n - d["excluded"]["clients_without_data_in_waves"]
     assert set(d["effects"]["within"]) == {
-        "alliance->symptoms", "symptoms->alliance", "alliance->alliance", "symptoms->symptoms"}
+        "alliance->symptoms",
+        "symptoms->alliance",
+        "alliance->alliance",
+        "symptoms->symptoms",
+    }
     assert set(d["effects"]["between"]) == {"alliance~symptoms"}
     assert list(res.params.columns[:3]) == ["lhs", "op", "rhs"]
     assert set(PARAM_COLUMNS) | {"std.all"} <= set(res.params.columns)
-    for k in ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower",
-              "rmsea.ci.upper", "srmr", "loglik", "aic", "bic"):
+    for k in (
+        "chisq",
+        "df",
+        "pvalue",
+        "cfi",
+        "tli",
+        "rmsea",
+        "rmsea.ci.lower",
+        "rmsea.ci.upper",
+        "srmr",
+        "loglik",
+        "aic",
+        "bic",
+    ):
         assert np.isfinite(d["fit"][k]), k
     assert {"converged", "iterations", "message"} <= set(d["diagnostics"])
     assert d["seconds"] > 0

@@ -39,8 +39,10 @@ CASES = {
     "riclpm_free": (RICLPM, {}),
     "riclpm_regressions": (RICLPM, dict(group_equal="regressions")),
     "riclpm_constrained": (RICLPM, dict(constrained=True)),
-    "riclpm_equal_all": (RICLPM, dict(group_equal=["regressions", "lv.variances",
-                                                   "lv.covariances", "intercepts"])),
+    "riclpm_equal_all": (
+        RICLPM,
+        dict(group_equal=["regressions", "lv.variances", "lv.covariances", "intercepts"]),
+    ),
     "clpm_regressions": (CLPM, dict(group_equal="regressions")),
 }
 XY = effect_key("alliance", "symptoms")
@@ -76,8 +78,13 @@ def test_matches_lavaan_multigroup(case, panel):
     assert list(fit["ntotal.group"].values()) == ref["nobs"]
     for k in ("df", "npar", "ntotal", "baseline.df"):
         assert fit[k] == rf[k], k
-    for k, rk in (("loglik", "logl"), ("unrestricted.loglik", "unrestricted.logl"),
-                  ("baseline.chisq", "baseline.chisq"), ("aic", "aic"), ("bic", "bic")):
+    for k, rk in (
+        ("loglik", "logl"),
+        ("unrestricted.loglik", "unrestricted.logl"),
+        ("baseline.chisq", "baseline.chisq"),
+        ("aic", "aic"),
+        ("bic", "bic"),
+    ):
         assert fit[k] == pytest.approx(rf[rk], abs=0.02), k
     for k in ("pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "srmr"):
         assert fit[k] == pytest.approx(rf[k], abs=1e-4), k
@@ -88,11 +95,14 @@ def test_group_equal_regressions_pools_effects_and_lr_matches_lavaan(panel):
     equal = RICLPM(panel, waves=WAVES, group="arm", group_equal="regressions").fit()
     # free lags: one set of effects per arm, no pooled key; equal lags: the contract's keys
     assert set(free.effects["within"]) == {
-        f"{k}[arm={g}]" for g in ("control", "treatment")
-        for k in (XY, "symptoms->alliance", "alliance->alliance", "symptoms->symptoms")}
+        f"{k}[arm={g}]"
+        for g in ("control", "treatment")
+        for k in (XY, "symptoms->alliance", "alliance->alliance", "symptoms->symptoms")
+    }
     assert XY in equal.effects["within"] and len(equal.effects["within"]) == 4
-    assert set(free.effects["between"]) == {f"{between_key('alliance', 'symptoms')}[arm={g}]"
-                                            for g in ("control", "treatment")}
+    assert set(free.effects["between"]) == {
+        f"{between_key('alliance', 'symptoms')}[arm={g}]" for g in ("control", "treatment")
+    }
     assert any("differ by group" in n for n in free.notes)
     assert any("equal across groups" in n for n in equal.notes)
     # the pooled effect is the average of the (equal) wave-specific lags in either group
@@ -185,8 +195,10 @@ def test_results_contract_and_plot(recovery):
 def test_multigroup_derivatives_are_exact(panel):
     m = RICLPM(panel, waves=range(1, 4), group="arm")
     models = [RAMModel(m.partable, group=g) for g in (1, 2)]
-    pats = [Patterns.from_array(m.wide[m.wide["arm"] == lab][m.partable.observed].to_numpy())
-            for lab in ("control", "treatment")]
+    pats = [
+        Patterns.from_array(m.wide[m.wide["arm"] == lab][m.partable.observed].to_numpy())
+        for lab in ("control", "treatment")
+    ]
     obj = _Objective(models, pats)
     theta = models[0].start_theta(np.ones(6), np.zeros(6))
     theta = np.where(np.isnan(theta), models[1].start_theta(np.ones(6), np.zeros(6)), theta)
@@ -211,8 +223,10 @@ def test_partable_groups_and_labels():
     reg = eq[eq["op"] == "~"]
     assert reg["free"].nunique() == 1 and reg["label"].iloc[0] == reg["label"].iloc[1] != ""
     assert eq.loc[(eq["op"] == "~~") & (eq["free"] > 0), "free"].nunique() == 2
-    assert per_group_labels("y2 ~ ar_y*y1 + m_y*1", 2, ["intercepts"]) == \
-        "y2 ~ c(ar_y_g1, ar_y_g2)*y1 + m_y*1"
+    assert (
+        per_group_labels("y2 ~ ar_y*y1 + m_y*1", 2, ["intercepts"])
+        == "y2 ~ c(ar_y_g1, ar_y_g2)*y1 + m_y*1"
+    )
     with pytest.raises(DataError, match="one per group"):
         parse_model("y ~ c(a, b, c)*x", groups=2)
     with pytest.raises(DataError, match="unknown parameter type"):
@@ -238,14 +252,20 @@ def test_bad_group_input(panel):
         RICLPM(type(panel)(data=missing, **panel.column_map()), waves=WAVES, group="arm")
     one = d[d["arm"] == "control"]
     with pytest.raises(DataError, match="only one value"):
-        RICLPM(type(panel)(data=one.reset_index(drop=True), **panel.column_map()), waves=WAVES,
-               group="arm")
+        RICLPM(
+            type(panel)(data=one.reset_index(drop=True), **panel.column_map()),
+            waves=WAVES,
+            group="arm",
+        )
     with pytest.raises(DataError, match="model variable"):
         RICLPM(panel, waves=WAVES, group="alliance")
     no_wave = d[~((d["arm"] == "treatment") & (d["session"] == 5))]
     with pytest.raises(DataError, match="group arm='treatment'"):
-        RICLPM(type(panel)(data=no_wave.reset_index(drop=True), **panel.column_map()),
-               waves=WAVES, group="arm")
+        RICLPM(
+            type(panel)(data=no_wave.reset_index(drop=True), **panel.column_map()),
+            waves=WAVES,
+            group="arm",
+        )
     with pytest.raises(DataError, match="group_label"):
         RICLPM(panel, waves=WAVES, group="arm", group_label=["control"])
 
@@ -254,11 +274,11 @@ def test_numeric_group_column_and_group_order(panel):
     d = panel.data.copy()
     d["arm01"] = (d["arm"] == "treatment").astype(int)
     p2 = load_panel(d, warn=False, covariates=["arm01"])
-    res = CLPM(p2, waves=WAVES, group="arm01", group_label=[1, 0],
-               group_equal="regressions").fit()
+    res = CLPM(p2, waves=WAVES, group="arm01", group_label=[1, 0], group_equal="regressions").fit()
     ref = CLPM(panel, waves=WAVES, group="arm", group_equal="regressions").fit()
     assert res.group_labels == [1, 0]
     assert res.fit["chisq"] == pytest.approx(ref.fit["chisq"], abs=1e-6)
     assert list(res.fit["chisq.group"]) == ["1", "0"]
-    assert res.fit["chisq.group"]["1"] == pytest.approx(ref.fit["chisq.group"]["treatment"],
-                                                        abs=1e-6)
+    assert res.fit["chisq.group"]["1"] == pytest.approx(
+        ref.fit["chisq.group"]["treatment"], abs=1e-6
+    )

@@ -22,23 +22,46 @@ COVARIATES = ["arm", "severity"]
 
 CASES = {
     "riclpm_complete": ("complete", RICLPM, dict(waves=COMPLETE), "observed"),
-    "riclpm_complete_constrained": ("complete", RICLPM, dict(waves=COMPLETE, constrained=True),
-                                    "observed"),
+    "riclpm_complete_constrained": (
+        "complete",
+        RICLPM,
+        dict(waves=COMPLETE, constrained=True),
+        "observed",
+    ),
     "riclpm_missing": ("missing", RICLPM, dict(waves=MISSING), "observed"),
-    "riclpm_missing_constrained": ("missing", RICLPM, dict(waves=MISSING, constrained=True),
-                                   "observed"),
+    "riclpm_missing_constrained": (
+        "missing",
+        RICLPM,
+        dict(waves=MISSING, constrained=True),
+        "observed",
+    ),
     "riclpm_missing_expected": ("missing", RICLPM, dict(waves=MISSING), "expected"),
-    "riclpm_missing_invmeans": ("missing", RICLPM,
-                                dict(waves=MISSING, constrained=True, invariant_means=True),
-                                "observed"),
+    "riclpm_missing_invmeans": (
+        "missing",
+        RICLPM,
+        dict(waves=MISSING, constrained=True, invariant_means=True),
+        "observed",
+    ),
     "clpm_complete": ("complete", CLPM, dict(waves=COMPLETE), "observed"),
-    "clpm_missing_constrained": ("missing", CLPM, dict(waves=MISSING, constrained=True),
-                                 "observed"),
+    "clpm_missing_constrained": (
+        "missing",
+        CLPM,
+        dict(waves=MISSING, constrained=True),
+        "observed",
+    ),
     "dpml_missing": ("missing", DPML, dict(waves=MISSING), "observed"),
-    "riclpm_covariates": ("covariates", RICLPM, dict(waves=COMPLETE, covariates=COVARIATES),
-                          "observed"),
-    "dpml_covariates": ("covariates", DPML, dict(waves=COMPLETE, covariates=COVARIATES),
-                        "observed"),
+    "riclpm_covariates": (
+        "covariates",
+        RICLPM,
+        dict(waves=COMPLETE, covariates=COVARIATES),
+        "observed",
+    ),
+    "dpml_covariates": (
+        "covariates",
+        DPML,
+        dict(waves=COMPLETE, covariates=COVARIATES),
+        "observed",
+    ),
 }
 
 
@@ -48,8 +71,9 @@ def panels():
         name: load_panel(FIXTURES / f"lavaan_data_{name}.csv", warn=False)
         for name in ("complete", "missing")
     }
-    out["covariates"] = load_panel(FIXTURES / "lavaan_data_covariates.csv", warn=False,
-                                   covariates=COVARIATES)
+    out["covariates"] = load_panel(
+        FIXTURES / "lavaan_data_covariates.csv", warn=False, covariates=COVARIATES
+    )
     return out
 
 
@@ -128,8 +152,13 @@ def test_lavaan_tutorial_sem_political_democracy():
     Published output (lavaan.ugent.be/tutorial/sem.html): chi-square 38.125 on 35 df."""
     data = pd.read_csv(FIXTURES / "lavaan_poldem_data.csv")
     ref_params, ref_fit = reference("poldem")
-    pt = parse_model(ref_fit["syntax"], meanstructure=False, auto_var=True,
-                     auto_fix_first=True, auto_cov_lv_x=True)
+    pt = parse_model(
+        ref_fit["syntax"],
+        meanstructure=False,
+        auto_var=True,
+        auto_fix_first=True,
+        auto_cov_lv_x=True,
+    )
     sem = fit_partable(pt, data, information="expected")
     fit = fit_measures(sem)
     assert fit["chisq"] == pytest.approx(38.125, abs=0.001)

@@ -125,7 +125,10 @@ def sample(
         if sampler == "numpyro":
             _jax_devices(cores)
             chain_method = "parallel" if cores > 1 else "sequential"
-            extra = {"nuts_sampler": "numpyro", "nuts_sampler_kwargs": {"chain_method": chain_method}}
+            extra = {
+                "nuts_sampler": "numpyro",
+                "nuts_sampler_kwargs": {"chain_method": chain_method},
+            }
         idata = pm.sample(
             draws=draws,
             tune=tune,

@@ -57,8 +57,14 @@ from scipy import stats
 from ..data import DataError
 from .robust import scaled_difference
 
-__all__ = ["NestedTest", "WaldTest", "compare_nested", "compare_slopes", "chibar_weights_psd2",
-           "wald_equal_across_groups"]
+__all__ = [
+    "NestedTest",
+    "WaldTest",
+    "compare_nested",
+    "compare_slopes",
+    "chibar_weights_psd2",
+    "wald_equal_across_groups",
+]
 
 
 @dataclass
@@ -81,8 +87,10 @@ class NestedTest:
 
     def __str__(self) -> str:
         scaled = " (scaled)" if self.scaling_factor is not None else ""
-        s = (f"{self.restricted} vs {self.full}: chisq diff{scaled} = {self.chisq:.3f}, "
-             f"df = {self.df}, p = {self.pvalue:.4g}")
+        s = (
+            f"{self.restricted} vs {self.full}: chisq diff{scaled} = {self.chisq:.3f}, "
+            f"df = {self.df}, p = {self.pvalue:.4g}"
+        )
         if self.pvalue_chibar is not None:
             s += f"; chi-bar-square p = {self.pvalue_chibar:.4g}"
         return s
@@ -153,8 +161,14 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
     if estimators == {"mlr"}:
         f0, f1 = restricted.fit, full.fit
         unscaled = chisq
-        chisq, cd = scaled_difference(f0["chisq"], f0["df"], f0["chisq.scaling.factor"],
-                                      f1["chisq"], f1["df"], f1["chisq.scaling.factor"])
+        chisq, cd = scaled_difference(
+            f0["chisq"],
+            f0["df"],
+            f0["chisq.scaling.factor"],
+            f1["chisq"],
+            f1["df"],
+            f1["chisq.scaling.factor"],
+        )
         method = "satorra.bentler.2001"
     p = float(stats.chi2.sf(chisq, df))
     if boundary is None:
@@ -163,15 +177,26 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
     pbar, weights = None, None
     if boundary:
         if df != 3:
-            raise DataError("The chi-bar-square here is for CLPM vs RI-CLPM (3 parameters: two "
-                            "random-intercept variances and their covariance).")
+            raise DataError(
+                "The chi-bar-square here is for CLPM vs RI-CLPM (3 parameters: two "
+                "random-intercept variances and their covariance)."
+            )
         names = ["RIx~~RIx", "RIy~~RIy", "RIx~~RIy"]
         V = full.vcov.loc[names, names].to_numpy()
         weights = chibar_weights_psd2(V)
         pbar = float(weights[1] * stats.chi2.sf(chisq, 1) + weights[3] * stats.chi2.sf(chisq, 3))
-    return NestedTest(chisq=chisq, df=df, pvalue=p, pvalue_chibar=pbar, weights=weights,
-                      restricted=restricted.model, full=full.model, method=method,
-                      chisq_unscaled=unscaled, scaling_factor=cd)
+    return NestedTest(
+        chisq=chisq,
+        df=df,
+        pvalue=p,
+        pvalue_chibar=pbar,
+        weights=weights,
+        restricted=restricted.model,
+        full=full.model,
+        method=method,
+        chisq_unscaled=unscaled,
+        scaling_factor=cd,
+    )
 
 
 #: The slope block of the LCM-SR's growth-factor covariance matrix (vcov names).
@@ -201,13 +226,17 @@ def compare_slopes(riclpm, lcmsr) -> NestedTest:
     """
     for res, want in ((riclpm, "common"), (lcmsr, "client")):
         if res.model != "riclpm" or res.diagnostics.get("time") != want:
-            raise DataError("compare_slopes(riclpm, lcmsr) needs an RI-CLPM fit "
-                            "(time='common') and an LCM-SR fit (RICLPM(..., time='client')), "
-                            "in that order.")
+            raise DataError(
+                "compare_slopes(riclpm, lcmsr) needs an RI-CLPM fit "
+                "(time='common') and an LCM-SR fit (RICLPM(..., time='client')), "
+                "in that order."
+            )
     if "Sx~1" in lcmsr.vcov.index:
-        raise DataError("The LCM-SR with linear_means=True has a linear mean trajectory and "
-                        "does not nest the RI-CLPM's wave-specific means; fit it with "
-                        "linear_means=False (the default) for this test.")
+        raise DataError(
+            "The LCM-SR with linear_means=True has a linear mean trajectory and "
+            "does not nest the RI-CLPM's wave-specific means; fit it with "
+            "linear_means=False (the default) for this test."
+        )
     if list(riclpm.waves) != list(lcmsr.waves):
         raise DataError("Fit the RI-CLPM and the LCM-SR on the same waves.")
     test = compare_nested(riclpm, lcmsr, boundary=False)
@@ -219,8 +248,9 @@ def compare_slopes(riclpm, lcmsr) -> NestedTest:
         t = test.chisq
         test.weights = {k: w[0], k + 1: w[1], k + 3: w[3]}
         # chi2_0 is a point mass at 0 (P(chi2_0 > t) = 0 for t > 0)
-        test.pvalue_chibar = float(sum(wj * (stats.chi2.sf(t, df) if df > 0 else 0.0)
-                                       for df, wj in test.weights.items()))
+        test.pvalue_chibar = float(
+            sum(wj * (stats.chi2.sf(t, df) if df > 0 else 0.0) for df, wj in test.weights.items())
+        )
     return test
 
 
@@ -238,8 +268,10 @@ class WaldTest:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     def __str__(self) -> str:
-        return (f"Wald test of equal {self.what} across groups {self.groups}: "
-                f"chisq = {self.chisq:.3f}, df = {self.df}, p = {self.pvalue:.4g}")
+        return (
+            f"Wald test of equal {self.what} across groups {self.groups}: "
+            f"chisq = {self.chisq:.3f}, df = {self.df}, p = {self.pvalue:.4g}"
+        )
 
 
 def wald_equal_across_groups(res, what: str = "regressions") -> WaldTest:
@@ -262,8 +294,9 @@ def wald_equal_across_groups(res, what: str = "regressions") -> WaldTest:
     """
     sem = getattr(res, "sem", None)
     if sem is None or sem.n_groups < 2:
-        raise DataError("The Wald test of equality across groups needs a multiple-group fit "
-                        "(group=...).")
+        raise DataError(
+            "The Wald test of equality across groups needs a multiple-group fit (group=...)."
+        )
     if what not in ("regressions", "lagged"):
         raise DataError("what must be 'regressions' or 'lagged'.")
     t = sem.partable.table
@@ -272,8 +305,13 @@ def wald_equal_across_groups(res, what: str = "regressions") -> WaldTest:
         lag = rows["lhs"].str.fullmatch(r"w?[xy]\d+") & rows["rhs"].str.fullmatch(r"w?[xy]\d+")
         rows = rows[lag]
     first = {(r.lhs, r.rhs): int(r.free) for r in rows[rows["group"] == 1].itertuples()}
-    pairs = sorted({(first[(r.lhs, r.rhs)], int(r.free)) for r in rows[rows["group"] > 1]
-                    .itertuples() if (r.lhs, r.rhs) in first and first[(r.lhs, r.rhs)] != r.free})
+    pairs = sorted(
+        {
+            (first[(r.lhs, r.rhs)], int(r.free))
+            for r in rows[rows["group"] > 1].itertuples()
+            if (r.lhs, r.rhs) in first and first[(r.lhs, r.rhs)] != r.free
+        }
+    )
     if not pairs:
         raise DataError(f"The {what} are already equal across groups in this fit.")
     R = np.zeros((len(pairs), sem.model.q))
@@ -284,5 +322,6 @@ def wald_equal_across_groups(res, what: str = "regressions") -> WaldTest:
         raise DataError("The fit has no standard errors (singular information matrix).")
     W = float(d @ np.linalg.solve(R @ sem.vcov @ R.T, d))
     df = int(np.linalg.matrix_rank(R))
-    return WaldTest(chisq=W, df=df, pvalue=float(stats.chi2.sf(W, df)), what=what,
-                    groups=list(sem.group_labels))
+    return WaldTest(
+        chisq=W, df=df, pvalue=float(stats.chi2.sf(W, df)), what=what, groups=list(sem.group_labels)
+    )

@@ -132,8 +132,7 @@ class _Objective:
     multiple-group model is the sum of the groups' log-likelihoods.
     """
 
-    def __init__(self, model: RAMModel | list[RAMModel], pats: Patterns | list[Patterns]
-                 ) -> None:
+    def __init__(self, model: RAMModel | list[RAMModel], pats: Patterns | list[Patterns]) -> None:
         self.models = model if isinstance(model, list) else [model]
         self.pats = pats if isinstance(pats, list) else [pats]
         self.N = sum(p.n_total for p in self.pats)
@@ -167,21 +166,26 @@ class _Objective:
         r = self._eval(theta)
         if not np.isfinite(r["loglik"]):
             return np.zeros_like(theta)
-        g = sum(m.chain(theta, q["G"], q["gmu"], q["imp"])
-                for m, q in zip(self.models, r["parts"], strict=True))
+        g = sum(
+            m.chain(theta, q["G"], q["gmu"], q["imp"])
+            for m, q in zip(self.models, r["parts"], strict=True)
+        )
         return -g / self.N
 
     def hess(self, theta: np.ndarray, expected: bool = False) -> np.ndarray:
         r = self._eval(theta)
         if not np.isfinite(r["loglik"]):
             return np.eye(len(theta))
-        H = sum(loglik_hessian(m, p, theta, q, expected=expected)
-                for m, p, q in zip(self.models, self.pats, r["parts"], strict=True))
+        H = sum(
+            loglik_hessian(m, p, theta, q, expected=expected)
+            for m, p, q in zip(self.models, self.pats, r["parts"], strict=True)
+        )
         return -H / self.N
 
 
-def loglik_hessian(model: RAMModel, pats: Patterns, theta: np.ndarray, r: dict[str, Any],
-                   expected: bool = False) -> np.ndarray:
+def loglik_hessian(
+    model: RAMModel, pats: Patterns, theta: np.ndarray, r: dict[str, Any], expected: bool = False
+) -> np.ndarray:
     """Exact Hessian of the FIML log-likelihood in the parameters (or minus the expected
     information with ``expected=True``)."""
     dS, dm = model.jacobian(theta, r["imp"])
@@ -197,7 +201,11 @@ def loglik_hessian(model: RAMModel, pats: Patterns, theta: np.ndarray, r: dict[s
 
 def _minimize(obj: _Objective, theta0: np.ndarray, max_iter: int) -> optimize.OptimizeResult:
     res = optimize.minimize(
-        obj.fun, theta0, jac=obj.jac, hess=obj.hess, method="trust-exact",
+        obj.fun,
+        theta0,
+        jac=obj.jac,
+        hess=obj.hess,
+        method="trust-exact",
         options={"gtol": 1e-8, "maxiter": max_iter},
     )
     if not res.success and np.isfinite(res.fun):
@@ -208,8 +216,13 @@ def _minimize(obj: _Objective, theta0: np.ndarray, max_iter: int) -> optimize.Op
             res.success = True
             res.message = f"converged (gradient {g:.1e})"
         else:
-            res2 = optimize.minimize(obj.fun, res.x, jac=obj.jac, method="BFGS",
-                                     options={"gtol": 1e-8, "maxiter": 20 * max_iter})
+            res2 = optimize.minimize(
+                obj.fun,
+                res.x,
+                jac=obj.jac,
+                method="BFGS",
+                options={"gtol": 1e-8, "maxiter": 20 * max_iter},
+            )
             res2.nit = res.nit + res2.nit
             res = res2
     return res
@@ -285,16 +298,18 @@ def fit_partable(
     if estimator not in ESTIMATORS:
         raise DataError(f"estimator must be one of {list(ESTIMATORS)} (got {estimator!r}).")
     if cluster is not None and estimator != "mlr":
-        raise DataError("cluster= gives cluster-robust standard errors, which need "
-                        "estimator='mlr'.")
+        raise DataError(
+            "cluster= gives cluster-robust standard errors, which need estimator='mlr'."
+        )
     frames, labels = _split_groups(partable, data, group, group_label)
     if cluster is not None:
         for f in frames:
             if not isinstance(f, pd.DataFrame) or cluster not in f.columns:
                 raise DataError(f"The cluster column '{cluster}' is not in the data.")
     with _single_threaded_blas():
-        fit = _fit_partable(partable, frames, labels, information=information, start=start,
-                            max_iter=max_iter)
+        fit = _fit_partable(
+            partable, frames, labels, information=information, start=start, max_iter=max_iter
+        )
         if estimator == "mlr":
             _make_robust(fit, frames, cluster)
     return fit
@@ -304,18 +319,20 @@ def _make_robust(fit: SEMFit, frames: list, cluster: str | None) -> None:
     """Replace the ML covariance by the (cluster-)robust one and keep the test's pieces."""
     if not fit.meanstructure:
         raise DataError("estimator='mlr' needs a model with a mean structure.")
-    where = (lambda g: f" in group {fit.group_labels[g]!r}") if fit.n_groups > 1 else (
-        lambda g: "")
+    where = (lambda g: f" in group {fit.group_labels[g]!r}") if fit.n_groups > 1 else (lambda g: "")
     codes = None
     if cluster is not None:
-        codes = [cluster_codes(f[cluster].to_numpy()[p.keep], where(g))
-                 for g, (f, p) in enumerate(zip(frames, fit.group_patterns, strict=True))]
+        codes = [
+            cluster_codes(f[cluster].to_numpy()[p.keep], where(g))
+            for g, (f, p) in enumerate(zip(frames, fit.group_patterns, strict=True))
+        ]
     fit.estimator, fit.cluster, fit.vcov_ml = "mlr", cluster, fit.vcov
     fit.cluster_codes = codes or []
     if not np.isfinite(fit.vcov).all():
         return
-    fit.robust = robust_inference(fit.models, fit.group_patterns, fit.theta, fit.group_implied,
-                                  fit.group_h1, fit.vcov, codes)
+    fit.robust = robust_inference(
+        fit.models, fit.group_patterns, fit.theta, fit.group_implied, fit.group_h1, fit.vcov, codes
+    )
     fit.vcov = fit.robust["vcov"]
 
 
@@ -329,28 +346,41 @@ def _split_groups(partable: ParTable, data, group, group_label) -> tuple[list, l
         return list(data), labels
     if group is None:
         if G > 1:
-            raise DataError(f"The model has {G} groups: say which column holds the group "
-                            "(group=...) or give one data set per group.")
+            raise DataError(
+                f"The model has {G} groups: say which column holds the group "
+                "(group=...) or give one data set per group."
+            )
         return [data], [1]
     if not isinstance(data, pd.DataFrame) or group not in data.columns:
         raise DataError(f"The group column '{group}' is not in the data.")
     values = data[group]
     if values.isna().any():
-        raise DataError(f"{int(values.isna().sum())} case(s) have no value of the group "
-                        f"column '{group}': give them a group or drop them.")
+        raise DataError(
+            f"{int(values.isna().sum())} case(s) have no value of the group "
+            f"column '{group}': give them a group or drop them."
+        )
     labels = list(group_label) if group_label is not None else list(pd.unique(values))
     unknown = set(pd.unique(values)) - set(labels)
     if unknown:
-        raise DataError(f"Group value(s) {sorted(map(str, unknown))} of '{group}' are not in "
-                        "group_label.")
+        raise DataError(
+            f"Group value(s) {sorted(map(str, unknown))} of '{group}' are not in group_label."
+        )
     if len(labels) != G:
-        raise DataError(f"The model has {G} group(s) but '{group}' has {len(labels)} "
-                        f"value(s) ({labels}).")
+        raise DataError(
+            f"The model has {G} group(s) but '{group}' has {len(labels)} value(s) ({labels})."
+        )
     return [data[values == g] for g in labels], labels
 
 
-def _fit_partable(partable: ParTable, frames: list, labels: list, *, information: str,
-                  start: np.ndarray | None, max_iter: int) -> SEMFit:
+def _fit_partable(
+    partable: ParTable,
+    frames: list,
+    labels: list,
+    *,
+    information: str,
+    start: np.ndarray | None,
+    max_iter: int,
+) -> SEMFit:
     if information not in ("observed", "expected"):
         raise DataError("information must be 'observed' or 'expected'.")
     G = partable.n_groups
@@ -374,15 +404,19 @@ def _fit_partable(partable: ParTable, frames: list, labels: list, *, information
             raise DataError(f"No case{where(g)} has any observed value of the model's variables.")
         if not meanstructure:
             if not pats.mask.all():
-                raise DataError("A model without a mean structure needs complete data; "
-                                "use meanstructure=True (FIML) with missing values.")
+                raise DataError(
+                    "A model without a mean structure needs complete data; "
+                    "use meanstructure=True (FIML) with missing values."
+                )
             pats.mean[:] = 0.0  # saturated means: the centred data (what lavaan does)
         _, var_avail = available_moments(pats)
         ok = var_avail > 1e-12 * max(1.0, np.nanmax(var_avail))
         if np.any(~ok):
             bad = [partable.observed[i] for i in np.flatnonzero(~ok)]
-            raise DataError(f"Variable(s) {bad} have zero variance (or no values){where(g)} in "
-                            "the data used: a model cannot estimate effects of or on a constant.")
+            raise DataError(
+                f"Variable(s) {bad} have zero variance (or no values){where(g)} in "
+                "the data used: a model cannot estimate effects of or on a constant."
+            )
         complete_g = pats.n_patterns == 1 and bool(pats.mask.all())
         h1 = em_saturated(pats)
         var_h1 = np.diag(h1["Sigma"])
@@ -390,10 +424,12 @@ def _fit_partable(partable: ParTable, frames: list, labels: list, *, information
         ok_g = bool(h1["converged"]) and np.linalg.eigvalsh(corr).min() >= 1e-9
         if not ok_g:
             if complete_g:
-                raise DataError(f"The observed variables{where(g)} are perfectly collinear "
-                                "(their covariance matrix is singular): drop a redundant variable "
-                                "or wave. (Detrending each client over the modelled waves does "
-                                "this.)")
+                raise DataError(
+                    f"The observed variables{where(g)} are perfectly collinear "
+                    "(their covariance matrix is singular): drop a redundant variable "
+                    "or wave. (Detrending each client over the modelled waves does "
+                    "this.)"
+                )
             h1["converged"] = False
             h1["mu"], h1["var"] = available_moments(pats)
         else:
@@ -423,8 +459,10 @@ def _fit_partable(partable: ParTable, frames: list, labels: list, *, information
     iterations = 0
     res = None
     if start is None and h1_ok:
-        moments = [Patterns.from_moments(h1["mu"], h1["Sigma"], p.n_total)
-                   for h1, p in zip(h1_list, pats_list, strict=True)]
+        moments = [
+            Patterns.from_moments(h1["mu"], h1["Sigma"], p.n_total)
+            for h1, p in zip(h1_list, pats_list, strict=True)
+        ]
         obj0 = _Objective(models, moments)
         if np.isfinite(obj0.fun(theta0)):
             r0 = _minimize(obj0, theta0, max_iter)
@@ -435,8 +473,10 @@ def _fit_partable(partable: ParTable, frames: list, labels: list, *, information
                     res = r0
     obj = _Objective(models, pats_list)
     if not np.isfinite(obj.fun(theta0)):
-        raise DataError("The start values give a non-positive-definite implied covariance "
-                        "matrix; give start values (start=...) or check the model.")
+        raise DataError(
+            "The start values give a non-positive-definite implied covariance "
+            "matrix; give start values (start=...) or check the model."
+        )
     if res is None:
         res = _minimize(obj, theta0, max_iter)
         iterations += int(res.nit)
@@ -447,8 +487,10 @@ def _fit_partable(partable: ParTable, frames: list, labels: list, *, information
     r = obj._eval(theta)
     problems: list[str] = []
     if not np.isfinite(r["loglik"]):
-        raise DataError("Estimation failed: the implied covariance matrix is not positive "
-                        "definite at the solution. Check the model and the data.")
+        raise DataError(
+            "Estimation failed: the implied covariance matrix is not positive "
+            "definite at the solution. Check the model and the data."
+        )
     info = obj.hess(theta, expected=(information == "expected")) * obj.N
     try:
         evals = np.linalg.eigvalsh(info)
@@ -465,8 +507,11 @@ def _fit_partable(partable: ParTable, frames: list, labels: list, *, information
     implied = [q["imp"] for q in r["parts"]]
     for g, (model, imp) in enumerate(zip(models, implied, strict=True)):
         S = imp["S"]
-        neg = [model.names[i] for i in range(model.n)
-               if S[i, i] < 0 and _is_free_var(model.table, model.names[i])]
+        neg = [
+            model.names[i]
+            for i in range(model.n)
+            if S[i, i] < 0 and _is_free_var(model.table, model.names[i])
+        ]
         if neg:
             problems.append(
                 f"negative variance estimate(s){where(g)} for {', '.join(neg)} (a Heywood "
@@ -475,17 +520,33 @@ def _fit_partable(partable: ParTable, frames: list, labels: list, *, information
             )
         checks = [("implied covariance of the observed variables", imp["Sigma"])]
         if not neg:  # a negative variance already makes the latent covariance improper
-            checks.append(("implied covariance of the latent variables",
-                           imp["C"][model.p:, model.p:]))
+            checks.append(
+                ("implied covariance of the latent variables", imp["C"][model.p :, model.p :])
+            )
         for what, M in checks:
             if M.size and np.linalg.eigvalsh(M).min() < -1e-10:
-                problems.append(f"the {what}{where(g)} is not positive definite: an improper "
-                                "solution; try constrained=True or fewer waves")
-    return SEMFit(partable=partable, models=models, group_patterns=pats_list, theta=theta,
-                  vcov=vcov, loglik=float(r["loglik"]), group_h1=h1_list,
-                  information=information, converged=converged, iterations=iterations,
-                  message=message, group_implied=implied, problems=problems,
-                  meanstructure=meanstructure, notes=notes, group_labels=labels)
+                problems.append(
+                    f"the {what}{where(g)} is not positive definite: an improper "
+                    "solution; try constrained=True or fewer waves"
+                )
+    return SEMFit(
+        partable=partable,
+        models=models,
+        group_patterns=pats_list,
+        theta=theta,
+        vcov=vcov,
+        loglik=float(r["loglik"]),
+        group_h1=h1_list,
+        information=information,
+        converged=converged,
+        iterations=iterations,
+        message=message,
+        group_implied=implied,
+        problems=problems,
+        meanstructure=meanstructure,
+        notes=notes,
+        group_labels=labels,
+    )
 
 
 def _is_free_var(t: pd.DataFrame, name: str) -> bool:
@@ -499,7 +560,8 @@ def warn_problems(fit: SEMFit, what: str) -> None:
         warnings.warn(
             f"{what}: the optimiser did not converge ({fit.message}); the estimates are not "
             "trustworthy. Try constrained=True, fewer waves, or other start values.",
-            ConvergenceWarning, stacklevel=3,
+            ConvergenceWarning,
+            stacklevel=3,
         )
     for msg in fit.problems:
         warnings.warn(f"{what}: {msg}.", HeywoodWarning, stacklevel=3)
@@ -525,13 +587,18 @@ def parameter_table(fit: SEMFit, level: float = 0.95) -> pd.DataFrame:
     cols = {"lhs": t["lhs"], "op": t["op"], "rhs": t["rhs"]}
     if fit.n_groups > 1:
         cols.update(block=t["block"], group=t["group"])
-    out = pd.DataFrame({
-        **cols, "label": t["label"],
-        "est": est, "se": se, "z": z,
-        "pvalue": 2 * stats.norm.sf(np.abs(z)),
-        "ci.lower": np.where(free > 0, est - crit * se, est),
-        "ci.upper": np.where(free > 0, est + crit * se, est),
-    })
+    out = pd.DataFrame(
+        {
+            **cols,
+            "label": t["label"],
+            "est": est,
+            "se": se,
+            "z": z,
+            "pvalue": 2 * stats.norm.sf(np.abs(z)),
+            "ci.lower": np.where(free > 0, est - crit * se, est),
+            "ci.upper": np.where(free > 0, est + crit * se, est),
+        }
+    )
     out["std.all"] = std
     if not fit.meanstructure:
         out = out[out["op"] != "~1"].reset_index(drop=True)
@@ -560,8 +627,7 @@ def _estimates(fit: SEMFit, theta: np.ndarray, implied: list) -> tuple[np.ndarra
     return est, std
 
 
-def standardized(model: RAMModel, implied: dict[str, np.ndarray], est: np.ndarray
-                 ) -> np.ndarray:
+def standardized(model: RAMModel, implied: dict[str, np.ndarray], est: np.ndarray) -> np.ndarray:
     """lavaan's ``std.all`` (with ``cov.std = TRUE``) of one group's rows (``model.table``):
     variables scaled by their implied SDs; covariances between different variables by the SDs
     of their (residual) variances."""

@@ -30,7 +30,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Patterns", "fiml_loglik", "moment_hessian", "em_saturated", "available_moments", "LOG2PI"]
+__all__ = [
+    "Patterns",
+    "fiml_loglik",
+    "moment_hessian",
+    "em_saturated",
+    "available_moments",
+    "LOG2PI",
+]
 
 LOG2PI = float(np.log(2 * np.pi))
 
@@ -116,8 +123,12 @@ class Patterns:
     def from_moments(cls, mean: np.ndarray, cov: np.ndarray, n: float) -> Patterns:
         """A single complete-data 'pattern' with the given moments (for start values)."""
         p = len(mean)
-        return cls(mask=np.ones((1, p), bool), n=np.array([float(n)]),
-                   mean=np.asarray(mean, float)[None], cov=np.asarray(cov, float)[None])
+        return cls(
+            mask=np.ones((1, p), bool),
+            n=np.array([float(n)]),
+            mean=np.asarray(mean, float)[None],
+            cov=np.asarray(cov, float)[None],
+        )
 
 
 def _padded_inverse(Sigma: np.ndarray, pats: Patterns) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +142,9 @@ def _padded_inverse(Sigma: np.ndarray, pats: Patterns) -> tuple[np.ndarray, np.n
     return E, logdet
 
 
-def fiml_loglik(Sigma: np.ndarray, mu: np.ndarray, pats: Patterns, *, derivs: bool = True
-                ) -> dict[str, np.ndarray | float]:
+def fiml_loglik(
+    Sigma: np.ndarray, mu: np.ndarray, pats: Patterns, *, derivs: bool = True
+) -> dict[str, np.ndarray | float]:
     """FIML log-likelihood at implied moments, and its gradient in (Sigma, mu).
 
     Returns a dict with ``loglik`` and, if ``derivs``, ``G`` (p x p, the derivative with
@@ -161,8 +173,9 @@ def fiml_loglik(Sigma: np.ndarray, mu: np.ndarray, pats: Patterns, *, derivs: bo
     return out
 
 
-def moment_hessian(pats: Patterns, E: np.ndarray, Q: np.ndarray, v: np.ndarray,
-                   expected: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def moment_hessian(
+    pats: Patterns, E: np.ndarray, Q: np.ndarray, v: np.ndarray, expected: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Second derivatives of the FIML log-likelihood in (vec Sigma, mu).
 
     Returns ``(Kss, Kmm, Kms)`` such that for directions a, b (symmetric dSigma)
@@ -203,8 +216,9 @@ def available_moments(pats: Patterns) -> tuple[np.ndarray, np.ndarray]:
     return mean, var
 
 
-def _em_step(mu: np.ndarray, Sigma: np.ndarray, pats: Patterns, M2: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, float]:
+def _em_step(
+    mu: np.ndarray, Sigma: np.ndarray, pats: Patterns, M2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
     """One EM step for the saturated model; also returns the log-likelihood at the input."""
     n, N, p = pats.n, pats.n_total, pats.p
     eye = np.eye(p)
@@ -226,8 +240,9 @@ def _em_step(mu: np.ndarray, Sigma: np.ndarray, pats: Patterns, M2: np.ndarray
     return mu_new, 0.5 * (Sigma_new + Sigma_new.T), ll
 
 
-def em_saturated(pats: Patterns, *, tol: float = 1e-9, max_iter: int = 2000
-                 ) -> dict[str, np.ndarray | float | int | bool]:
+def em_saturated(
+    pats: Patterns, *, tol: float = 1e-9, max_iter: int = 2000
+) -> dict[str, np.ndarray | float | int | bool]:
     """ML estimates of unrestricted means and covariances under missing data, by EM.
 
     EM is accelerated with SQUAREM (Varadhan & Roland 2008, *Scand J Stat* 35, 335-353):

@@ -65,8 +65,13 @@ def rmsea_ci(chisq: float, df: float, n: float, level: float = 0.90) -> tuple[fl
     return lower, upper
 
 
-def srmr(sample_cov: np.ndarray, sample_mean: np.ndarray, Sigma: np.ndarray, mu: np.ndarray,
-         meanstructure: bool = True) -> float:
+def srmr(
+    sample_cov: np.ndarray,
+    sample_mean: np.ndarray,
+    Sigma: np.ndarray,
+    mu: np.ndarray,
+    meanstructure: bool = True,
+) -> float:
     """Bentler's SRMR as lavaan computes it (``srmr_bentler``; with means if modelled)."""
     sd = np.sqrt(np.diag(sample_cov))
     R = (sample_cov - Sigma) / np.outer(sd, sd)
@@ -106,8 +111,10 @@ def fit_measures(fit) -> dict[str, Any]:
     tli = (chisq_b / df_b - chisq / df) / (chisq_b / df_b - 1.0) if df > 0 else 1.0
     rmsea = float(np.sqrt(max(chisq / N / df - 1.0 / N, 0.0))) if df > 0 else 0.0
     lo, hi = rmsea_ci(chisq, df, N)
-    srmr_g = [srmr(h1["Sigma"], h1["mu"], imp["Sigma"], imp["mu"], fit.meanstructure)
-              for h1, imp in zip(fit.group_h1, fit.group_implied, strict=True)]
+    srmr_g = [
+        srmr(h1["Sigma"], h1["mu"], imp["Sigma"], imp["mu"], fit.meanstructure)
+        for h1, imp in zip(fit.group_h1, fit.group_implied, strict=True)
+    ]
     n_g = np.array([pats.n_total for pats in groups])
     out = {
         "chisq": chisq,
@@ -131,26 +138,41 @@ def fit_measures(fit) -> dict[str, Any]:
     }
     if G > 1:
         out["ngroups"] = G
-        out["chisq.group"] = {str(lab): max(2.0 * (a - b), 0.0)
-                              for lab, a, b in zip(fit.group_labels, ll1_g, ll0_g, strict=True)}
-        out["ntotal.group"] = {str(lab): int(n) for lab, n in zip(fit.group_labels, n_g,
-                                                                   strict=True)}
+        out["chisq.group"] = {
+            str(lab): max(2.0 * (a - b), 0.0)
+            for lab, a, b in zip(fit.group_labels, ll1_g, ll0_g, strict=True)
+        }
+        out["ntotal.group"] = {
+            str(lab): int(n) for lab, n in zip(fit.group_labels, n_g, strict=True)
+        }
     robust_keys: tuple[str, ...] = ()
     if getattr(fit, "estimator", "ml") == "mlr":
         robust = _robust_measures(fit, chisq, df, df_b, N, G)
         out.update(robust)
         robust_keys = tuple(k for k in robust if k != "df.scaled")
     if not all(h1.get("converged", True) for h1 in fit.group_h1):  # nothing to test against
-        for k in ("chisq", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper",
-                  "srmr", "unrestricted.loglik", "baseline.chisq", *robust_keys):
+        for k in (
+            "chisq",
+            "pvalue",
+            "cfi",
+            "tli",
+            "rmsea",
+            "rmsea.ci.lower",
+            "rmsea.ci.upper",
+            "srmr",
+            "unrestricted.loglik",
+            "baseline.chisq",
+            *robust_keys,
+        ):
             out[k] = float("nan")
         if G > 1:
             out["chisq.group"] = {k: float("nan") for k in out["chisq.group"]}
     return out
 
 
-def _incremental(x2: float, df: float, x2_b: float, df_b: float, c: float, c_b: float
-                 ) -> tuple[float, float]:
+def _incremental(
+    x2: float, df: float, x2_b: float, df_b: float, c: float, c_b: float
+) -> tuple[float, float]:
     """lavaan's robust CFI and TLI (``lav_fit_cfi``/``lav_fit_tli`` with ``c.hat``)."""
     t1 = max(x2 - c * df, 0.0)
     t2 = max(x2 - c * df, x2_b - c_b * df_b, 0.0)
@@ -160,12 +182,18 @@ def _incremental(x2: float, df: float, x2_b: float, df_b: float, c: float, c_b: 
     return float(cfi), float(tli)
 
 
-def _robust_measures(fit, chisq: float, df: int, df_b: int, N: float, G: int
-                     ) -> dict[str, float]:
+def _robust_measures(fit, chisq: float, df: int, df_b: int, N: float, G: int) -> dict[str, float]:
     """The scaled test and the robust fit indices of an MLR fit (as lavaan's MLR)."""
     nan = float("nan")
-    keys = ("chisq.scaled", "pvalue.scaled", "chisq.scaling.factor", "rmsea.scaled",
-            "cfi.robust", "tli.robust", "rmsea.robust")
+    keys = (
+        "chisq.scaled",
+        "pvalue.scaled",
+        "chisq.scaling.factor",
+        "rmsea.scaled",
+        "cfi.robust",
+        "tli.robust",
+        "rmsea.robust",
+    )
     out: dict[str, float] = {k: nan for k in keys}
     out["df.scaled"] = int(df)
     rb = fit.robust
@@ -176,15 +204,17 @@ def _robust_measures(fit, chisq: float, df: int, df_b: int, N: float, G: int
         out["chisq.scaling.factor"] = float(c)
         out["chisq.scaled"] = chisq / c
         out["pvalue.scaled"] = float(stats.chi2.sf(chisq / c, df))
-        out["rmsea.scaled"] = float(np.sqrt(max(chisq / N / rb["trace_ugamma"] - 1.0 / N, 0.0))
-                                    * np.sqrt(G))
+        out["rmsea.scaled"] = float(
+            np.sqrt(max(chisq / N / rb["trace_ugamma"] - 1.0 / N, 0.0)) * np.sqrt(G)
+        )
     try:
         fc = fiml_corrected(fit)
     except np.linalg.LinAlgError:
         return out
     c3, c3b = fc["k3"] / df, fc["k3_null"] / df_b
-    out["cfi.robust"], out["tli.robust"] = _incremental(fc["XX3"], df, fc["XX3_null"], df_b,
-                                                        c3, c3b)
+    out["cfi.robust"], out["tli.robust"] = _incremental(
+        fc["XX3"], df, fc["XX3_null"], df_b, c3, c3b
+    )
     out["rmsea.robust"] = float(np.sqrt(max(fc["XX3"] / N / df - c3 / N, 0.0)) * np.sqrt(G))
     return out
 
@@ -192,5 +222,6 @@ def _robust_measures(fit, chisq: float, df: int, df_b: int, N: float, G: int
 def _group_loglik(fit, g: int) -> float:
     """The log-likelihood of group ``g`` (0-based) at the estimates."""
     imp = fit.group_implied[g]
-    return float(fiml_loglik(imp["Sigma"], imp["mu"], fit.group_patterns[g],
-                             derivs=False)["loglik"])
+    return float(
+        fiml_loglik(imp["Sigma"], imp["mu"], fit.group_patterns[g], derivs=False)["loglik"]
+    )

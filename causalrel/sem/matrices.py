@@ -50,8 +50,11 @@ class RAMModel:
             group = 1
         self.group = int(group)
         #: positions (0-based) in ``partable.table`` of this group's rows
-        self.rows = np.flatnonzero(table["group"].to_numpy() == self.group) if "group" in \
-            table else np.arange(len(table))
+        self.rows = (
+            np.flatnonzero(table["group"].to_numpy() == self.group)
+            if "group" in table
+            else np.arange(len(table))
+        )
         self.table = table.iloc[self.rows]
         self.observed = list(partable.observed)
         self.latent = list(partable.latent)
@@ -95,12 +98,21 @@ class RAMModel:
                     m_cells.append((k, i))
                 else:
                     self.a0[i] = val
-        self.a_k, self.a_i, self.a_j = (np.array(c, dtype=int).reshape(-1) for c in
-                                        zip(*a_cells, strict=True)) if a_cells else _empty(3)
-        self.s_k, self.s_i, self.s_j = (np.array(c, dtype=int).reshape(-1) for c in
-                                        zip(*s_cells, strict=True)) if s_cells else _empty(3)
-        self.m_k, self.m_i = (np.array(c, dtype=int).reshape(-1) for c in
-                              zip(*m_cells, strict=True)) if m_cells else _empty(2)
+        self.a_k, self.a_i, self.a_j = (
+            (np.array(c, dtype=int).reshape(-1) for c in zip(*a_cells, strict=True))
+            if a_cells
+            else _empty(3)
+        )
+        self.s_k, self.s_i, self.s_j = (
+            (np.array(c, dtype=int).reshape(-1) for c in zip(*s_cells, strict=True))
+            if s_cells
+            else _empty(3)
+        )
+        self.m_k, self.m_i = (
+            (np.array(c, dtype=int).reshape(-1) for c in zip(*m_cells, strict=True))
+            if m_cells
+            else _empty(2)
+        )
         self.s_off = self.s_i != self.s_j
         self._eye = np.eye(n)
 
@@ -182,8 +194,13 @@ class RAMModel:
         return theta
 
     # -- derivatives ----------------------------------------------------------------------------
-    def chain(self, theta: np.ndarray, G: np.ndarray, gmu: np.ndarray,
-              imp: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    def chain(
+        self,
+        theta: np.ndarray,
+        G: np.ndarray,
+        gmu: np.ndarray,
+        imp: dict[str, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """Gradient w.r.t. ``theta`` of a function whose gradient w.r.t. (Sigma, mu) is (G, gmu).
 
         ``G`` is the symmetric derivative with respect to a full (unsymmetrised) Sigma, so that
@@ -197,7 +214,9 @@ class RAMModel:
         FBt = np.swapaxes(FB, -1, -2)
         FBt_G = FBt @ G
         FBt_g = (FBt @ gmu[:, None])[..., 0]
-        MA = 2.0 * FBt_G @ np.swapaxes(C[..., :, :p], -1, -2) + FBt_g[..., :, None] * m[..., None, :]
+        MA = (
+            2.0 * FBt_G @ np.swapaxes(C[..., :, :p], -1, -2) + FBt_g[..., :, None] * m[..., None, :]
+        )
         MS = FBt_G @ FB
         batch = np.shape(theta)[:-1]
         out = np.zeros(batch + (self.q,), dtype=np.result_type(theta, float))
@@ -206,8 +225,9 @@ class RAMModel:
         _scatter(out, self.m_k, FBt_g[..., self.m_i])
         return out
 
-    def jacobian(self, theta: np.ndarray, imp: dict[str, np.ndarray] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def jacobian(
+        self, theta: np.ndarray, imp: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Derivatives of the implied moments: ``dSigma`` (q, p, p) and ``dmu`` (q, p)."""
         if imp is None:
             imp = self.implied(theta)
@@ -232,8 +252,13 @@ class RAMModel:
             np.add.at(dm, self.m_k, FB[:, self.m_i].T)
         return dS, dm
 
-    def second_order(self, theta: np.ndarray, G: np.ndarray, gmu: np.ndarray,
-                     imp: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    def second_order(
+        self,
+        theta: np.ndarray,
+        G: np.ndarray,
+        gmu: np.ndarray,
+        imp: dict[str, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """``d/dtheta' chain(theta; G, gmu)`` with (G, gmu) held fixed.
 
         The part of the Hessian that comes from the curvature of the moments in the
@@ -262,8 +287,13 @@ class RAMModel:
         # first A-cell (i, j) along rows, second (k, l) along columns
         Ii, J = i[:, None], j[:, None]
         K, L = i[None, :], j[None, :]
-        haa = (2 * B[J, K] * Y[Ii, L] + 2 * X[K, Ii] * C[J, L] + 2 * Y[K, J] * B[L, Ii]
-               + B[J, K] * g[Ii] * m[L] + g[K] * B[L, Ii] * m[J])
+        haa = (
+            2 * B[J, K] * Y[Ii, L]
+            + 2 * X[K, Ii] * C[J, L]
+            + 2 * Y[K, J] * B[L, Ii]
+            + B[J, K] * g[Ii] * m[L]
+            + g[K] * B[L, Ii] * m[J]
+        )
         np.add.at(out, (ka[:, None], ka[None, :]), haa)
         if len(self.s_k):
             K, L = self.s_i[None, :], self.s_j[None, :]

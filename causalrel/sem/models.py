@@ -69,8 +69,17 @@ from .fitmeasures import fit_measures
 from .partable import GROUP_EQUAL, ParTable, parse_model
 from .results import SEMResults
 
-__all__ = ["CLPM", "RICLPM", "DPML", "riclpm_syntax", "clpm_syntax", "dpml_syntax",
-           "lcmsr_syntax", "default_waves", "TIME_VALUES"]
+__all__ = [
+    "CLPM",
+    "RICLPM",
+    "DPML",
+    "riclpm_syntax",
+    "clpm_syntax",
+    "dpml_syntax",
+    "lcmsr_syntax",
+    "default_waves",
+    "TIME_VALUES",
+]
 
 #: The values of ``time=`` (one vocabulary across families; see the module docstring).
 TIME_VALUES = ("none", "common", "client")
@@ -103,13 +112,19 @@ def _covariate_block(covariates: list[str]) -> list[str]:
         return []
     lines = ["# time-invariant covariates"]
     lines += [f"{z} ~~ {z}" for z in covariates]
-    lines += [f"{a} ~~ {b}" for i, a in enumerate(covariates) for b in covariates[i + 1:]]
+    lines += [f"{a} ~~ {b}" for i, a in enumerate(covariates) for b in covariates[i + 1 :]]
     return lines
 
 
 #: Type (lavaan's group.equal name) of each label prefix the model syntaxes write.
-_LABEL_TYPES = {"ar_": "regressions", "cl_": "regressions", "gx_": "regressions",
-                "gy_": "regressions", "m_": "intercepts", "e_": "residuals"}
+_LABEL_TYPES = {
+    "ar_": "regressions",
+    "cl_": "regressions",
+    "gx_": "regressions",
+    "gy_": "regressions",
+    "m_": "intercepts",
+    "e_": "residuals",
+}
 
 
 def per_group_labels(syntax: str, groups: int, group_equal: Iterable[str] = ()) -> str:
@@ -147,8 +162,13 @@ def _within_lines(w: list[int], constrained: bool) -> tuple[list[str], list[str]
     return lines, variances
 
 
-def riclpm_syntax(waves: Iterable[int], *, constrained: bool = False,
-                  invariant_means: bool = False, covariates: Iterable[str] = ()) -> str:
+def riclpm_syntax(
+    waves: Iterable[int],
+    *,
+    constrained: bool = False,
+    invariant_means: bool = False,
+    covariates: Iterable[str] = (),
+) -> str:
     """lavaan syntax of the RI-CLPM (Mulder & Hamaker 2021) for the given waves.
 
     Time-invariant ``covariates`` predict the random intercepts (the tutorial's extension
@@ -157,9 +177,11 @@ def riclpm_syntax(waves: Iterable[int], *, constrained: bool = False,
     w = list(waves)
     cov = list(covariates)
     structure, variances = _within_lines(w, constrained)
-    lines = ["# between: random intercepts",
-             "RIx =~ " + " + ".join(f"1*x{s}" for s in w),
-             "RIy =~ " + " + ".join(f"1*y{s}" for s in w)]
+    lines = [
+        "# between: random intercepts",
+        "RIx =~ " + " + ".join(f"1*x{s}" for s in w),
+        "RIy =~ " + " + ".join(f"1*y{s}" for s in w),
+    ]
     lines += structure
     lines.append("# random intercepts: variances and covariance")
     lines += ["RIx ~~ RIx", "RIy ~~ RIy", "RIx ~~ RIy"]
@@ -171,8 +193,13 @@ def riclpm_syntax(waves: Iterable[int], *, constrained: bool = False,
     return "\n".join(lines)
 
 
-def lcmsr_syntax(waves: Iterable[int], *, constrained: bool = False,
-                 linear_means: bool = False, covariates: Iterable[str] = ()) -> str:
+def lcmsr_syntax(
+    waves: Iterable[int],
+    *,
+    constrained: bool = False,
+    linear_means: bool = False,
+    covariates: Iterable[str] = (),
+) -> str:
     """lavaan syntax of the LCM-SR (Curran et al. 2014): the RI-CLPM plus latent slopes.
 
     ``Sx``/``Sy`` load ``s - first`` on ``x<s>``/``y<s>``; the intercepts ``RIx``/``RIy`` and
@@ -184,17 +211,19 @@ def lcmsr_syntax(waves: Iterable[int], *, constrained: bool = False,
     """
     w = list(waves)
     cov = list(covariates)
-    lines = ["# between: latent intercepts and slopes",
-             "RIx =~ " + " + ".join(f"1*x{s}" for s in w),
-             "RIy =~ " + " + ".join(f"1*y{s}" for s in w),
-             "Sx =~ " + " + ".join(f"{s - w[0]}*x{s}" for s in w),
-             "Sy =~ " + " + ".join(f"{s - w[0]}*y{s}" for s in w)]
+    lines = [
+        "# between: latent intercepts and slopes",
+        "RIx =~ " + " + ".join(f"1*x{s}" for s in w),
+        "RIy =~ " + " + ".join(f"1*y{s}" for s in w),
+        "Sx =~ " + " + ".join(f"{s - w[0]}*x{s}" for s in w),
+        "Sy =~ " + " + ".join(f"{s - w[0]}*y{s}" for s in w),
+    ]
     structure, variances = _within_lines(w, constrained)
     lines += structure
     lines.append("# intercepts and slopes: variances and covariances")
     growth = ["RIx", "RIy", "Sx", "Sy"]
     lines += [f"{a} ~~ {a}" for a in growth]
-    lines += [f"{a} ~~ {b}" for i, a in enumerate(growth) for b in growth[i + 1:]]
+    lines += [f"{a} ~~ {b}" for i, a in enumerate(growth) for b in growth[i + 1 :]]
     lines += variances
     if cov:
         lines.append("RIx + RIy + Sx + Sy ~ " + " + ".join(cov))
@@ -206,8 +235,13 @@ def lcmsr_syntax(waves: Iterable[int], *, constrained: bool = False,
     return "\n".join(lines)
 
 
-def clpm_syntax(waves: Iterable[int], *, constrained: bool = False,
-                invariant_means: bool = False, covariates: Iterable[str] = ()) -> str:
+def clpm_syntax(
+    waves: Iterable[int],
+    *,
+    constrained: bool = False,
+    invariant_means: bool = False,
+    covariates: Iterable[str] = (),
+) -> str:
     """lavaan syntax of the classic CLPM (lags between the observed variables).
 
     Time-invariant ``covariates`` predict x and y at every wave (wave-specific effects).
@@ -228,9 +262,15 @@ def clpm_syntax(waves: Iterable[int], *, constrained: bool = False,
     return "\n".join(lines)
 
 
-def dpml_syntax(waves: Iterable[int], *, constrained: bool = True,
-                invariant_error_variances: bool = False, covariates: Iterable[str] = (),
-                invariant_means: bool = False, trends: bool = False) -> str:
+def dpml_syntax(
+    waves: Iterable[int],
+    *,
+    constrained: bool = True,
+    invariant_error_variances: bool = False,
+    covariates: Iterable[str] = (),
+    invariant_means: bool = False,
+    trends: bool = False,
+) -> str:
     """lavaan syntax of the ML dynamic panel model (Allison, Williams & Moral-Benito 2017).
 
     Time-invariant ``covariates`` enter both equations from the second wave on (effects equal
@@ -246,23 +286,38 @@ def dpml_syntax(waves: Iterable[int], *, constrained: bool = True,
     w = list(waves)
     cov = list(covariates)
     first, rest = w[0], w[1:]
-    lines = ["# fixed effects (loading 1 from the second wave on)",
-             "FEx =~ " + " + ".join(f"1*x{s}" for s in rest),
-             "FEy =~ " + " + ".join(f"1*y{s}" for s in rest),
-             "# lagged effects"]
+    lines = [
+        "# fixed effects (loading 1 from the second wave on)",
+        "FEx =~ " + " + ".join(f"1*x{s}" for s in rest),
+        "FEy =~ " + " + ".join(f"1*y{s}" for s in rest),
+        "# lagged effects",
+    ]
     for prev, s in zip(w[:-1], w[1:], strict=True):
         lines += _lag_terms("", s, prev, constrained)
     lines.append("# fixed effects and the first wave correlate freely")
-    lines += ["FEx ~~ FEx", "FEy ~~ FEy", "FEx ~~ FEy",
-              f"FEx ~~ x{first} + y{first}", f"FEy ~~ x{first} + y{first}",
-              f"x{first} ~~ x{first}", f"y{first} ~~ y{first}", f"x{first} ~~ y{first}"]
+    lines += [
+        "FEx ~~ FEx",
+        "FEy ~~ FEy",
+        "FEx ~~ FEy",
+        f"FEx ~~ x{first} + y{first}",
+        f"FEy ~~ x{first} + y{first}",
+        f"x{first} ~~ x{first}",
+        f"y{first} ~~ y{first}",
+        f"x{first} ~~ y{first}",
+    ]
     if trends:
         lines.append("# client-specific trends, free to correlate with FE and the first wave")
-        lines += ["TRx =~ " + " + ".join(f"{s - first}*x{s}" for s in rest),
-                  "TRy =~ " + " + ".join(f"{s - first}*y{s}" for s in rest),
-                  "TRx ~~ TRx", "TRy ~~ TRy", "TRx ~~ TRy",
-                  "TRx ~~ FEx + FEy", "TRy ~~ FEx + FEy",
-                  f"TRx ~~ x{first} + y{first}", f"TRy ~~ x{first} + y{first}"]
+        lines += [
+            "TRx =~ " + " + ".join(f"{s - first}*x{s}" for s in rest),
+            "TRy =~ " + " + ".join(f"{s - first}*y{s}" for s in rest),
+            "TRx ~~ TRx",
+            "TRy ~~ TRy",
+            "TRx ~~ TRy",
+            "TRx ~~ FEx + FEy",
+            "TRy ~~ FEx + FEy",
+            f"TRx ~~ x{first} + y{first}",
+            f"TRy ~~ x{first} + y{first}",
+        ]
     lines.append("# error variances and same-session error covariances")
     for s in rest:
         if invariant_error_variances:
@@ -298,7 +353,7 @@ def _with_bootstrap(params: pd.DataFrame, sem, boot: pd.DataFrame) -> pd.DataFra
     for c in cols:
         out[c] = np.nan
     n = len(free)  # the table's rows come first in params, in order
-    idx = np.flatnonzero(free[: n] > 0)
+    idx = np.flatnonzero(free[:n] > 0)
     if sem.meanstructure:
         out.loc[idx, cols] = boot[cols].to_numpy()[free[idx] - 1]
     dmask = out["op"] == ":="
@@ -328,12 +383,19 @@ class _PanelSEM:
     time = "common"  # the time option (see the module docstring)
     slopes: tuple[str, str] | None = None  # latent slope pair with time="client"
 
-    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
-                 constrained: bool = False, min_reach: float = 0.5,
-                 covariates: Iterable[str] = (), group: str | None = None,
-                 group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None,
-                 defined: bool | Iterable[str] = False) -> None:
+    def __init__(
+        self,
+        panel: SessionPanel,
+        *,
+        waves: Iterable[int] | None = None,
+        constrained: bool = False,
+        min_reach: float = 0.5,
+        covariates: Iterable[str] = (),
+        group: str | None = None,
+        group_equal: Iterable[str] | str = (),
+        group_label: Iterable | None = None,
+        defined: bool | Iterable[str] = False,
+    ) -> None:
         if not isinstance(panel, SessionPanel):
             raise DataError("Give a SessionPanel (see causalrel.load_panel).")
         if not 0 < min_reach <= 1:
@@ -349,8 +411,10 @@ class _PanelSEM:
         self.group_equal = list(group_equal)
         bad = [g for g in self.group_equal if g not in GROUP_EQUAL]
         if bad:
-            raise DataError(f"group_equal: unknown parameter type(s) {bad}; choose from "
-                            f"{list(GROUP_EQUAL)} (e.g. 'regressions' for the lagged effects).")
+            raise DataError(
+                f"group_equal: unknown parameter type(s) {bad}; choose from "
+                f"{list(GROUP_EQUAL)} (e.g. 'regressions' for the lagged effects)."
+            )
         if self.group_equal and group is None:
             raise DataError("group_equal needs group=... (the column that splits the clients).")
         self.waves = self._check_waves(panel, waves, min_reach)
@@ -359,8 +423,7 @@ class _PanelSEM:
         G = len(self.group_labels)
         self.syntax = per_group_labels(self._syntax(), G, self.group_equal)
         self.syntax += self._defined_syntax(defined)
-        self.partable: ParTable = parse_model(self.syntax, groups=G,
-                                              group_equal=self.group_equal)
+        self.partable: ParTable = parse_model(self.syntax, groups=G, group_equal=self.group_equal)
 
     @property
     def n_groups(self) -> int:
@@ -374,25 +437,34 @@ class _PanelSEM:
             lines = [defined] if isinstance(defined, str) else list(defined)
             return "\n# defined parameters\n" + "\n".join(lines)
         if not self.constrained:
-            raise DataError("defined=True needs constrained=True (one cross-lag per direction, "
-                            "labels cl_xy, cl_yx, ar_x, ar_y); or give your own 'name := ...' "
-                            "statements as defined=[...].")
+            raise DataError(
+                "defined=True needs constrained=True (one cross-lag per direction, "
+                "labels cl_xy, cl_yx, ar_x, ar_y); or give your own 'name := ...' "
+                "statements as defined=[...]."
+            )
         one = self.n_groups == 1 or "regressions" in self.group_equal
         suffixes = [""] if one else [f"_g{g}" for g in range(1, self.n_groups + 1)]
-        lines = ["# defined parameters: cross-lag difference (its std.all is the difference",
-                 "# of the standardized cross-lags) and long-run effects ((I - Phi)^-1)"]
+        lines = [
+            "# defined parameters: cross-lag difference (its std.all is the difference",
+            "# of the standardized cross-lags) and long-run effects ((I - Phi)^-1)",
+        ]
         for g in suffixes:
             ax, ay, cxy, cyx = (f"{n}{g}" for n in ("ar_x", "ar_y", "cl_xy", "cl_yx"))
             det = f"((1 - {ax}) * (1 - {ay}) - {cxy} * {cyx})"
-            lines += [f"cl_diff{g} := {cxy} - {cyx}", f"lr_xy{g} := {cxy} / {det}",
-                      f"lr_yx{g} := {cyx} / {det}"]
+            lines += [
+                f"cl_diff{g} := {cxy} - {cyx}",
+                f"lr_xy{g} := {cxy} / {det}",
+                f"lr_yx{g} := {cyx} / {det}",
+            ]
         return "\n" + "\n".join(lines)
 
     def _client_column(self, col, role: str, example: str) -> pd.Series:
         """A client-level column (group, cluster), one value per client; not a covariate."""
         if col in self.covariates:
-            raise DataError(f"{role}='{col}' is a model variable or covariate; the {role} must "
-                            f"be a separate client-level column (e.g. {example}).")
+            raise DataError(
+                f"{role}='{col}' is a model variable or covariate; the {role} must "
+                f"be a separate client-level column (e.g. {example})."
+            )
         return client_column(self.panel, col, role, example)
 
     def _check_group(self, group_label) -> list:
@@ -407,12 +479,15 @@ class _PanelSEM:
             labels = list(group_label)
             missing = [v for v in seen if v not in labels]
             if missing or len(set(labels)) != len(labels):
-                raise DataError(f"group_label {labels} must list each value of '{g}' once "
-                                f"(values: {seen}).")
+                raise DataError(
+                    f"group_label {labels} must list each value of '{g}' once (values: {seen})."
+                )
             labels = [v for v in labels if v in seen]
         if len(labels) < 2:
-            raise DataError(f"The group column '{g}' has only one value ({labels}): a "
-                            "multiple-group model needs at least two groups.")
+            raise DataError(
+                f"The group column '{g}' has only one value ({labels}): a "
+                "multiple-group model needs at least two groups."
+            )
         return labels
 
     # -- data -----------------------------------------------------------------------------------
@@ -431,8 +506,9 @@ class _PanelSEM:
         except (TypeError, ValueError) as exc:
             raise DataError("waves must be session numbers (whole numbers).") from exc
         if len(w) < self.min_waves:
-            raise DataError(f"{self.name} needs at least {self.min_waves} waves; "
-                            f"got {len(w)} ({w}).")
+            raise DataError(
+                f"{self.name} needs at least {self.min_waves} waves; got {len(w)} ({w})."
+            )
         if w != list(range(w[0], w[-1] + 1)):
             raise DataError(f"waves must be consecutive sessions (lags are one session); got {w}.")
         return w
@@ -444,8 +520,10 @@ class _PanelSEM:
         wide.columns = [f"{names[v]}{s}" for v, s in wide.columns]
         if self.group is not None:
             gcol = p.data.groupby(p.client, sort=False)[self.group].first()
-            parts = [(f" in group {self.group}={lab!r}", wide[gcol.reindex(wide.index) == lab])
-                     for lab in self.group_labels]
+            parts = [
+                (f" in group {self.group}={lab!r}", wide[gcol.reindex(wide.index) == lab])
+                for lab in self.group_labels
+            ]
         else:
             parts = [("", wide)]
         for where, part in parts:
@@ -482,9 +560,13 @@ class _PanelSEM:
         """One value per client of a time-invariant covariate (checked constant)."""
         p = self.panel
         if z not in p.data.columns:
-            raise DataError(f"Covariate '{z}' is not a column of the data; load it with "
-                            f"load_panel(..., covariates=['{z}']).")
-        if z in (p.x, p.y, p.client, p.session, self.group) or re.fullmatch(r"(w?[xy]\d+|RI[xy]|FE[xy]|S[xy]|TR[xy])", z):
+            raise DataError(
+                f"Covariate '{z}' is not a column of the data; load it with "
+                f"load_panel(..., covariates=['{z}'])."
+            )
+        if z in (p.x, p.y, p.client, p.session, self.group) or re.fullmatch(
+            r"(w?[xy]\d+|RI[xy]|FE[xy]|S[xy]|TR[xy])", z
+        ):
             raise DataError(f"Covariate name '{z}' clashes with a model variable; rename it.")
         values = pd.to_numeric(p.data[z], errors="coerce")
         if values.notna().sum() < p.data[z].notna().sum():
@@ -492,8 +574,10 @@ class _PanelSEM:
         per = values.groupby(p.data[p.client], sort=False)
         if (per.nunique() > 1).any():
             bad = per.nunique()[per.nunique() > 1].index[:5].tolist()
-            raise DataError(f"Covariate '{z}' changes within clients (e.g. {bad}); a "
-                            "time-invariant covariate needs one value per client.")
+            raise DataError(
+                f"Covariate '{z}' changes within clients (e.g. {bad}); a "
+                "time-invariant covariate needs one value per client."
+            )
         out = per.first()
         if out.nunique() < 2:
             raise DataError(f"Covariate '{z}' has zero variance across clients.")
@@ -503,10 +587,19 @@ class _PanelSEM:
         raise NotImplementedError
 
     # -- fit ------------------------------------------------------------------------------------
-    def fit(self, *, information: str = "observed", estimator: str = "ml",
-            cluster: str | None = None, level: float = 0.95, max_iter: int = 200,
-            bootstrap: int = 0, seed: int | None = None, n_jobs: int = 1,
-            progress: bool = False) -> SEMResults:
+    def fit(
+        self,
+        *,
+        information: str = "observed",
+        estimator: str = "ml",
+        cluster: str | None = None,
+        level: float = 0.95,
+        max_iter: int = 200,
+        bootstrap: int = 0,
+        seed: int | None = None,
+        n_jobs: int = 1,
+        progress: bool = False,
+    ) -> SEMResults:
         """Estimate by ML with FIML for missing values.
 
         Parameters
@@ -543,10 +636,16 @@ class _PanelSEM:
         if cluster is not None:
             estimator = "mlr"
         data = self.wide if cluster is None else self._with_cluster(cluster)
-        sem = fit_partable(self.partable, data, group=self.group,
-                           group_label=self.group_labels if self.group else None,
-                           information=information, estimator=estimator, cluster=cluster,
-                           max_iter=max_iter)
+        sem = fit_partable(
+            self.partable,
+            data,
+            group=self.group,
+            group_label=self.group_labels if self.group else None,
+            information=information,
+            estimator=estimator,
+            cluster=cluster,
+            max_iter=max_iter,
+        )
         fit = fit_measures(sem)
         seconds = time.perf_counter() - t0
         params = sem.params(level)
@@ -584,13 +683,16 @@ class _PanelSEM:
         if bootstrap:
             from .bootstrap import bootstrap as run_bootstrap
 
-            boot = run_bootstrap(res, int(bootstrap), seed=seed, level=level, n_jobs=n_jobs,
-                                 progress=progress)
+            boot = run_bootstrap(
+                res, int(bootstrap), seed=seed, level=level, n_jobs=n_jobs, progress=progress
+            )
             res.params = _with_bootstrap(res.params, sem, boot.table)
             res.diagnostics["bootstrap"] = boot.to_dict()
-            res.notes.append(f"Bootstrap: {boot.n_boot} replications over {boot.unit} "
-                             f"(seed {seed}), {boot.n_failed} failed; BCa intervals in "
-                             "params (boot.lower, boot.upper).")
+            res.notes.append(
+                f"Bootstrap: {boot.n_boot} replications over {boot.unit} "
+                f"(seed {seed}), {boot.n_failed} failed; BCa intervals in "
+                "params (boot.lower, boot.upper)."
+            )
             res.seconds = time.perf_counter() - t0
         warn_problems(sem, self.name)
         return res
@@ -605,14 +707,18 @@ class _PanelSEM:
     def _robust_notes(self, sem) -> list[str]:
         if sem.estimator != "mlr":
             return []
-        note = ("estimator = 'mlr': standard errors are robust (Huber-White sandwich: observed "
-                "information bread, casewise-score meat) and fit holds the Yuan-Bentler scaled "
-                "chi-square (chisq.scaled, chisq.scaling.factor) and robust cfi/tli/rmsea "
-                "(cfi.robust, ...), as lavaan's estimator = 'MLR'.")
+        note = (
+            "estimator = 'mlr': standard errors are robust (Huber-White sandwich: observed "
+            "information bread, casewise-score meat) and fit holds the Yuan-Bentler scaled "
+            "chi-square (chisq.scaled, chisq.scaling.factor) and robust cfi/tli/rmsea "
+            "(cfi.robust, ...), as lavaan's estimator = 'MLR'."
+        )
         if sem.cluster is not None:
             n = [int(c.max()) + 1 for c in getattr(sem, "cluster_codes", [])] or ["?"]
-            note += (f" Clustered by '{sem.cluster}' ({'/'.join(map(str, n))} clusters): "
-                     "scores summed within clusters, as lavaan's cluster =.")
+            note += (
+                f" Clustered by '{sem.cluster}' ({'/'.join(map(str, n))} clusters): "
+                "scores summed within clusters, as lavaan's cluster =."
+            )
         if sem.robust is None:
             note += " The robust statistics are not available (singular information)."
         return [note]
@@ -626,8 +732,10 @@ class _PanelSEM:
 
     def _lag_rows(self, cause: str, out: str) -> list[tuple[str, str, str]]:
         pre = self.prefix
-        return [(f"{pre}{out}{s}", "~", f"{pre}{cause}{prev}")
-                for prev, s in zip(self.waves[:-1], self.waves[1:], strict=True)]
+        return [
+            (f"{pre}{out}{s}", "~", f"{pre}{cause}{prev}")
+            for prev, s in zip(self.waves[:-1], self.waves[1:], strict=True)
+        ]
 
     def _group_keys(self) -> list[tuple[int, str]]:
         """(group number, key suffix) for each set of reported effects."""
@@ -642,8 +750,7 @@ class _PanelSEM:
     def _within(self, sem, level: float) -> dict[str, Effect]:
         p = self.panel
         t = sem.partable.table
-        key = {(int(r.group), r.lhs, r.op, r.rhs): int(r.free)
-               for r in t.itertuples(index=False)}
+        key = {(int(r.group), r.lhs, r.op, r.rhs): int(r.free) for r in t.itertuples(index=False)}
         names = {"x": p.x, "y": p.y}
         groups = [(1, "")] if self.lags_equal_across_groups else self._group_keys()
         out = {}
@@ -663,11 +770,12 @@ class _PanelSEM:
         equal = self.n_groups == 1 or {"lv.variances", "lv.covariances"} <= set(self.group_equal)
         out = {}
         x, y = self.panel.x, self.panel.y
-        for g, suffix in ([(1, "")] if equal else self._group_keys()):
+        for g, suffix in [(1, "")] if equal else self._group_keys():
             out[between_key(x, y) + suffix] = self._correlation(sem, g, level, self.between)
             if self.time == "client":
                 out[between_key(f"slope({x})", f"slope({y})") + suffix] = self._correlation(
-                    sem, g, level, self.slopes)
+                    sem, g, level, self.slopes
+                )
         return out
 
     def _correlation(self, sem, g: int, level: float, pair: tuple[str, str]) -> Effect:
@@ -685,26 +793,35 @@ class _PanelSEM:
         grad[idx[(a, b)]] += 1 / np.sqrt(va * vb)
         grad[idx[(a, a)]] += -0.5 * r / va
         grad[idx[(b, b)]] += -0.5 * r / vb
-        se = (float(np.sqrt(max(grad @ sem.vcov @ grad, 0.0))) if np.isfinite(sem.vcov).all()
-              else np.nan)
+        se = (
+            float(np.sqrt(max(grad @ sem.vcov @ grad, 0.0)))
+            if np.isfinite(sem.vcov).all()
+            else np.nan
+        )
         return Effect.from_normal(r, se, level)
 
     def _group_notes(self) -> list[str]:
         if self.n_groups == 1:
             return []
         labels = ", ".join(f"{g + 1} = {lab!r}" for g, lab in enumerate(self.group_labels))
-        notes = [f"Multiple groups by '{self.group}' (group {labels}; params has lavaan's "
-                 "group/block columns). Parameters are free in every group unless held equal: "
-                 f"group_equal = {self.group_equal or 'none'}."]
+        notes = [
+            f"Multiple groups by '{self.group}' (group {labels}; params has lavaan's "
+            "group/block columns). Parameters are free in every group unless held equal: "
+            f"group_equal = {self.group_equal or 'none'}."
+        ]
         if self.lags_equal_across_groups:
-            notes.append("The lagged effects are equal across groups (group_equal contains "
-                         "'regressions'), so effects.within holds the common estimates.")
+            notes.append(
+                "The lagged effects are equal across groups (group_equal contains "
+                "'regressions'), so effects.within holds the common estimates."
+            )
         else:
-            notes.append(f"The lagged effects differ by group: effects.within reports each "
-                         f"group's under keys like '{self.panel.x}->{self.panel.y}"
-                         f"[{self.group}={self.group_labels[0]}]' (no pooled estimate). "
-                         "Test their equality with causalrel.sem.wald_equal_across_groups(res) "
-                         "or compare_nested(fit with group_equal='regressions', this fit).")
+            notes.append(
+                f"The lagged effects differ by group: effects.within reports each "
+                f"group's under keys like '{self.panel.x}->{self.panel.y}"
+                f"[{self.group}={self.group_labels[0]}]' (no pooled estimate). "
+                "Test their equality with causalrel.sem.wald_equal_across_groups(res) "
+                "or compare_nested(fit with group_equal='regressions', this fit)."
+            )
         return notes
 
     def _notes(self) -> list[str]:
@@ -718,15 +835,21 @@ class _PanelSEM:
         ]
         notes += self._group_notes()
         if self.covariates:
-            notes.append("Time-invariant covariate(s) " + ", ".join(self.covariates)
-                         + " are modelled as random (their mean and variance are estimated; "
-                         "missing values by FIML).")
+            notes.append(
+                "Time-invariant covariate(s) "
+                + ", ".join(self.covariates)
+                + " are modelled as random (their mean and variance are estimated; "
+                "missing values by FIML)."
+            )
         if self.constrained:
-            notes.append("Lagged effects are constrained equal over waves (labels "
-                         "ar_x, ar_y, cl_xy, cl_yx).")
+            notes.append(
+                "Lagged effects are constrained equal over waves (labels ar_x, ar_y, cl_xy, cl_yx)."
+            )
         else:
-            notes.append("Lagged effects are wave-specific; effects.within reports their "
-                         "average over waves (delta-method SE); every wave is in params.")
+            notes.append(
+                "Lagged effects are wave-specific; effects.within reports their "
+                "average over waves (delta-method SE); every wave is in params."
+            )
         return notes
 
 
@@ -735,8 +858,10 @@ def _resolve_time(family: str, time: str, invariant_means: bool) -> str:
     check_time(family, time)
     if invariant_means:
         if time == "client":
-            raise DataError("invariant_means=True means time='none' (one mean per variable); "
-                            "it cannot be combined with time='client'. Give one time value.")
+            raise DataError(
+                "invariant_means=True means time='none' (one mean per variable); "
+                "it cannot be combined with time='client'. Give one time value."
+            )
         return "none"
     return time
 
@@ -744,17 +869,34 @@ def _resolve_time(family: str, time: str, invariant_means: bool) -> str:
 class _MeansSEM(_PanelSEM):
     """A panel SEM whose observed means may be held equal over waves (RI-CLPM and CLPM)."""
 
-    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
-                 constrained: bool = False, invariant_means: bool = False,
-                 covariates: Iterable[str] = (), min_reach: float = 0.5,
-                 group: str | None = None, group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None,
-                 defined: bool | Iterable[str] = False, time: str = "common") -> None:
+    def __init__(
+        self,
+        panel: SessionPanel,
+        *,
+        waves: Iterable[int] | None = None,
+        constrained: bool = False,
+        invariant_means: bool = False,
+        covariates: Iterable[str] = (),
+        min_reach: float = 0.5,
+        group: str | None = None,
+        group_equal: Iterable[str] | str = (),
+        group_label: Iterable | None = None,
+        defined: bool | Iterable[str] = False,
+        time: str = "common",
+    ) -> None:
         self.time = _resolve_time(self.name, time, bool(invariant_means))
         self.invariant_means = self.time == "none"
-        super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
-                         covariates=covariates, group=group, group_equal=group_equal,
-                         group_label=group_label, defined=defined)
+        super().__init__(
+            panel,
+            waves=waves,
+            constrained=constrained,
+            min_reach=min_reach,
+            covariates=covariates,
+            group=group,
+            group_equal=group_equal,
+            group_label=group_label,
+            defined=defined,
+        )
 
 
 class RICLPM(_MeansSEM):
@@ -835,30 +977,57 @@ class RICLPM(_MeansSEM):
     between = ("RIx", "RIy")
     slopes = ("Sx", "Sy")
 
-    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
-                 time: str = "common", constrained: bool = False,
-                 invariant_means: bool = False, linear_means: bool = False,
-                 covariates: Iterable[str] = (), min_reach: float = 0.5,
-                 group: str | None = None, group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None,
-                 defined: bool | Iterable[str] = False) -> None:
+    def __init__(
+        self,
+        panel: SessionPanel,
+        *,
+        waves: Iterable[int] | None = None,
+        time: str = "common",
+        constrained: bool = False,
+        invariant_means: bool = False,
+        linear_means: bool = False,
+        covariates: Iterable[str] = (),
+        min_reach: float = 0.5,
+        group: str | None = None,
+        group_equal: Iterable[str] | str = (),
+        group_label: Iterable | None = None,
+        defined: bool | Iterable[str] = False,
+    ) -> None:
         self.linear_means = bool(linear_means)
         if self.linear_means and time != "client":
-            raise DataError("linear_means=True is the LCM-SR's mean structure; it needs "
-                            "time='client'.")
+            raise DataError(
+                "linear_means=True is the LCM-SR's mean structure; it needs time='client'."
+            )
         if time == "client":
             self.min_waves = 4  # T = 3 leaves the LCM-SR with more parameters than moments
-        super().__init__(panel, waves=waves, constrained=constrained,
-                         invariant_means=invariant_means, covariates=covariates,
-                         min_reach=min_reach, group=group, group_equal=group_equal,
-                         group_label=group_label, defined=defined, time=time)
+        super().__init__(
+            panel,
+            waves=waves,
+            constrained=constrained,
+            invariant_means=invariant_means,
+            covariates=covariates,
+            min_reach=min_reach,
+            group=group,
+            group_equal=group_equal,
+            group_label=group_label,
+            defined=defined,
+            time=time,
+        )
 
     def _syntax(self) -> str:
         if self.time == "client":
-            return lcmsr_syntax(self.waves, constrained=self.constrained,
-                                linear_means=self.linear_means, covariates=self.covariates)
-        return riclpm_syntax(self.waves, constrained=self.constrained,
-                             invariant_means=self.invariant_means, covariates=self.covariates)
+            return lcmsr_syntax(
+                self.waves,
+                constrained=self.constrained,
+                linear_means=self.linear_means,
+                covariates=self.covariates,
+            )
+        return riclpm_syntax(
+            self.waves,
+            constrained=self.constrained,
+            invariant_means=self.invariant_means,
+            covariates=self.covariates,
+        )
 
     def _notes(self) -> list[str]:
         notes = super()._notes() + [
@@ -867,9 +1036,12 @@ class RICLPM(_MeansSEM):
         ]
         if self.time == "client":
             w = self.waves
-            means = ("a linear average trajectory (observed intercepts 0; the means of RIx, "
-                     "RIy, Sx, Sy are free)" if self.linear_means else
-                     "wave-specific means for the change shared by all clients (latent means 0)")
+            means = (
+                "a linear average trajectory (observed intercepts 0; the means of RIx, "
+                "RIy, Sx, Sy are free)"
+                if self.linear_means
+                else "wave-specific means for the change shared by all clients (latent means 0)"
+            )
             notes.append(
                 "time='client': the latent curve model with structured residuals (LCM-SR; "
                 "Curran et al. 2014). Every client has an own linear slope per variable (Sx, "
@@ -877,7 +1049,8 @@ class RICLPM(_MeansSEM):
                 "freely with the random intercepts; the lagged effects are among the "
                 f"residuals around each client's trajectory. Mean structure: {means}. "
                 "effects.between adds the slope correlation; test the slope variances "
-                "against the RI-CLPM with causalrel.sem.compare_slopes(riclpm_fit, this_fit).")
+                "against the RI-CLPM with causalrel.sem.compare_slopes(riclpm_fit, this_fit)."
+            )
         elif self.time == "none":
             notes.append("time='none': one mean per variable over all waves (m_x, m_y).")
         return notes
@@ -899,8 +1072,12 @@ class CLPM(_MeansSEM):
     # intercepts are not the LCM-SR (use the RI-CLPM).
 
     def _syntax(self) -> str:
-        return clpm_syntax(self.waves, constrained=self.constrained,
-                           invariant_means=self.invariant_means, covariates=self.covariates)
+        return clpm_syntax(
+            self.waves,
+            constrained=self.constrained,
+            invariant_means=self.invariant_means,
+            covariates=self.covariates,
+        )
 
     def _notes(self) -> list[str]:
         return super()._notes() + [
@@ -942,35 +1119,59 @@ class DPML(_PanelSEM):
     between = ("FEx", "FEy")
     slopes = ("TRx", "TRy")
 
-    def __init__(self, panel: SessionPanel, *, waves: Iterable[int] | None = None,
-                 constrained: bool = True, invariant_error_variances: bool = False,
-                 covariates: Iterable[str] = (), min_reach: float = 0.5,
-                 group: str | None = None, group_equal: Iterable[str] | str = (),
-                 group_label: Iterable | None = None,
-                 defined: bool | Iterable[str] = False, time: str = "common") -> None:
+    def __init__(
+        self,
+        panel: SessionPanel,
+        *,
+        waves: Iterable[int] | None = None,
+        constrained: bool = True,
+        invariant_error_variances: bool = False,
+        covariates: Iterable[str] = (),
+        min_reach: float = 0.5,
+        group: str | None = None,
+        group_equal: Iterable[str] | str = (),
+        group_label: Iterable | None = None,
+        defined: bool | Iterable[str] = False,
+        time: str = "common",
+    ) -> None:
         self.time = check_time(self.name, time)
         if self.time == "client":
             self.min_waves = 4
         self.invariant_error_variances = bool(invariant_error_variances)
-        super().__init__(panel, waves=waves, constrained=constrained, min_reach=min_reach,
-                         covariates=covariates, group=group, group_equal=group_equal,
-                         group_label=group_label, defined=defined)
+        super().__init__(
+            panel,
+            waves=waves,
+            constrained=constrained,
+            min_reach=min_reach,
+            covariates=covariates,
+            group=group,
+            group_equal=group_equal,
+            group_label=group_label,
+            defined=defined,
+        )
 
     def _syntax(self) -> str:
-        return dpml_syntax(self.waves, constrained=self.constrained,
-                           invariant_error_variances=self.invariant_error_variances,
-                           covariates=self.covariates, invariant_means=self.time == "none",
-                           trends=self.time == "client")
+        return dpml_syntax(
+            self.waves,
+            constrained=self.constrained,
+            invariant_error_variances=self.invariant_error_variances,
+            covariates=self.covariates,
+            invariant_means=self.time == "none",
+            trends=self.time == "client",
+        )
 
     def _notes(self) -> list[str]:
         notes = super()._notes() + [
             "effects.between is the correlation of the fixed effects FEx and FEy."
         ]
         if self.time == "client":
-            notes.append("time='client': client-specific linear trends TRx, TRy in both "
-                         "equations (loadings 1, 2, ... from the second wave), correlated "
-                         "freely with the fixed effects and the first wave.")
+            notes.append(
+                "time='client': client-specific linear trends TRx, TRy in both "
+                "equations (loadings 1, 2, ... from the second wave), correlated "
+                "freely with the fixed effects and the first wave."
+            )
         elif self.time == "none":
-            notes.append("time='none': one intercept per equation from the second wave on "
-                         "(m_x, m_y).")
+            notes.append(
+                "time='none': one intercept per equation from the second wave on (m_x, m_y)."
+            )
         return notes

@@ -131,8 +131,10 @@ def _parse_term(term: str, where: str, groups: int = 1) -> tuple[str, list, list
         if mod.startswith("c(") and mod.endswith(")"):
             mods = [m.strip() for m in mod[2:-1].split(",")]
             if len(mods) != groups:
-                raise DataError(f"Model syntax: '{mod}' in '{where}' gives {len(mods)} "
-                                f"modifier(s) for {groups} group(s); give one per group.")
+                raise DataError(
+                    f"Model syntax: '{mod}' in '{where}' gives {len(mods)} "
+                    f"modifier(s) for {groups} group(s); give one per group."
+                )
             for g, m in enumerate(mods):
                 if _NUMBER.match(m):
                     fixed[g] = float(m)
@@ -158,8 +160,16 @@ def _parse_term(term: str, where: str, groups: int = 1) -> tuple[str, list, list
 
 
 #: lavaan's ``group.equal`` parameter types (and what each covers here).
-GROUP_EQUAL = ("loadings", "intercepts", "means", "regressions", "residuals",
-               "residual.covariances", "lv.variances", "lv.covariances")
+GROUP_EQUAL = (
+    "loadings",
+    "intercepts",
+    "means",
+    "regressions",
+    "residuals",
+    "residual.covariances",
+    "lv.variances",
+    "lv.covariances",
+)
 
 
 def parse_model(
@@ -211,8 +221,9 @@ def parse_model(
         group_equal = [group_equal]
     bad = [g for g in group_equal if g not in GROUP_EQUAL]
     if bad:
-        raise DataError(f"group_equal: unknown parameter type(s) {bad}; choose from "
-                        f"{list(GROUP_EQUAL)}.")
+        raise DataError(
+            f"group_equal: unknown parameter type(s) {bad}; choose from {list(GROUP_EQUAL)}."
+        )
     template: list[dict] = []
     order: list[str] = []
 
@@ -246,26 +257,47 @@ def parse_model(
                     row_op, rhs = "~1", ""
                 else:
                     seen(rhs)
-                template.append(dict(lhs=lhs, op=row_op, rhs=rhs, label=label, fixed=fixed,
-                                     start=start))
+                template.append(
+                    dict(lhs=lhs, op=row_op, rhs=rhs, label=label, fixed=fixed, start=start)
+                )
     if not template:
         raise DataError("Model syntax is empty.")
     latent = [n for n in order if any(r["op"] == "=~" and r["lhs"] == n for r in template)]
     observed = [n for n in order if n not in latent]
-    opts = dict(meanstructure=meanstructure, int_ov_free=int_ov_free, int_lv_free=int_lv_free,
-                auto_var=auto_var, auto_fix_first=auto_fix_first, auto_cov_lv_x=auto_cov_lv_x)
+    opts = dict(
+        meanstructure=meanstructure,
+        int_ov_free=int_ov_free,
+        int_lv_free=int_lv_free,
+        auto_var=auto_var,
+        auto_fix_first=auto_fix_first,
+        auto_cov_lv_x=auto_cov_lv_x,
+    )
     rows: list[dict] = []
     for g in range(groups):
-        user = [dict(lhs=r["lhs"], op=r["op"], rhs=r["rhs"], label=r["label"][g],
-                     fixed=r["fixed"][g], start=r["start"][g], user=True) for r in template]
-        rows += [dict(r, group=g + 1, block=g + 1)
-                 for r in _complete_group(user, observed, latent, **opts)]
+        user = [
+            dict(
+                lhs=r["lhs"],
+                op=r["op"],
+                rhs=r["rhs"],
+                label=r["label"][g],
+                fixed=r["fixed"][g],
+                start=r["start"][g],
+                user=True,
+            )
+            for r in template
+        ]
+        rows += [
+            dict(r, group=g + 1, block=g + 1)
+            for r in _complete_group(user, observed, latent, **opts)
+        ]
 
     table = pd.DataFrame(rows)
     key = table.apply(
-        lambda r: (r["group"], r["lhs"], r["op"], r["rhs"])
-        if r["op"] != "~~"
-        else (r["group"], min(r["lhs"], r["rhs"]), "~~", max(r["lhs"], r["rhs"])),
+        lambda r: (
+            (r["group"], r["lhs"], r["op"], r["rhs"])
+            if r["op"] != "~~"
+            else (r["group"], min(r["lhs"], r["rhs"]), "~~", max(r["lhs"], r["rhs"]))
+        ),
         axis=1,
     )
     dup = key[key.duplicated()]
@@ -278,8 +310,11 @@ def parse_model(
         first = {k[1:]: i for i, k in key.items() if k[0] == 1}
         labels = table["label"].to_numpy(dtype=object)
         for i, r in table.iterrows():
-            if (r["label"] or not np.isnan(r["fixed"])
-                    or _param_type(r, set(latent)) not in group_equal):
+            if (
+                r["label"]
+                or not np.isnan(r["fixed"])
+                or _param_type(r, set(latent)) not in group_equal
+            ):
                 continue
             j = first.get(key[i][1:])
             if j is None or table.at[j, "label"] or not np.isnan(table.at[j, "fixed"]):
@@ -306,8 +341,13 @@ def parse_model(
     table = table[["lhs", "op", "rhs", "label", "free", "ustart", "user", "group", "block"]]
     check_defined(defined, set(table.loc[table["free"] > 0, "label"]) - {""})
     opts.update(groups=groups, group_equal=list(group_equal), defined=defined)
-    return ParTable(table=table.reset_index(drop=True), observed=observed, latent=latent,
-                    syntax=syntax, options=opts)
+    return ParTable(
+        table=table.reset_index(drop=True),
+        observed=observed,
+        latent=latent,
+        syntax=syntax,
+        options=opts,
+    )
 
 
 def _param_type(r, latent: set[str]) -> str:
@@ -324,9 +364,18 @@ def _param_type(r, latent: set[str]) -> str:
     return "lv.covariances" if lv else "residual.covariances"
 
 
-def _complete_group(rows: list[dict], observed: list[str], latent: list[str], *,
-                    meanstructure: bool, int_ov_free: bool, int_lv_free: bool, auto_var: bool,
-                    auto_fix_first: bool, auto_cov_lv_x: bool) -> list[dict]:
+def _complete_group(
+    rows: list[dict],
+    observed: list[str],
+    latent: list[str],
+    *,
+    meanstructure: bool,
+    int_ov_free: bool,
+    int_lv_free: bool,
+    auto_var: bool,
+    auto_fix_first: bool,
+    auto_cov_lv_x: bool,
+) -> list[dict]:
     """One group's user rows plus what lavaan adds automatically (lavaan's semantics)."""
     # lavaan's "first loading fixed at 1" convention.
     if auto_fix_first:
@@ -337,13 +386,21 @@ def _complete_group(rows: list[dict], observed: list[str], latent: list[str], *,
 
     def has(lhs: str, op: str, rhs: str) -> bool:
         return any(
-            r["op"] == op and ((r["lhs"], r["rhs"]) in ((lhs, rhs), (rhs, lhs)))
-            for r in rows
+            r["op"] == op and ((r["lhs"], r["rhs"]) in ((lhs, rhs), (rhs, lhs))) for r in rows
         )
 
     def add(lhs: str, op: str, rhs: str, free: bool) -> None:
-        rows.append(dict(lhs=lhs, op=op, rhs=rhs, label="", fixed=np.nan if free else 0.0,
-                         start=np.nan, user=False))
+        rows.append(
+            dict(
+                lhs=lhs,
+                op=op,
+                rhs=rhs,
+                label="",
+                fixed=np.nan if free else 0.0,
+                start=np.nan,
+                user=False,
+            )
+        )
 
     if auto_var:
         for v in observed + latent:

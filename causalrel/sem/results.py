@@ -57,8 +57,12 @@ class SEMResults(ModelResults):
         """Covariance matrix of the free parameters, labelled ``lhs op rhs`` (first row)."""
         rows = self.sem.partable.free_rows()
         multi = self.sem.n_groups > 1
-        names = [(f"{r.lhs}{r.op}{r.rhs}" + (f".g{r.group}" if multi else ""))
-                 if not r.label else r.label for r in rows.itertuples(index=False)]
+        names = [
+            (f"{r.lhs}{r.op}{r.rhs}" + (f".g{r.group}" if multi else ""))
+            if not r.label
+            else r.label
+            for r in rows.itertuples(index=False)
+        ]
         return pd.DataFrame(self.sem.vcov, index=names, columns=names)
 
     def summary(self) -> str:
@@ -68,8 +72,11 @@ class SEMResults(ModelResults):
         cols = ["lhs", "op", "rhs", "est", "se", "pvalue", "std.all"]
         if "group" in p:
             cols.insert(3, "group")
-        return text + "\n\nparameters (regressions and covariances):\n" + rows[cols].round(
-            4).to_string(index=False)
+        return (
+            text
+            + "\n\nparameters (regressions and covariances):\n"
+            + rows[cols].round(4).to_string(index=False)
+        )
 
     def plot(self, ax=None, wave_gap: float = 1.6, group: int = 1):
         """Draw the path diagram of the within part: lagged effects with their estimates.
@@ -94,18 +101,35 @@ class SEMResults(ModelResults):
             pos[f"{pre}x{s}"] = (i * wave_gap, 1.0)
             pos[f"{pre}y{s}"] = (i * wave_gap, 0.0)
         for name, (x, y) in pos.items():
-            ax.text(x, y, name, ha="center", va="center",
-                    bbox=dict(boxstyle="round" if pre else "square", fc="white"))
+            ax.text(
+                x,
+                y,
+                name,
+                ha="center",
+                va="center",
+                bbox=dict(boxstyle="round" if pre else "square", fc="white"),
+            )
         for r in lags.itertuples(index=False):
             if r.lhs not in pos or r.rhs not in pos:
                 continue
             (x0, y0), (x1, y1) = pos[r.rhs], pos[r.lhs]
             sig = np.isfinite(r.pvalue) and r.pvalue < 0.05
-            ax.annotate("", xy=(x1 - 0.25, y1), xytext=(x0 + 0.25, y0),
-                        arrowprops=dict(arrowstyle="->", ls="-" if sig else "--",
-                                        color="black" if sig else "grey"))
-            ax.text(x0 + 0.5 * (x1 - x0), y0 + 0.5 * (y1 - y0) + (0.08 if y0 == y1 else 0),
-                    f"{r.est:.2f}", ha="center", va="bottom", fontsize=8)
+            ax.annotate(
+                "",
+                xy=(x1 - 0.25, y1),
+                xytext=(x0 + 0.25, y0),
+                arrowprops=dict(
+                    arrowstyle="->", ls="-" if sig else "--", color="black" if sig else "grey"
+                ),
+            )
+            ax.text(
+                x0 + 0.5 * (x1 - x0),
+                y0 + 0.5 * (y1 - y0) + (0.08 if y0 == y1 else 0),
+                f"{r.est:.2f}",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
         ax.set_xlim(-0.6, wave_gap * (len(self.waves) - 1) + 0.6)
         ax.set_ylim(-0.5, 1.5)
         ax.axis("off")

@@ -27,8 +27,14 @@ SETS = {
     "lavaan_data_complete.csv": dict(n_clients=300, n_sessions=5, trait_corr=0.3, seed=101),
     # missing data: 300 clients x 6 sessions, MCAR ratings, skipped sessions, MAR dropout
     "lavaan_data_missing.csv": dict(
-        n_clients=300, n_sessions=6, trait_corr=0.3, mcar=0.08, skip=0.03, dropout=0.06,
-        dropout_on_symptoms=0.5, seed=102,
+        n_clients=300,
+        n_sessions=6,
+        trait_corr=0.3,
+        mcar=0.08,
+        skip=0.03,
+        dropout=0.06,
+        dropout_on_symptoms=0.5,
+        seed=102,
     ),
 }
 
@@ -42,8 +48,10 @@ def with_covariates():
     clients = data["client"].unique()
     arm = pd.Series(rng.integers(0, 2, len(clients)), index=clients)
     level = data.groupby("client")["symptoms"].mean()
-    severity = pd.Series(level.reindex(clients).fillna(0).to_numpy()
-                         + rng.normal(0, 0.5, len(clients)), index=clients)
+    severity = pd.Series(
+        level.reindex(clients).fillna(0).to_numpy() + rng.normal(0, 0.5, len(clients)),
+        index=clients,
+    )
     severity[rng.random(len(clients)) < 0.05] = np.nan
     data["arm"] = data["client"].map(arm)
     data["severity"] = data["client"].map(severity).round(4)
@@ -78,8 +86,16 @@ def clustered_skewed():
     """Clients nested in 25 therapists (therapist shifts), skewed symptom scores (an
     exponential transform of the simulated ones) and missing ratings: the case for
     estimator="MLR" with cluster="therapist" (tests/reference/lavaan_mlr.R)."""
-    sim = simulate(300, 5, n_therapists=25, therapist_sd=(0.4, 0.4), trait_corr=0.3,
-                   mcar=0.05, dropout=0.05, seed=104)
+    sim = simulate(
+        300,
+        5,
+        n_therapists=25,
+        therapist_sd=(0.4, 0.4),
+        trait_corr=0.3,
+        mcar=0.05,
+        dropout=0.05,
+        seed=104,
+    )
     data = sim.data.copy()
     data["symptoms"] = np.exp(0.8 * data["symptoms"])
     return data.round(4)
@@ -91,16 +107,23 @@ def lcmsr_data(missing: bool) -> pd.DataFrame:
     MCAR ratings, skipped sessions and MAR dropout; plus a client-level treatment arm (text,
     random) and a continuous severity score related to the symptom slope (3% missing)."""
     kw = dict(mcar=0.08, skip=0.03, dropout=0.05, dropout_on_symptoms=0.5) if missing else {}
-    sim = simulate(300, 7 if missing else 6, trait_corr=0.3, trend=(0.05, -0.1),
-                   trend_sd=(0.2, 0.25), seed=106 if missing else 105, **kw)
+    sim = simulate(
+        300,
+        7 if missing else 6,
+        trait_corr=0.3,
+        trend=(0.05, -0.1),
+        trend_sd=(0.2, 0.25),
+        seed=106 if missing else 105,
+        **kw,
+    )
     data = sim.data.copy()
     rng = np.random.default_rng(107)
     slopes = sim.truth.clients.set_index("client")["trend_symptoms"]
     clients = data["client"].unique()
-    arm = pd.Series(np.where(rng.random(len(clients)) < 0.5, "control", "treatment"),
-                    index=clients)
-    severity = pd.Series(5 * slopes.reindex(clients).to_numpy()
-                         + rng.normal(0, 0.5, len(clients)), index=clients)
+    arm = pd.Series(np.where(rng.random(len(clients)) < 0.5, "control", "treatment"), index=clients)
+    severity = pd.Series(
+        5 * slopes.reindex(clients).to_numpy() + rng.normal(0, 0.5, len(clients)), index=clients
+    )
     severity[rng.random(len(clients)) < 0.03] = np.nan
     data["arm"] = data["client"].map(arm)
     data["severity"] = data["client"].map(severity).round(4)
