@@ -268,3 +268,26 @@ def test_rci_gives_the_effect_as_a_share_of_the_threshold(tmp_path, small_sim):
     xy = v["alliance->symptoms"]
     assert xy["rci_share"] == pytest.approx(abs(xy["per_within_sd"]) / 6)
     assert v["symptoms->alliance"]["rci_share"] is None  # the threshold is the outcome's
+
+
+class Markup:
+    def __init__(self, panel):
+        self.panel = panel
+
+    def fit(self):
+        raise RuntimeError('<script>alert("x")</script> & <b>bold</b>')
+
+
+@pytest.mark.slow
+def test_report_html_escapes_what_it_quotes(monkeypatch, tmp_path):
+    """Messages, names and table cells go into report.html as text, never as markup."""
+    mod = types.ModuleType("causalrel_markup_family")
+    mod.Markup = Markup
+    monkeypatch.setitem(sys.modules, "causalrel_markup_family", mod)
+    monkeypatch.setitem(FAMILIES, "<i>markup</i>", "causalrel_markup_family:Markup")
+    panel = simulate(40, 6, seed=5).panel()
+    analyze(panel, out=tmp_path, fast=True, progress=False, families=["fe", "<i>markup</i>"])
+    page = (tmp_path / "report.html").read_text()
+    assert "<script>" not in page and "<i>markup</i>" not in page and "<b>bold</b>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert "&lt;i&gt;markup&lt;/i&gt;" in page
