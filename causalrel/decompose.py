@@ -19,6 +19,7 @@ import pandas as pd
 
 from ._warnings import ignoring
 from .data import DataWarning, SessionPanel
+from .design import centre_within
 
 __all__ = [
     "person_mean_centre",
@@ -38,14 +39,15 @@ def _cols(panel: SessionPanel, columns: Sequence[str] | None) -> list[str]:
 def person_mean_centre(panel: SessionPanel, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Split each column into ``{c}_between`` (the client's mean) and ``{c}_within`` (deviation).
 
-    Client means use the client's observed sessions; rows align with ``panel.data``.
+    Client means use the client's observed sessions; rows align with ``panel.data``
+    (:func:`causalrel.design.centre_within`).
     """
+    cols = _cols(panel, columns)
+    between, within = centre_within(panel.data, panel.client, cols)
     out = pd.DataFrame(index=panel.data.index)
-    groups = panel.data.groupby(panel.client, sort=False)
-    for c in _cols(panel, columns):
-        mean = groups[c].transform("mean")
-        out[f"{c}_between"] = mean
-        out[f"{c}_within"] = panel.data[c] - mean
+    for c in cols:
+        out[f"{c}_between"] = between[c]
+        out[f"{c}_within"] = within[c]
     return out
 
 

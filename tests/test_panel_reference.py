@@ -1,4 +1,4 @@
-"""causalrel.panel against R plm (fixtures from tests/reference/plm_reference.R).
+"""causalrel.panel against R plm (fixtures from tests/reference/plm/plm_reference.R).
 
 The data (300 clients, up to 8 sessions, with skipped sessions and missing ratings) and plm's
 results are committed; R is not needed here. Fixed effects: ``plm(model = "within")`` with
@@ -13,17 +13,17 @@ import pytest
 
 from causalrel import fit_model, load_panel
 from causalrel.panel.design import difference_design
-from causalrel.panel.gmm import fit_difference
+from causalrel.panel.dynamic import fit_difference
 
 from .conftest import FIXTURES
 
-REF = json.loads((FIXTURES / "plm_results.json").read_text())
+REF = json.loads((FIXTURES["plm"] / "plm_results.json").read_text())
 OTHER = {"symptoms": "alliance", "alliance": "symptoms"}
 
 
 @pytest.fixture(scope="module")
 def panel():
-    return load_panel(FIXTURES / "plm_data.csv", warn=False)
+    return load_panel(FIXTURES["plm"] / "plm_data.csv", warn=False)
 
 
 def _fe_term(term: str) -> str:
@@ -49,7 +49,7 @@ def test_fixed_effects_match_plm_within(panel, case):
         res = fit_model("fe", panel, **opts)
     for outcome in ("symptoms", "alliance"):
         ref = REF["fe"][f"{outcome}_{case}"]
-        lm = res.equations[outcome]
+        lm = res.engine[outcome]
         assert int(lm.nobs) == ref["nobs"]
         assert lm.entity_info["total"] == ref["n_clients"]
         for row in ref["coefficients"]:

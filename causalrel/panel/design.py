@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import DataError, SessionPanel
+from ..design import lag_exclusions, lag_name
 
 __all__ = [
     "CAUSE_TYPES",
@@ -49,11 +50,6 @@ __all__ = [
 #:   ``c_{t-2}`` onwards, like the lagged outcome itself.
 #: * ``endogenous``: correlated even with the shock of the following session -> ``c_{t-3}``.
 CAUSE_TYPES = {"exogenous": 1, "predetermined": 2, "endogenous": 3}
-
-
-def lag_name(column: str, lag: int = 1) -> str:
-    """Name of a lagged column, as :meth:`SessionPanel.lagged` spells it."""
-    return f"{column}_lag{lag}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,15 +83,13 @@ def within_design(
     lagged = panel.lagged(panel.variables, 1)
     keys = [panel.client, panel.session]
     regs = [lag_name(c) for c in causes]
-    prev_present = _previous_present(panel, 1)
-    first = _first_rows(panel)
-    used = prev_present & lagged[[outcome, *regs]].notna().all(axis=1).to_numpy()
-    excluded = {
-        "clients_with_one_session": int((panel.sessions_per_client == 1).sum()),
-        "first_sessions": int(first.sum()),
-        "rows_after_a_missed_session": int((~prev_present & ~first).sum()),
-        f"rows_with_missing_ratings.{outcome}": int((prev_present & ~used).sum()),
-    }
+    used, excluded = lag_exclusions(
+        lagged,
+        panel.client,
+        panel.session,
+        lagged=lagged[regs].notna().to_numpy().all(axis=1),
+        current=lagged[outcome].notna().to_numpy(),
+    )
     per_client = lagged.loc[used, panel.client].value_counts()
     n_clients = int(len(per_client))
     if n_clients < 2:
@@ -109,21 +103,6 @@ def within_design(
         )
     frame = lagged.loc[used, keys + [outcome, *regs]].set_index(keys)
     return WithinDesign(outcome, regs, frame, excluded, n_clients)
-
-
-def _first_rows(panel: SessionPanel) -> np.ndarray:
-    c = panel.data[panel.client].to_numpy()
-    return np.r_[True, c[1:] != c[:-1]] if len(c) else np.zeros(0, bool)
-
-
-def _previous_present(panel: SessionPanel, lag: int) -> np.ndarray:
-    """Whether the session ``lag`` sessions before each row is in the data (same client)."""
-    d = panel.data
-    c, s = d[panel.client].to_numpy(), d[panel.session].to_numpy()
-    ok = np.zeros(len(d), bool)
-    if lag < len(d):
-        ok[lag:] = (c[lag:] == c[:-lag]) & (s[lag:] - s[:-lag] == lag)
-    return ok
 
 
 def _raise_unusable(
@@ -263,9 +242,7 @@ def difference_design(
     clients = wide.index
     lev_o = wide[outcome].to_numpy(float)  # (client, session) levels
     lev_c = wide[cause].to_numpy(float)
-    in_data = np.zeros_like(lev_o, dtype=bool)
     codes_all = pd.Index(clients).get_indexer(panel.data[panel.client])
-    in_data[codes_all, panel.data[panel.session].to_numpy() - 1] = True
     per = panel.sessions_per_client
     what = "The dynamic panel (first differences with a lagged outcome)"
     if t_max < 3:
@@ -283,8 +260,6 @@ def difference_design(
     dyl = lvl(lev_o, 1) - lvl(lev_o, 2)
     dcl = lvl(lev_c, 1) - lvl(lev_c, 2)
     ok = np.isfinite(dy) & np.isfinite(dyl) & np.isfinite(dcl)
-    row_in = in_data[:, 2:]
-    prev2 = in_data[:, 1:-1] & in_data[:, :-2]
     ah_inst: list[np.ndarray] = []
     ah_names: list[str] = []
     if instruments == "ah":
@@ -306,14 +281,28 @@ def difference_design(
     elif instruments != "gmm":
         raise DataError(f"instruments must be 'gmm' or 'ah'; got {instruments!r}.")
 
-    excluded = {
-        "clients_with_fewer_than_3_sessions": int((per < 3).sum()),
-        "rows_without_two_previous_sessions": int(in_data.sum() - (row_in & prev2).sum()),
-        f"rows_with_missing_ratings.{outcome}": int((row_in & prev2 & ~ok).sum()),
-    }
+    # per long row (a session t of a client): the lagged levels and the instruments observed
+    grid_col = panel.data[panel.session].to_numpy() - 3
+    on_grid = grid_col >= 0
+
+    def at(grid: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(grid_col), bool)
+        out[on_grid] = grid[codes_all[on_grid], grid_col[on_grid]]
+        return out
+
+    seen = [np.isfinite(lvl(a, back)) for a in (lev_o, lev_c) for back in (1, 2)]
+    used, excluded = lag_exclusions(
+        panel.data,
+        panel.client,
+        panel.session,
+        lagged=at(np.all(seen, axis=0)),
+        current=at(np.isfinite(lvl(lev_o, 0))),
+        depth=2,
+        instruments=at(np.all([np.isfinite(a) for a in ah_inst], axis=0)) if ah_inst else None,
+    )
     gi, tj = np.nonzero(ok)  # client-major order: sorted by client, then session
+    assert len(gi) == used.sum()  # the grid and the long rows agree on what is used
     n_usable = len(np.unique(gi))
-    excluded[f"clients_without_usable_rows.{outcome}"] = int(len(per) - n_usable)
     if n_usable < 2:
         _raise_unusable(panel, what, 2, n_usable, outcome, [cause])
     # re-code groups 0..G-1 over used clients

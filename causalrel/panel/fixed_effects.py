@@ -14,7 +14,7 @@ by client (the "arellano"/HC0 estimator, no small-sample factor; plm's
 
 With the lagged outcome in the model the within estimator is biased in short panels (Nickell
 1981: about ``-(1 + ρ)/(T - 1)`` for the autoregression ``ρ`` with ``T`` sessions per client);
-:class:`~causalrel.panel.gmm.DynamicPanel` removes that bias. ``lagged_outcome=False`` drops the
+:class:`~causalrel.panel.dynamic.DynamicPanel` removes that bias. ``lagged_outcome=False`` drops the
 autoregression (no Nickell bias from it, but the cross-lag then also carries the outcome's
 own persistence).
 """
@@ -29,6 +29,7 @@ from linearmodels.panel import PanelOLS
 from linearmodels.panel.utility import AbsorbingEffectError
 
 from ..data import DataError, SessionPanel, client_column
+from ..design import detrend_panel, merge_exclusions
 from ..results import Effect, effect_key
 from .design import lag_name, within_design
 from .results import PanelResults, param_rows
@@ -79,7 +80,12 @@ class FixedEffects:
         self.lagged_outcome = bool(lagged_outcome)
 
     def fit(
-        self, *, cov_type: str = "clustered", debiased: bool = False, cluster: str | None = None
+        self,
+        *,
+        cov_type: str = "clustered",
+        debiased: bool = False,
+        cluster: str | None = None,
+        level: float = 0.95,
     ) -> PanelResults:
         """Estimate both equations with PanelOLS.
 
@@ -98,6 +104,8 @@ class FixedEffects:
             covariance, HC0 as above (equal to ``sandwich::vcovCL(type = "HC0",
             cadjust = FALSE)`` on the dummy-variable regression). The same option as the SEM
             families' ``cluster``.
+        level : float
+            Level of the Wald intervals of ``effects`` and ``params`` (default 0.95).
 
         Returns
         -------
@@ -111,10 +119,8 @@ class FixedEffects:
         panel = self.panel
         notes: list[str] = []
         if self.detrend:
-            from ..decompose import detrend
-
-            panel = detrend(panel, panel.variables)
-            notes.append("Variables were detrended (each client's linear session trend removed).")
+            panel, note = detrend_panel(panel)
+            notes.append(note)
         x, y = panel.x, panel.y
         if cluster is not None and cov_type != "clustered":
             raise DataError("cluster= needs cov_type='clustered' (the default).")
@@ -156,18 +162,16 @@ class FixedEffects:
         within: dict[str, Effect] = {}
         rows: list[dict] = []
         fit: dict[str, Any] = {}
-        excluded: dict[str, int] = {}
         for outcome, res in eqs.items():
             for cause in (x, y):
                 name = lag_name(cause)
                 if name in res.params.index:
                     within[effect_key(cause, outcome)] = Effect.from_normal(
-                        res.params[name], res.std_errors[name]
+                        res.params[name], res.std_errors[name], level
                     )
-            rows += param_rows(outcome, list(res.params.index), res.params, res.std_errors)
+            rows += param_rows(outcome, list(res.params.index), res.params, res.std_errors, level)
             fit[f"r2.{outcome}"] = float(res.rsquared)
             fit[f"nobs.{outcome}"] = int(res.nobs)
-            excluded.update(designs[outcome].excluded)
         notes.append(
             "Client fixed effects (within estimator); SEs "
             + (
@@ -194,8 +198,8 @@ class FixedEffects:
             params=pd.DataFrame(rows),
             fit=fit,
             diagnostics={"converged": True},
-            excluded=excluded,
+            excluded=merge_exclusions({o: d.excluded for o, d in designs.items()}),
             seconds=seconds,
             notes=notes,
-            equations=eqs,
+            engine=eqs,
         )

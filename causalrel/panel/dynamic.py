@@ -32,10 +32,11 @@ What comes from linearmodels and what is built here, and why
   fixtures in ``tests/reference`` confirm it: estimates agree with pgmm to 1e-8 and better.
   A linearmodels limitation that remains: it refuses rank-deficient instruments (pgmm uses a
   generalised inverse), so instruments without data or exactly redundant are dropped first
-  (:func:`causalrel.panel.design.difference_design`; counted in ``excluded``).
+  (:func:`causalrel.panel.design.difference_design`; counted in
+  ``fit["instruments_redundant.<outcome>"]``).
 * Windmeijer's (2005) finite-sample correction of the two-step SEs is computed here: linearmodels'
   GMM covariance treats the weight matrix as known, which makes two-step SEs far too small.
-* The Hansen/Sargan and Arellano–Bond AR tests are in :mod:`causalrel.panel.tests` (see there).
+* The Hansen/Sargan and Arellano–Bond AR tests are in :mod:`causalrel.panel.hypotheses` (see there).
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ import pandas as pd
 from linearmodels.iv import IV2SLS, IVGMM
 
 from ..data import DataError, SessionPanel
+from ..design import detrend_panel, merge_exclusions
 from ..results import Effect, effect_key
 from .design import CAUSE_TYPES, DifferenceDesign, difference_design
+from .hypotheses import ar_test, cluster_sums, hansen_test, sargan_test
 from .results import PanelResults, param_rows
-from .tests import ar_test, cluster_sums, hansen_test, sargan_test
 
 __all__ = ["DynamicPanel", "EquationGMM", "fit_difference"]
 
@@ -294,7 +296,7 @@ class DynamicPanel:
         self.time_effects = bool(time_effects)
         self.detrend = bool(detrend)
 
-    def fit(self, *, method: str = "two-step") -> PanelResults:
+    def fit(self, *, method: str = "two-step", level: float = 0.95) -> PanelResults:
         """Estimate both equations.
 
         Parameters
@@ -302,6 +304,8 @@ class DynamicPanel:
         method : {"two-step", "one-step", "anderson-hsiao"}
             Two-step GMM with Windmeijer-corrected SEs (default), one-step GMM with
             client-clustered SEs, or Anderson–Hsiao IV (one instrument per regressor).
+        level : float
+            Level of the Wald intervals of ``effects`` and ``params`` (default 0.95).
 
         Returns
         -------
@@ -319,10 +323,8 @@ class DynamicPanel:
         panel = self.panel
         notes: list[str] = []
         if self.detrend:
-            from ..decompose import detrend
-
-            panel = detrend(panel, panel.variables)
-            notes.append("Variables were detrended (each client's linear session trend removed).")
+            panel, note = detrend_panel(panel)
+            notes.append(note)
         start = time.perf_counter()
         eqs: dict[str, EquationGMM] = {}
         for outcome, cause in ((panel.y, panel.x), (panel.x, panel.y)):
@@ -338,31 +340,28 @@ class DynamicPanel:
             )
             eqs[outcome] = fit_difference(design, method)
         seconds = time.perf_counter() - start
-        return _results(panel, eqs, method, self, notes, seconds)
+        return _results(panel, eqs, method, self, notes, seconds, level)
 
 
-def _results(panel, eqs, method, model, notes, seconds) -> PanelResults:
+def _results(panel, eqs, method, model, notes, seconds, level) -> PanelResults:
     x, y = panel.x, panel.y
     within: dict[str, Effect] = {}
     for outcome, eq in eqs.items():
         for cause in (x, y):
             est, se = eq.coef(f"{cause}_lag1")
-            within[effect_key(cause, outcome)] = Effect.from_normal(est, se)
+            within[effect_key(cause, outcome)] = Effect.from_normal(est, se, level)
     rows = []
     for outcome, eq in eqs.items():
-        rows += param_rows(outcome, eq.names, eq.params, eq.se)
+        rows += param_rows(outcome, eq.names, eq.params, eq.se, level)
     fit: dict[str, Any] = {"method": method}
     for outcome, eq in eqs.items():
         for name, value in eq.tests.items():
             fit[f"{name}.{outcome}"] = value
         fit[f"nobs.{outcome}"] = eq.n_obs
-    excluded: dict[str, int] = {}
-    for eq in eqs.values():
-        for reason, count in eq.design.excluded.items():
-            excluded[reason] = count
-        if eq.design.dropped_instruments:
-            excluded[f"instruments_redundant.{eq.outcome}"] = eq.design.dropped_instruments
+    for outcome, eq in eqs.items():
+        fit[f"instruments_redundant.{outcome}"] = eq.design.dropped_instruments
         notes += eq.notes
+    excluded = merge_exclusions({o: eq.design.excluded for o, eq in eqs.items()})
     for outcome, eq in eqs.items():
         p2 = eq.tests.get("ar2_pvalue")
         if p2 is not None and np.isfinite(p2) and p2 < 0.05:
@@ -397,5 +396,5 @@ def _results(panel, eqs, method, model, notes, seconds) -> PanelResults:
         excluded=excluded,
         seconds=seconds,
         notes=notes,
-        equations=eqs,
+        engine=eqs,
     )
