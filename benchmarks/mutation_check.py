@@ -190,9 +190,9 @@ MUTANTS = [
         PANEL,
     ),
     Mutant(
-        "fe: time_effects dropped",
+        "fe: session effects dropped",
         "causalrel/panel/fixed_effects.py",
-        "time_effects=self.time_effects,",
+        'time_effects=self.time == "common",',
         "time_effects=False,",
         (*PANEL, *CLI),
     ),

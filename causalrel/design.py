@@ -51,6 +51,7 @@ __all__ = [
     "previous_present",
     "earliest_sessions",
     "add_lags",
+    "first_differences",
     "lag_exclusions",
     "exclusion_key",
     "merge_exclusions",
@@ -61,6 +62,7 @@ __all__ = [
     "centred_time",
     "session_dummies",
     "client_trend_columns",
+    "remove_client_trends",
     "detrend_panel",
     "client_values",
     "CLIENT_POLICIES",
@@ -199,6 +201,24 @@ def add_lags(
     for c in columns:
         base[names[c]] = found[names[c]].to_numpy()
     return base
+
+
+def first_differences(
+    data: pd.DataFrame, client: str, session: str, columns: Sequence[str]
+) -> pd.DataFrame:
+    """``Δc_t = c_t - c_{t-1}`` of each column, by session number (NaN after a missed session
+    and at each client's first session); rows align with ``data``.
+
+    The random-trend model's transformation (Wooldridge 2010, sec. 11.7): differencing turns a
+    client's linear trend into a client constant, which the usual within or GMM machinery then
+    removes.
+    """
+    columns = list(columns)
+    lagged = add_lags(data, client, session, columns)
+    return pd.DataFrame(
+        {c: lagged[c].to_numpy(float) - lagged[lag_name(c)].to_numpy(float) for c in columns},
+        index=data.index,
+    )
 
 
 def lag_exclusions(
@@ -367,6 +387,44 @@ def client_trend_columns(
     order = pd.unique(ids)
     cols = {f"trend[{c}]": np.where(ids == c, t, 0.0) for c in order}
     return pd.DataFrame(cols, index=data.index)
+
+
+def remove_client_trends(
+    data: pd.DataFrame,
+    client: str,
+    session: str,
+    columns: Sequence[str],
+    *,
+    keep_mean: bool = True,
+    min_obs: int = 1,
+) -> pd.DataFrame:
+    """Each column minus its client's least-squares line on the session number.
+
+    Per client and column, over the rows where the value is observed: ``v - (mean + slope (s -
+    mean s))``, plus the client's mean again if ``keep_mean``. A client with one observed value
+    has no slope (its residual is ``v - mean``); one with fewer than ``min_obs`` observed values
+    gets NaN. Rows align with ``data``. This is both the ``detrend`` of the data
+    (:func:`causalrel.decompose.detrend`, ``min_obs=3``) and, with ``keep_mean=False`` on the
+    rows a regression uses, the partialling-out of client-specific intercepts and trends
+    (Frisch–Waugh) that the fixed-effects model with ``time="client"`` needs.
+    """
+    s = data[session].astype(float)
+    ids = data[client]
+    out = {}
+    for c in columns:
+        v = data[c].astype(float)
+        ok = v.notna()
+        g = pd.DataFrame({"c": ids, "s": s.where(ok), "v": v})
+        grp = g.groupby("c", sort=False)
+        n = grp["v"].transform("count")
+        ms, mv = grp["s"].transform("mean"), grp["v"].transform("mean")
+        ds, dv = g["s"] - ms, g["v"] - mv
+        sxy = (ds * dv).groupby(g["c"], sort=False).transform("sum")
+        sxx = (ds * ds).groupby(g["c"], sort=False).transform("sum")
+        slope = (sxy / sxx.where(sxx > 0)).fillna(0.0)
+        resid = dv - slope * ds + (mv if keep_mean else 0.0)
+        out[c] = resid.where(n >= min_obs)
+    return pd.DataFrame(out, index=data.index)
 
 
 def detrend_panel(panel: SessionPanel, *, quiet: bool = False) -> tuple[SessionPanel, str]:

@@ -33,9 +33,9 @@ def _fe_term(term: str) -> str:
 
 FE_CASES = {
     "individual": {},
-    "twoways": {"time_effects": True},
+    "twoways": {"time": "common"},
     "nolag": {"lagged_outcome": False},
-    "detrended": {"detrend": True},
+    "detrended": {"detrend": True},  # deprecated spelling, kept one release
 }
 
 
@@ -44,7 +44,8 @@ def test_fixed_effects_match_plm_within(panel, case):
     opts = FE_CASES[case]
     if opts.get("detrend"):
         with pytest.warns(UserWarning, match="fewer than 3 observed"):
-            res = fit_model("fe", panel, **opts)
+            with pytest.warns(DeprecationWarning, match='use time="client"'):
+                res = fit_model("fe", panel, **opts)
     else:
         res = fit_model("fe", panel, **opts)
     for outcome in ("symptoms", "alliance"):

@@ -75,7 +75,7 @@ def test_treating_a_predetermined_cause_as_exogenous_biases_gmm():
 
 def test_within_estimator_recovers_truth_in_long_panel():
     sim = simulate(300, 40, ar=AR, cross=CROSS, seed=3)
-    res = fit_model("fe", sim.panel(), time_effects=True)
+    res = fit_model("fe", sim.panel(), time="common")
     truth = sim.truth.within
     for key, value in truth.items():
         eff = res.effects["within"][key]
