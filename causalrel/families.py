@@ -14,7 +14,7 @@ clpm      one mean per variable       wave-specific means (default)    not ident
 riclpm    one mean per variable       wave-specific means (default)    LCM-SR: + latent slopes
 dpml      one intercept from wave 2   wave-specific intercepts         + client trend factors
 fe        client effects (default)    + session fixed effects          + client linear trends
-dpd       differences (default)       + session effects (plm default)  GMM on differences
+dpd       differences only            + session effects (default)      GMM on differences
 ========  ==========================  ===============================  =======================
 
 fe and dpd with ``time="client"`` are the random-trend model (Wooldridge 2010 sec. 11.7):

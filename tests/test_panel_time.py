@@ -104,6 +104,9 @@ def test_old_spellings_warn_naming_time_and_give_the_same_fit(panel, family):
     with pytest.warns(DeprecationWarning, match='time_effects=True is deprecated.*time="common"'):
         old = fit_model(family, panel, time_effects=True)
     assert old.effects["within"] == new.effects["within"]
+    with pytest.warns(DeprecationWarning, match='time="none"'):
+        off = fit_model(family, panel, time_effects=False)
+    assert off.effects["within"] == fit_model(family, panel, time="none").effects["within"]
     with pytest.raises(DataError, match="give time= alone"):
         with pytest.warns(DeprecationWarning):
             fit_model(family, panel, time="client", time_effects=True)

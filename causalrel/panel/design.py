@@ -71,7 +71,7 @@ PANEL_TIME = {
     },
     "dpd": {
         "none": "first differences, no session effects",
-        "common": "+ differenced session effects (pgmm effect = 'twoways', R's default)",
+        "common": "+ differenced session effects (default; pgmm effect = 'twoways', R's too)",
         "client": "+ session effects, on first differences (random-trend model, Wooldridge "
         "2010 sec. 11.7): the trend becomes a client constant that the GMM differences away",
     },
@@ -83,12 +83,16 @@ def resolve_time(
 ) -> tuple[str, bool]:
     """The ``time`` value and whether to detrend, from ``time=`` and the deprecated spellings.
 
-    ``time_effects=True`` is ``time="common"``; ``detrend=True`` keeps its old meaning (the
-    data detrended before lagging) for one release; both warn naming the new spelling.
+    ``time_effects=True`` is ``time="common"`` and ``time_effects=False`` (with ``time`` not
+    given otherwise) ``time="none"``; ``detrend=True`` keeps its old meaning (the data detrended
+    before lagging) for one release; both warn naming the new spelling.
     """
     check_time_value(time)
     if time_effects is not None:
-        warn_renamed(f"{family}: time_effects={time_effects!r}", 'time="common"', stacklevel=4)
+        new = 'time="common"' if time_effects else 'time="none"'
+        warn_renamed(f"{family}: time_effects={time_effects!r}", new, stacklevel=4)
+        if not time_effects and time == "common":
+            time = "none"
         if time_effects:
             if time not in ("none", "common"):
                 raise DataError(

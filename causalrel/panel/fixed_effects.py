@@ -57,7 +57,10 @@ class FixedEffects:
         session number shared by all clients, e.g. the average improvement that would
         otherwise show up as a negative within-client link); ``"client"``: session effects and
         each client's own linear trend. A client needs four usable rows to add information
-        beyond its own trend.
+        beyond its own trend. ``"none"`` stays the default: benchmarks/validate_panel_time.py
+        finds no value right in every world and size, because of the Nickell bias (the
+        reverse cross-lag's intervals cover the truth in at most a quarter of the data sets);
+        with a shared trend use ``"common"``, or the dynamic panel (dpd).
     time_effects : bool, optional
         Deprecated: ``time="common"``.
     detrend : bool, optional

@@ -30,7 +30,7 @@ unless their type is in ``group_equal``. ``effects.within`` keeps the contract's
 the lagged effects are equal across groups; otherwise each group's effects are reported under
 ``"alliance->symptoms[arm=treatment]"`` and so on (the same for ``effects.between``).
 
-Time (``time=``, the one vocabulary of the issue-13 families): ``"common"`` (default) = change
+Time (``time=``, the one vocabulary across families; ``causalrel.families`` has the table): ``"common"`` (default) = change
 shared by all clients, absorbed by wave-specific means (lavaan's free observed intercepts);
 ``"none"`` = one mean per variable over all waves (labels ``m_x``, ``m_y``; RI-CLPM and
 CLPM); ``"client"`` = each client's own linear trajectory besides the shared one: the RI-CLPM
@@ -401,7 +401,8 @@ class _PanelSEM:
             params=params,
             fit=fit,
             diagnostics={
-                # an improper or unidentified solution is not a converged fit (issue 16)
+                # an improper or unidentified solution (negative variances, a singular
+                # information matrix) is not a converged fit
                 "converged": sem.converged and not sem.problems,
                 "optimizer_converged": sem.converged,
                 "iterations": sem.iterations,
