@@ -322,3 +322,17 @@ def test_every_familys_exclusions_are_in_the_vocabulary(gappy_panel, family, opt
                 if k.startswith("rows.") and k.split(":")[-1] in (k, outcome)
             )
             assert rows + n_used == gappy_panel.n_rows, (outcome, res.excluded)
+
+
+def test_old_engine_names_warn_and_give_the_engine():
+    from causalrel.panel.results import PanelResults
+    from causalrel.sem.results import SEMResults
+
+    engine = object()
+    for cls, old in ((SEMResults, "sem"), (PanelResults, "equations")):
+        res = cls(model="m", n_clients=1, n_observations=1, effects={}, params=pd.DataFrame(),
+                  engine=engine)  # fmt: skip
+        assert res.engine is engine
+        with pytest.warns(DeprecationWarning, match=rf"\.{old} is deprecated.*\.engine"):
+            assert getattr(res, old) is engine
+        assert "engine" not in res.to_dict()
