@@ -420,7 +420,9 @@ def difference_design(
     v_names: list[str] = []
     if time_effects:
         cols, v_names = [], []
-        for s in range(3 + lag_shift, t_max + 1):  # the first is spanned by the rest otherwise
+        # differenced dummies sum to zero on rows after the first dummy's session: start at the
+        # first session with rows (a deeper lag or instrument can leave session 3 without any)
+        for s in range(max(3, int(session.min())), t_max + 1):
             cols.append((session == s).astype(float) - (session - 1 == s).astype(float))
             v_names.append(f"{panel.session}[{s}]")
         V = np.column_stack(cols)
