@@ -8,9 +8,10 @@ source text as Sphinx reads it (event ``source-read``), so nothing downstream (t
 MyST-NB's notebook, the copies) ever sees one. The code cells are unchanged, so the execution
 cache of the main edition still applies. In the main edition it does nothing.
 
-The student configuration also turns off the source copies and the download button
-(``html_copy_source``, ``use_download_button``), and uses a table of contents without the
-instructor page (``book/_toc_student.yml``). ``tests/check_student_edition.py`` checks the
+It also turns off the source copies and the download button (``html_copy_source``, and the
+theme's ``use_download_button``, which Jupyter Book 1.x does not pass on from ``html:``); the
+student configuration says the same, and uses a table of contents without the instructor
+page (``book/_toc_student.yml``). ``tests/check_student_edition.py`` checks the
 built output; ``tests/test_book.py`` tests :func:`strip_solutions`.
 """
 
@@ -49,11 +50,22 @@ def strip_solutions(text: str) -> tuple[str, int]:
     return "".join(out), removed
 
 
+def _on_config_inited(app, config) -> None:
+    if config.hide_solutions:
+        # Jupyter Book 1.x does not pass html.use_download_button on to the theme
+        config.html_theme_options = {
+            **(config.html_theme_options or {}),
+            "use_download_button": False,
+        }
+        config.html_copy_source = False
+
+
 def _on_source_read(app, docname: str, source: list[str]) -> None:
     if app.config.hide_solutions:
         source[0], _ = strip_solutions(source[0])
 
 
 def setup(app):
+    app.connect("config-inited", _on_config_inited)
     app.connect("source-read", _on_source_read)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
