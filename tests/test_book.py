@@ -4,9 +4,12 @@ The full build executes every chapter with warnings as errors, which takes minut
 checks take milliseconds and catch the mistakes a build would only reveal at the end: a chapter
 missing from disk, an exercise without a solution or a difficulty grade, a citation key missing
 from the bibliography, and a student-edition configuration that has drifted from the main one.
-Plain-text parsing only, so the test needs no book dependencies.
+Plain-text parsing only, so the test needs no book dependencies. The student edition's built
+output is checked by tests/check_student_edition.py (run by .ci/run after the build, and here
+when a build exists).
 """
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -17,6 +20,8 @@ BOOK = ROOT / "book"
 TOC = ROOT / "_toc.yml"
 CONFIG = ROOT / "_config.yml"
 STUDENT = BOOK / "_config_student.yml"
+STUDENT_TOC = BOOK / "_toc_student.yml"
+EXT = BOOK / "_ext"
 BIB = BOOK / "references.bib"
 
 #: Works named in shared/published-figures.md that the book cites.
@@ -87,13 +92,101 @@ def test_student_edition_differs_only_in_title_and_solutions():
     assert len(main) == len(student)
     differing = [(a, b) for a, b in zip(main, student, strict=True) if a != b]
     keys = [a.split(":")[0].strip() for a, _ in differing]
-    assert keys == ["title", "book_offline", "hide_solutions"]
-    assert any(b.strip().startswith("hide_solutions: true") for _, b in differing)
+    assert keys == [
+        "title",
+        "book_offline",
+        "student_edition",
+        "hide_solutions",
+        "html_copy_source",
+        "use_download_button",
+    ]
+    values = {
+        k: b.split(":", 1)[1].split("#")[0].strip()
+        for k, (_, b) in zip(keys, differing, strict=True)
+    }
+    assert values["hide_solutions"] == "true"
+    assert values["html_copy_source"] == "false"
+    assert values["use_download_button"] == "false"
     # local_extensions paths are relative to each file: both must name book/_ext
-    (main_ext, student_ext) = differing[1]
-    assert (ROOT / main_ext.split(":")[1].strip()).resolve() == BOOK / "_ext"
-    assert (BOOK / student_ext.split(":")[1].strip()).resolve() == BOOK / "_ext"
-    assert (BOOK / "_ext" / "book_offline.py").is_file()
+    for k in ("book_offline", "student_edition"):
+        main_line, student_line = differing[keys.index(k)]
+        assert (ROOT / main_line.split(":")[1].split("#")[0].strip()).resolve() == BOOK / "_ext"
+        assert (BOOK / values[k]).resolve() == BOOK / "_ext"
+        assert (BOOK / "_ext" / f"{k}.py").is_file()
+
+
+def test_student_toc_is_the_toc_without_the_instructor_page():
+    def entries(path: Path) -> list[str]:
+        return [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+
+    main, student = entries(TOC), entries(STUDENT_TOC)
+    instructor = ["  - caption: Start here", "    chapters:", "      - file: book/instructors"]
+    at = main.index(instructor[0])
+    assert main[at : at + 3] == instructor
+    assert main[:at] + main[at + 3 :] == student
+    assert "instructors" not in STUDENT_TOC.read_text().split("#")[-1]
+
+
+def _student_edition_module():
+    spec = importlib.util.spec_from_file_location("student_edition", EXT / "student_edition.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_strip_solutions_removes_every_solution_and_nothing_else():
+    strip = _student_edition_module().strip_solutions
+    sample = (
+        "text\n```{exercise} (easy) A\n:label: a\n\nQ?\n```\n\n"
+        "```{solution} a\n:class: dropdown\n\n    code()\n\nSECRET answer\n```\n"
+        "after\n````{solution} b\n```python\nx = 1\n```\nSECRET two\n````\nend\n"
+    )
+    out, n = strip(sample)
+    assert n == 2
+    assert "SECRET" not in out and "{solution}" not in out
+    assert out.startswith("text\n```{exercise} (easy) A") and out.endswith("after\nend\n")
+    with pytest.raises(ValueError, match="unclosed"):
+        strip("```{solution} a\nnever closed\n")
+    for path in chapters():
+        text = path.read_text()
+        out, n = strip(text)
+        assert n == text.count("```{solution}") and "{solution}" not in out
+        assert out.count("```{exercise}") == text.count("```{exercise}")
+        assert out.count("```{code-cell}") == text.count("```{code-cell}")
+
+
+def _fake_build(tmp_path: Path, body: str) -> Path:
+    site = tmp_path / "html"
+    site.mkdir(parents=True)
+    (site / "index.html").write_text(f"<html><body><p>{body}</p></body></html>")
+    return tmp_path
+
+
+def test_the_built_output_check_finds_leaks(tmp_path):
+    from tests.check_student_edition import problems, solution_fingerprints
+
+    prints = solution_fingerprints(BOOK)
+    assert len(prints) == sum(p.read_text().count("```{solution}") for p in BOOK.glob("*.md"))
+    clean = _fake_build(tmp_path / "clean", "exercises only")
+    assert problems(clean) == []
+    label, fingerprint = next(iter(prints.items()))
+    leaky = _fake_build(tmp_path / "leaky", fingerprint.replace(" ", "\n  "))
+    (leaky / "html" / "instructors.html").write_text("<p>rubrics</p>")
+    (leaky / "html" / "_sources").mkdir()
+    found = problems(leaky)
+    assert any(label in line for line in found)
+    assert any("instructor page" in line for line in found)
+    assert any("_sources" in line for line in found)
+
+
+def test_a_built_student_edition_has_no_solutions():
+    """Checks the student edition when one has been built (CI runs the same check after the
+    build: .ci/run calls tests/check_student_edition.py, since the tests run before it)."""
+    from tests.check_student_edition import problems
+
+    build = ROOT / "_build" / "student" / "_build"
+    if (build / "html" / "index.html").is_file():
+        assert problems(build) == []
 
 
 def test_config_keeps_the_build_discipline():
