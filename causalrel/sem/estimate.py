@@ -384,7 +384,7 @@ def _fit_partable(
     if information not in ("observed", "expected"):
         raise DataError("information must be 'observed' or 'expected'.")
     G = partable.n_groups
-    models = [RAMModel(partable, group=g + 1) if G > 1 else RAMModel(partable) for g in range(G)]
+    models = ram_models(partable)
     if models[0].q == 0:
         raise DataError("The model has no free parameters.")
     meanstructure = bool(partable.options.get("meanstructure", True))
@@ -547,6 +547,27 @@ def _fit_partable(
         notes=notes,
         group_labels=labels,
     )
+
+
+def ram_models(partable: ParTable) -> list[RAMModel]:
+    """The model matrices of each group of ``partable``, built once per table.
+
+    Building them reads the table row by row; a power study or a bootstrap fits one table to
+    many data sets, so the :class:`RAMModel` objects (which hold only the table's structure
+    and are never changed by a fit) are kept on the table and reused. A table given a new
+    ``table`` frame gets new ones (the cache is keyed by the frame's identity and shape);
+    changing the rows of the frame in place after a fit is not supported (nothing in causalrel
+    does that; :func:`~causalrel.sem.partable.parse_model` makes a new table).
+    """
+    t = partable.table
+    key = (id(t), t.shape)
+    cached = partable.__dict__.get("_ram_models")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    G = partable.n_groups
+    models = [RAMModel(partable, group=g + 1) if G > 1 else RAMModel(partable) for g in range(G)]
+    partable.__dict__["_ram_models"] = (key, models)
+    return models
 
 
 def _is_free_var(t: pd.DataFrame, name: str) -> bool:
