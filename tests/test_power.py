@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -121,6 +122,56 @@ def test_replication_is_the_simulation_and_fit_of_its_own_seed():
     sim_seed, _ = replication_seeds(3, cell.key, 1)
     res = fit_model("fe", simulate(40, 5, seed=sim_seed).panel())
     assert rec[0]["est"] == res.effects["within"]["alliance->symptoms"].est
+
+
+@pytest.mark.parametrize(
+    "family, options, design",
+    [
+        ("riclpm", {}, {}),
+        ("riclpm", {"constrained": True}, {"mcar": 0.1, "dropout": 0.08}),
+        ("clpm", {"time": "none"}, {"mcar": 0.1}),
+        ("dpml", {}, {"dropout": 0.1, "n_therapists": 6}),
+        ("riclpm", {"estimator": "mlr", "level": 0.9}, {"mcar": 0.05}),
+    ],
+)
+def test_lean_sem_path_gives_the_full_fit_to_1e_10(family, options, design):
+    """The power runner's SEM path (model template, effects from the estimates) = a full fit."""
+    from causalrel.power.fitting import Fitter
+    from causalrel.power.runner import chunks_for, run_chunk
+
+    assert Fitter(family, options).lean
+    cell = Design([80], [5], design=design).cells()[0]
+    chunk = chunks_for(cell, {family: (family, options)}, 2, 4, 4)[0]
+    records = run_chunk(chunk)
+    assert len(records) == 4 * 4
+    for rec in records:
+        sim_seed, _ = replication_seeds(2, cell.key, rec["rep"])
+        panel = simulate(**chunk.simulate_kwargs, seed=sim_seed).panel()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fit_model(family, panel, **options)
+        eff = res.effects["within"][rec["effect"]]
+        assert rec["converged"] == res.converged
+        for what in ("est", "se", "lower", "upper"):
+            assert abs(rec[what] - getattr(eff, what)) <= 1e-10, (rec["rep"], what)
+
+
+def test_full_only_options_take_the_family_fit():
+    from causalrel.power.fitting import Fitter
+
+    assert not Fitter("riclpm", {"covariates": ["z"]}).lean
+    assert not Fitter("fe", {}).lean
+
+
+def test_replication_panel_is_the_panel_load_panel_makes():
+    from causalrel.power.fitting import replication_panel
+
+    for kwargs in ({}, {"mcar": 0.2, "dropout": 0.1, "skip": 0.1, "n_therapists": 4}):
+        sim = simulate(30, 6, **kwargs, seed=4)
+        fast, full = replication_panel(sim), sim.panel()
+        pd.testing.assert_frame_equal(fast.data, full.data)
+        for attr in ("client", "session", "x", "y", "therapist", "covariates"):
+            assert getattr(fast, attr) == getattr(full, attr), attr
 
 
 def test_resume_after_interruption_gives_the_same_table(tmp_path):

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from ..data import DataError
 from ..simulate import simulate
 from .design import Cell
-from .fitting import Fitter
+from .fitting import Fitter, replication_panel
 from .store import Store
 
 __all__ = ["Chunk", "run_chunk", "replication_seeds", "run_cells", "estimate_seconds"]
@@ -71,7 +71,7 @@ def run_chunk(chunk: Chunk) -> list[dict[str, Any]]:
     fitters = {label: Fitter(name, options) for label, (name, options) in chunk.families.items()}
     for rep in chunk.reps:
         sim_seed, fit_seed = replication_seeds(chunk.seed, chunk.cell_key, rep)
-        panel = simulate(**chunk.simulate_kwargs, seed=sim_seed).panel()
+        panel = replication_panel(simulate(**chunk.simulate_kwargs, seed=sim_seed))
         for label, fitter in fitters.items():
             start = time.perf_counter()
             error, effects, converged = "", {}, False
