@@ -109,7 +109,7 @@ def chunks_for(cell: Cell, families: Families, seed: int, reps: int, size: int) 
     """Split a cell's replications ``0..reps-1`` into chunks of ``size``."""
     kwargs = cell.simulate_kwargs()
     return [
-        Chunk(cell.id, cell.key, kwargs, dict(cell.effects), families, int(seed),
+        Chunk(cell.id, cell.key, kwargs, cell.raw, families, int(seed),
               tuple(range(lo, min(lo + size, reps))))
         for lo in range(0, reps, size)
     ]  # fmt: skip
