@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -40,12 +41,28 @@ CELL = dict(families="riclpm", clients=[200], sessions=[6],
             effects={"alliance->symptoms": -0.2}, seed=1, progress=False, estimate=False)  # fmt: skip
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (pool and cluster workers)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def timed(**kwargs) -> tuple[float, pd.DataFrame, dict]:
+    """Wall seconds, the table, and the load and CPU seconds of one run.
+
+    CPU seconds count the workers once they have exited (a local pool is shut down at the end
+    of the run; a Dask cluster's workers when the cluster closes, so ``main`` reads them then).
+    """
     load = {"load_before": os.getloadavg()}
+    cpu = _cpu()
     start = time.perf_counter()
     table = causalrel.power(**(CELL | kwargs))
     secs = time.perf_counter() - start
     load["load_after"] = os.getloadavg()
+    load["cpu_seconds"] = _cpu() - cpu
     return secs, table, load
 
 
@@ -96,6 +113,8 @@ def main() -> None:
     secs, table, load = timed(reps=args.reps, workers=args.workers)
     row = table[table["effect"] == "alliance->symptoms"].iloc[0]
     result["headline"] = {
+        "cpu_seconds_per_rep": load["cpu_seconds"] / args.reps,
+        "seconds_on_free_cores": load["cpu_seconds"] / args.workers,
         "command": f"causalrel.power('riclpm', [200], [6], reps={args.reps}, "
         f"workers={args.workers}, seed=1)",
         "reps": args.reps,
@@ -119,7 +138,9 @@ def main() -> None:
                       dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
         # a cluster exists before a run: warm its imports (the local pool start-up is timed)
         client.run(lambda: __import__("causalrel.sem"))
+        cpu0 = _cpu()
         runs["Dask LocalCluster, 2 workers"] = timed(reps=n, scheduler=client)
+    runs["Dask LocalCluster, 2 workers"][2]["cpu_seconds"] = _cpu() - cpu0  # workers exited
     base, ref, _ = runs["serial (1 process)"]
     result["scaling"] = {
         name: {
@@ -127,6 +148,7 @@ def main() -> None:
             "seconds": s,
             "speedup": base / s,
             "identical_to_serial": bool(t.equals(ref)),
+            "cpu_seconds_per_rep": load["cpu_seconds"] / n,
             **load,
         }
         for name, (s, t, load) in runs.items()
