@@ -41,7 +41,15 @@ from scipy import optimize, stats
 from ..data import DataError
 from ..results import ConvergenceWarning
 from .defined import defined_table
-from .fiml import Patterns, available_moments, em_saturated, fiml_loglik, moment_hessian
+from .fiml import (
+    Patterns,
+    available_moments,
+    em_saturated,
+    fiml_loglik,
+    moment_hessian,
+    sigma_quadratic,
+    sigma_quadratic_is_cheaper,
+)
 from .matrices import RAMModel
 from .partable import ParTable
 from .robust import ESTIMATORS, cluster_codes, robust_inference
@@ -187,13 +195,19 @@ def loglik_hessian(
     model: RAMModel, pats: Patterns, theta: np.ndarray, r: dict[str, Any], expected: bool = False
 ) -> np.ndarray:
     """Exact Hessian of the FIML log-likelihood in the parameters (or minus the expected
-    information with ``expected=True``)."""
+    information with ``expected=True``).
+
+    The covariance block comes from :func:`~causalrel.sem.fiml.sigma_quadratic` when that is
+    cheaper than forming the p^2 x p^2 kernel (few missingness patterns, many waves).
+    """
     dS, dm = model.jacobian(theta, r["imp"])
     q, p = model.q, model.p
     JS = dS.reshape(q, p * p)
-    Kss, Kmm, Kms = moment_hessian(pats, r["E"], r["Q"], r["v"], expected=expected)
+    direct = sigma_quadratic_is_cheaper(pats.n_patterns, p, q)
+    Kss, Kmm, Kms = moment_hessian(pats, r["E"], r["Q"], r["v"], expected=expected, kss=not direct)
+    Hss = sigma_quadratic(pats, r["E"], r["Q"], dS, expected) if direct else JS @ Kss @ JS.T
     cross = dm @ Kms @ JS.T
-    H = JS @ Kss @ JS.T + dm @ Kmm @ dm.T + cross + cross.T
+    H = Hss + dm @ Kmm @ dm.T + cross + cross.T
     if not expected:
         H = H + model.second_order(theta, r["G"], r["gmu"], r["imp"])
     return 0.5 * (H + H.T)
