@@ -1,6 +1,6 @@
 """Benchmark of ``causalrel.power``: RI-CLPM replications per minute, and scaling with workers.
 
-Run from the repository root (about 5 minutes on 2 cores)::
+Run from the repository root (about 2 minutes on 2 free cores; 8 at load 12)::
 
     python benchmarks/bench_power.py                  # 1,000 replications at 200 x 6, 2 processes
     python benchmarks/bench_power.py --scaling-reps 200  # replications per scaling run
