@@ -299,6 +299,20 @@ def _power_parser(sub: Any) -> None:
     g.add_argument("--trait-corr", type=float, default=None, help="correlation of client traits")
     g.add_argument("--trend", default=None, help="linear change per session of x,y")
     g.add_argument(
+        "--time",
+        default=None,
+        metavar="T[,T...]",
+        help="trends in the simulated data: none, common (every client --trend per session, "
+        "default 0.05,-0.05) or client (trends vary by client, SD 0.05); a list is a grid axis",
+    )
+    g.add_argument(
+        "--units",
+        choices=["raw", "standardized"],
+        default="raw",
+        help="units of --effect: raw VAR coefficients (default) or within-person standardised "
+        "(b x within-SD of the cause / within-SD of the outcome, as powRICLPM)",
+    )
+    g.add_argument(
         "--design",
         action="append",
         metavar="KEY=VALUE",
@@ -358,6 +372,13 @@ def cmd_power(args: argparse.Namespace) -> int:
         design["reliability"] = rel[0] if len(rel) == 1 else list(rel)
     if args.trend is not None:
         design["trend"] = list(_floats(args.trend, 2, "--trend"))
+    vary: dict[str, list[str]] = {}
+    if args.time is not None:
+        times = [t.strip() for t in args.time.split(",") if t.strip()]
+        if len(times) == 1:
+            design["time"] = times[0]
+        else:
+            vary["time"] = times
     names = [f.strip() for f in args.families.split(",") if f.strip()]
     families: dict[str, dict[str, Any]] = {name: {} for name in names}
     for key, value in _key_values(args.set, "--set").items():
@@ -368,7 +389,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     table = power(
         families, ints(args.clients, "--clients"), ints(args.sessions, "--sessions"), effects,
         reps=args.reps, seed=args.seed, alpha=args.alpha, target=args.target, design=design,
-        scheduler=args.scheduler, workers=args.workers, out=args.out, resume=args.resume,
+        vary=vary, units=args.units, scheduler=args.scheduler, workers=args.workers, out=args.out, resume=args.resume,
         progress=not args.no_progress, estimate=not args.no_progress,
     )  # fmt: skip
     needed = clients_needed(table, args.target, table.attrs["effects"])

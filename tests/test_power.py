@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ import causalrel
 from causalrel.cli import main
 from causalrel.data import DataError
 from causalrel.families import fit_model
-from causalrel.power import Design, clients_needed, performance
+from causalrel.power import DEFAULT_EFFECTS, Design, clients_needed, performance
 from causalrel.power.runner import replication_seeds
 from causalrel.simulate import simulate
 
@@ -99,6 +100,50 @@ def test_bad_design_is_a_clear_error(kwargs, match):
         causalrel.power(**(SMALL | kwargs))
 
 
+def test_standardized_effects_are_within_person_sd_ratios():
+    """A standardised -0.2 becomes the raw effect whose simulated b * sd(x) / sd(y) is -0.2."""
+    from causalrel.power.design import raw_effects, standardized_effects
+
+    target = standardized_effects(DEFAULT_EFFECTS) | {"alliance->symptoms": -0.2}
+    design = {"innovation_sd": (0.3, 0.6), "innovation_corr": -0.3}
+    raw = raw_effects(target, design)
+    assert standardized_effects(raw, design) == pytest.approx(target, abs=1e-10)
+    assert raw["alliance->alliance"] == pytest.approx(0.3) and raw["alliance->symptoms"] < -0.3
+    cell = Design([3000], [40], {"alliance->symptoms": -0.2}, design, units="standardized")
+    cell = cell.cells()[0]
+    kw = cell.simulate_kwargs() | {"trait_sd": 0.0}
+    data = simulate(**kw, seed=1).data
+    sd = data[["alliance", "symptoms"]].std()
+    assert kw["cross"][0] * sd["alliance"] / sd["symptoms"] == pytest.approx(-0.2, rel=0.02)
+    assert cell.raw["alliance->symptoms"] == kw["cross"][0]
+
+
+def test_standardized_units_in_the_table(tmp_path):
+    table = causalrel.power(**SMALL, scheduler="serial", effects={"alliance->symptoms": -0.2},
+                            units="standardized")  # fmt: skip
+    row = table[table["effect"] == "alliance->symptoms"].iloc[0]
+    assert row["true_std"] == pytest.approx(-0.2) and row["true"] != row["true_std"]
+    assert row["setting"] == "alliance->symptoms=-0.2 (standardized)"
+    raw = causalrel.power(**SMALL, scheduler="serial", effects={"alliance->symptoms": -0.2})
+    assert raw.loc[raw["effect"] == "alliance->symptoms", "true"].iloc[0] == -0.2
+    with pytest.raises(DataError, match="units must be"):
+        causalrel.power(**SMALL, units="sd")
+
+
+def test_time_words_set_the_simulated_trends():
+    cells = Design([50], [6], vary={"time": ["none", "common", "client"]}).cells()
+    kw = {c.varied["time"]: c.simulate_kwargs() for c in cells}
+    assert kw["none"]["trend"] == [0.0, 0.0] and kw["none"]["trend_sd"] == 0.0
+    assert kw["common"]["trend"] == [0.05, -0.05] and kw["common"]["trend_sd"] == 0.0
+    assert kw["client"]["trend_sd"] == [0.05, 0.05]
+    sized = Design([50], [6], design={"time": "common", "trend": (0.1, -0.2)}).cells()[0]
+    assert sized.simulate_kwargs()["trend"] == [0.1, -0.2]
+    with pytest.raises(DataError, match="time must be one of"):
+        Design([50], [6], design={"time": "linear"}).cells()
+    with pytest.raises(DataError, match="trend_sd > 0"):
+        Design([50], [6], design={"time": "client", "trend_sd": 0}).cells()
+
+
 # -- the table, serial and resumed ------------------------------------------------------------
 def test_power_table_is_tidy_and_reproducible(tmp_path):
     table = causalrel.power(**SMALL, scheduler="serial", effects={"alliance->symptoms": -0.2})
@@ -121,6 +166,78 @@ def test_replication_is_the_simulation_and_fit_of_its_own_seed():
     sim_seed, _ = replication_seeds(3, cell.key, 1)
     res = fit_model("fe", simulate(40, 5, seed=sim_seed).panel())
     assert rec[0]["est"] == res.effects["within"]["alliance->symptoms"].est
+
+
+@pytest.mark.parametrize(
+    "family, options, design",
+    [
+        ("riclpm", {}, {}),
+        ("riclpm", {"constrained": True}, {"mcar": 0.1, "dropout": 0.08}),
+        ("clpm", {"time": "none"}, {"mcar": 0.1}),
+        ("dpml", {}, {"dropout": 0.1, "n_therapists": 6}),
+        ("riclpm", {"estimator": "mlr", "level": 0.9}, {"mcar": 0.05}),
+    ],
+)
+def test_lean_sem_path_gives_the_full_fit_to_1e_10(family, options, design):
+    """The power runner's SEM path (model template, effects from the estimates) = a full fit."""
+    from causalrel.power.fitting import Fitter
+    from causalrel.power.runner import chunks_for, run_chunk
+
+    assert Fitter(family, options).lean
+    cell = Design([80], [5], design=design).cells()[0]
+    chunk = chunks_for(cell, {family: (family, options)}, 2, 3, 3)[0]
+    records = run_chunk(chunk)
+    assert len(records) == 3 * 4
+    for rec in records:
+        sim_seed, _ = replication_seeds(2, cell.key, rec["rep"])
+        panel = simulate(**chunk.simulate_kwargs, seed=sim_seed).panel()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fit_model(family, panel, **options)
+        eff = res.effects["within"][rec["effect"]]
+        assert rec["converged"] == res.converged
+        for what in ("est", "se", "lower", "upper"):
+            want = getattr(eff, what)  # NaN where a degenerate fit has no SE: NaN in both
+            assert rec[what] == pytest.approx(want, abs=1e-10, nan_ok=True), (rec["rep"], what)
+
+
+@pytest.mark.parametrize("mcar", [0.0, 0.15])
+def test_direct_sigma_hessian_equals_the_kernel_product(mcar):
+    """The FIML Hessian's covariance block by traces (fast path) = JS Kss JS' (reference)."""
+    from causalrel.sem.estimate import _Objective
+    from causalrel.sem.fiml import moment_hessian, sigma_quadratic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit_model("riclpm", simulate(60, 5, mcar=mcar, seed=8).panel())
+    sem = res.engine if hasattr(res, "engine") else res.sem  # .sem until the rename lands
+    r = _Objective(sem.models, sem.group_patterns)._eval(sem.theta)
+    model, pats = sem.models[0], sem.group_patterns[0]
+    dS, _ = model.jacobian(sem.theta, r["imp"])
+    JS = dS.reshape(model.q, -1)
+    for expected in (False, True):
+        Kss, _, _ = moment_hessian(pats, r["E"], r["Q"], r["v"], expected=expected)
+        ref = JS @ Kss @ JS.T
+        fast = sigma_quadratic(pats, r["E"], r["Q"], dS, expected)
+        assert np.abs(fast - ref).max() <= 1e-12 * np.abs(ref).max()
+
+
+def test_full_only_options_take_the_family_fit():
+    from causalrel.power.fitting import Fitter
+
+    assert not Fitter("riclpm", {"covariates": ["z"]}).lean
+    assert not Fitter("fe", {}).lean
+
+
+def test_replication_panel_is_the_panel_load_panel_makes():
+    from causalrel.power.fitting import replication_panel
+
+    for kwargs in ({}, {"mcar": 0.2, "dropout": 0.1, "skip": 0.1, "n_therapists": 4}):
+        sim = simulate(30, 6, **kwargs, seed=4)
+        fast, full = replication_panel(sim), sim.panel()
+        pd.testing.assert_frame_equal(fast.data, full.data)
+        for attr in ("client", "session", "x", "y", "therapist", "covariates"):
+            assert getattr(fast, attr) == getattr(full, attr), attr
 
 
 def test_resume_after_interruption_gives_the_same_table(tmp_path):
@@ -188,6 +305,7 @@ def test_cli_power_json_records(capsys, tmp_path):
         (["--clients", "a,b"], "--clients takes comma-separated whole numbers"),
         (["--set", "riclpm.constrained=true"], "FAMILY in --families"),
         (["--resume"], "give --out"),
+        (["--time", "linear"], "time must be one of"),
         pytest.param(  # waits for the connection timeout
             ["--scheduler", "tcp://127.0.0.1:9"],
             "Cannot reach the Dask scheduler",
@@ -202,12 +320,25 @@ def test_cli_power_bad_input_exits_2(argv, match, capsys):
     assert match in capsys.readouterr().err
 
 
+def test_cli_power_time_axis_and_standardized_units(capsys):
+    code = main(
+        ["power", "--families", "fe", "--clients", "40", "--sessions", "5", "--effect",
+         "alliance->symptoms=-0.2", "--units", "standardized", "--time", "none,client",
+         "--reps", "3", "--scheduler", "serial", "--json", "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    records = json.loads(capsys.readouterr().out)
+    assert {r["time"] for r in records} == {"none", "client"}
+    mine = [r for r in records if r["effect"] == "alliance->symptoms"]
+    assert all(r["true_std"] == pytest.approx(-0.2) for r in mine)
+
+
 def test_cli_power_help_documents_the_grid(capsys):
     with pytest.raises(SystemExit):
         main(["power", "--help"])
     text = capsys.readouterr().out
     for flag in ("--families", "--clients", "--sessions", "--effect", "--reps", "--seed",
-                 "--scheduler", "--json", "--out", "--resume", "--reliability"):  # fmt: skip
+                 "--scheduler", "--json", "--out", "--resume", "--reliability", "--time", "--units"):  # fmt: skip
         assert flag in text
 
 

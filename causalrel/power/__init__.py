@@ -53,6 +53,7 @@ def power(
     target: float = 0.8,
     design: Mapping[str, Any] | None = None,
     vary: Mapping[str, Sequence[Any]] | None = None,
+    units: str = "raw",
     scheduler: Any = None,
     workers: int | None = None,
     out: str | Path | None = None,
@@ -74,7 +75,8 @@ def power(
     effects : dict, optional
         True lagged effects, ``{"alliance->symptoms": -0.2}``; a list of values makes an axis
         (``{"alliance->symptoms": [0, -0.1, -0.2]}``; 0 gives the type-I error). Unset ones
-        keep :data:`~causalrel.power.design.DEFAULT_EFFECTS` (raw units).
+        keep :data:`~causalrel.power.design.DEFAULT_EFFECTS` (raw units; with
+        ``units="standardized"`` their standardised values).
     reps : int
         Replications per cell (500 gives power MCSEs of at most 0.022).
     seed : int
@@ -84,9 +86,16 @@ def power(
     design : dict, optional
         Fixed :func:`~causalrel.simulate.simulate` arguments: ``mcar``, ``dropout``,
         ``dropout_on_symptoms``, ``skip``, ``reliability``, ``n_therapists``, ``trend``,
-        ``trait_corr``, ``trait_sd``, ``cross_sd``, ...
+        ``trait_corr``, ``trait_sd``, ``cross_sd``, ..., and ``time`` (``"none"``,
+        ``"common"``, ``"client"``: which trends the data have, in the families' words; see
+        :mod:`causalrel.power.design`).
     vary : dict, optional
-        Extra grid axes over simulate arguments, e.g. ``{"reliability": [1.0, 0.8]}``.
+        Extra grid axes over simulate arguments, e.g. ``{"reliability": [1.0, 0.8]}`` or
+        ``{"time": ["none", "client"]}``.
+    units : {"raw", "standardized"}
+        Units of ``effects``: raw VAR coefficients, or within-person standardised ones
+        (``b * sd_w(cause) / sd_w(outcome)``, as powRICLPM). The table's ``true`` is raw,
+        ``true_std`` standardised.
     scheduler : optional
         ``None`` (local processes, the default), ``"serial"``, a Dask scheduler address
         ``"tcp://HOST:PORT"`` or a ``dask.distributed.Client``: all give identical tables.
@@ -125,7 +134,7 @@ def power(
         from ..data import DataError
 
         raise DataError("alpha and target must be in (0, 1).")
-    grid = Design(clients, sessions, effects or {}, design or {}, vary or {})
+    grid = Design(clients, sessions, effects or {}, design or {}, vary or {}, units)
     fams = resolve_families(families)
     cells = grid.cells()
     run = {"seed": int(seed), "reps": int(reps), "families": fams}

@@ -30,9 +30,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data import DataError
-from ..families import _keyword_names, fit_model, get_model_class
 from ..simulate import simulate
 from .design import Cell
+from .fitting import Fitter, replication_panel
 from .store import Store
 
 __all__ = ["Chunk", "run_chunk", "replication_seeds", "run_cells", "estimate_seconds"]
@@ -68,22 +68,19 @@ def run_chunk(chunk: Chunk) -> list[dict[str, Any]]:
     out of bias, RMSE, coverage and power and report the share that converged.
     """
     records: list[dict[str, Any]] = []
+    fitters = {label: Fitter(name, options) for label, (name, options) in chunk.families.items()}
     for rep in chunk.reps:
         sim_seed, fit_seed = replication_seeds(chunk.seed, chunk.cell_key, rep)
-        panel = simulate(**chunk.simulate_kwargs, seed=sim_seed).panel()
-        for label, (name, options) in chunk.families.items():
-            opts = dict(options)
-            if "seed" in _fit_names(name) and "seed" not in opts:
-                opts["seed"] = fit_seed
+        panel = replication_panel(simulate(**chunk.simulate_kwargs, seed=sim_seed))
+        for label, fitter in fitters.items():
             start = time.perf_counter()
             error, effects, converged = "", {}, False
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # non-convergence is recorded, not raised
                 try:
-                    res = fit_model(name, panel, **opts)
-                    effects, converged = res.effects["within"], res.converged
+                    effects, converged, message = fitter.fit(panel, seed=fit_seed)
                     if not converged:
-                        error = str(res.diagnostics.get("message", "did not converge"))
+                        error = message or "did not converge"
                 except (DataError, ValueError, np.linalg.LinAlgError) as exc:
                     error = f"{type(exc).__name__}: {exc}"
             seconds = time.perf_counter() - start
@@ -108,16 +105,11 @@ def run_chunk(chunk: Chunk) -> list[dict[str, Any]]:
     return records
 
 
-def _fit_names(name: str) -> set[str]:
-    cls = get_model_class(name)
-    return _keyword_names(cls.__init__) | _keyword_names(cls.fit)
-
-
 def chunks_for(cell: Cell, families: Families, seed: int, reps: int, size: int) -> list[Chunk]:
     """Split a cell's replications ``0..reps-1`` into chunks of ``size``."""
     kwargs = cell.simulate_kwargs()
     return [
-        Chunk(cell.id, cell.key, kwargs, dict(cell.effects), families, int(seed),
+        Chunk(cell.id, cell.key, kwargs, cell.raw, families, int(seed),
               tuple(range(lo, min(lo + size, reps))))
         for lo in range(0, reps, size)
     ]  # fmt: skip

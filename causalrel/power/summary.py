@@ -39,7 +39,8 @@ __all__ = ["performance", "summarise", "clients_needed", "TABLE_COLUMNS"]
 
 #: columns of the tidy power table, in order (cell-design columns go after ``setting``).
 TABLE_COLUMNS = [
-    "family", "clients", "sessions", "effect", "true", "setting", "reps", "n_converged",
+    "family", "clients", "sessions", "effect", "true", "true_std", "setting", "reps",
+    "n_converged",
     "converged", "power", "power_mcse", "type1_error", "type1_error_mcse", "mean", "bias",
     "bias_mcse", "emp_se", "emp_se_mcse", "model_se", "model_se_mcse", "rmse", "rmse_mcse",
     "coverage", "coverage_mcse",
@@ -59,7 +60,7 @@ def performance(
     lower, upper = np.asarray(lower, float), np.asarray(upper, float)
     n = len(est)
     nan = math.nan
-    out = dict.fromkeys(TABLE_COLUMNS[9:], nan)
+    out = dict.fromkeys(TABLE_COLUMNS[TABLE_COLUMNS.index("power") :], nan)
     if n == 0:
         return out
     z = stats.norm.ppf(1 - alpha / 2)
@@ -102,6 +103,7 @@ def summarise(
     rows = []
     for cell in cells:
         frame = pd.DataFrame(list(records[cell.id]))
+        std = cell.standardized
         for (family, effect), g in frame.groupby(["family", "effect"], sort=False):
             ok = g[g["converged"] & np.isfinite(g["est"]) & np.isfinite(g["se"])]
             reps = int(g["rep"].nunique())
@@ -113,6 +115,7 @@ def summarise(
                     "sessions": cell.sessions,
                     "effect": effect,
                     "true": true,
+                    "true_std": std[effect],
                     "setting": cell.setting,
                     **{k: cell.varied.get(k) for k in varied},
                     "reps": reps,
@@ -121,7 +124,7 @@ def summarise(
                     **performance(ok["est"], ok["se"], ok["lower"], ok["upper"], true, alpha),
                 }
             )
-    cols = TABLE_COLUMNS[:6] + varied + TABLE_COLUMNS[6:]
+    cols = TABLE_COLUMNS[:7] + varied + TABLE_COLUMNS[7:]
     table = pd.DataFrame(rows, columns=cols)
     # grid order for settings and families, numeric order for the rest
     order = {

@@ -41,7 +41,15 @@ from scipy import optimize, stats
 from ..data import DataError
 from ..results import ConvergenceWarning
 from .defined import defined_table
-from .fiml import Patterns, available_moments, em_saturated, fiml_loglik, moment_hessian
+from .fiml import (
+    Patterns,
+    available_moments,
+    em_saturated,
+    fiml_loglik,
+    moment_hessian,
+    sigma_quadratic,
+    sigma_quadratic_is_cheaper,
+)
 from .matrices import RAMModel
 from .partable import ParTable
 from .robust import ESTIMATORS, cluster_codes, robust_inference
@@ -187,13 +195,19 @@ def loglik_hessian(
     model: RAMModel, pats: Patterns, theta: np.ndarray, r: dict[str, Any], expected: bool = False
 ) -> np.ndarray:
     """Exact Hessian of the FIML log-likelihood in the parameters (or minus the expected
-    information with ``expected=True``)."""
+    information with ``expected=True``).
+
+    The covariance block comes from :func:`~causalrel.sem.fiml.sigma_quadratic` when that is
+    cheaper than forming the p^2 x p^2 kernel (few missingness patterns, many waves).
+    """
     dS, dm = model.jacobian(theta, r["imp"])
     q, p = model.q, model.p
     JS = dS.reshape(q, p * p)
-    Kss, Kmm, Kms = moment_hessian(pats, r["E"], r["Q"], r["v"], expected=expected)
+    direct = sigma_quadratic_is_cheaper(pats.n_patterns, p, q)
+    Kss, Kmm, Kms = moment_hessian(pats, r["E"], r["Q"], r["v"], expected=expected, kss=not direct)
+    Hss = sigma_quadratic(pats, r["E"], r["Q"], dS, expected) if direct else JS @ Kss @ JS.T
     cross = dm @ Kms @ JS.T
-    H = JS @ Kss @ JS.T + dm @ Kmm @ dm.T + cross + cross.T
+    H = Hss + dm @ Kmm @ dm.T + cross + cross.T
     if not expected:
         H = H + model.second_order(theta, r["G"], r["gmu"], r["imp"])
     return 0.5 * (H + H.T)
@@ -384,7 +398,7 @@ def _fit_partable(
     if information not in ("observed", "expected"):
         raise DataError("information must be 'observed' or 'expected'.")
     G = partable.n_groups
-    models = [RAMModel(partable, group=g + 1) if G > 1 else RAMModel(partable) for g in range(G)]
+    models = ram_models(partable)
     if models[0].q == 0:
         raise DataError("The model has no free parameters.")
     meanstructure = bool(partable.options.get("meanstructure", True))
@@ -547,6 +561,27 @@ def _fit_partable(
         notes=notes,
         group_labels=labels,
     )
+
+
+def ram_models(partable: ParTable) -> list[RAMModel]:
+    """The model matrices of each group of ``partable``, built once per table.
+
+    Building them reads the table row by row; a power study or a bootstrap fits one table to
+    many data sets, so the :class:`RAMModel` objects (which hold only the table's structure
+    and are never changed by a fit) are kept on the table and reused. A table given a new
+    ``table`` frame gets new ones (the cache is keyed by the frame's identity and shape);
+    changing the rows of the frame in place after a fit is not supported (nothing in causalrel
+    does that; :func:`~causalrel.sem.partable.parse_model` makes a new table).
+    """
+    t = partable.table
+    key = (id(t), t.shape)
+    cached = partable.__dict__.get("_ram_models")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    G = partable.n_groups
+    models = [RAMModel(partable, group=g + 1) if G > 1 else RAMModel(partable) for g in range(G)]
+    partable.__dict__["_ram_models"] = (key, models)
+    return models
 
 
 def _is_free_var(t: pd.DataFrame, name: str) -> bool:

@@ -34,6 +34,7 @@ __all__ = [
     "Patterns",
     "fiml_loglik",
     "moment_hessian",
+    "sigma_quadratic",
     "em_saturated",
     "available_moments",
     "LOG2PI",
@@ -174,8 +175,13 @@ def fiml_loglik(
 
 
 def moment_hessian(
-    pats: Patterns, E: np.ndarray, Q: np.ndarray, v: np.ndarray, expected: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pats: Patterns,
+    E: np.ndarray,
+    Q: np.ndarray,
+    v: np.ndarray,
+    expected: bool = False,
+    kss: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Second derivatives of the FIML log-likelihood in (vec Sigma, mu).
 
     Returns ``(Kss, Kmm, Kms)`` such that for directions a, b (symmetric dSigma)
@@ -183,19 +189,23 @@ def moment_hessian(
         d2 l = vec(dSa)' Kss vec(dSb) + dma' Kmm dmb + dma' Kms vec(dSb) + dmb' Kms vec(dSa).
 
     ``expected=True`` gives minus the expected (Fisher) information instead: the data enter
-    only through the pattern sizes (``Q -> E``, ``v -> 0``).
+    only through the pattern sizes (``Q -> E``, ``v -> 0``). ``kss=False`` skips ``Kss``
+    (returned as None) for a caller that uses :func:`sigma_quadratic` instead.
     """
     P, p = pats.n_patterns, pats.p
     n = pats.n
     Ef = E.reshape(P, p * p)
     # R[(j,i),(k,l)] = sum_g w_g X_g[j,i] Y_g[k,l]  ->  kernel[(j,k),(i,l)]
-    if expected:
+    if not kss:
+        Kss = None
+    elif expected:
         R = -0.5 * (Ef * n[:, None]).T @ Ef
     else:
         Qf = Q.reshape(P, p * p)
         nE = Ef * n[:, None]
         R = 0.5 * nE.T @ Ef - 0.5 * ((Qf * n[:, None]).T @ Ef + nE.T @ Qf)
-    Kss = R.reshape(p, p, p, p).transpose(0, 2, 1, 3).reshape(p * p, p * p)
+    if kss:
+        Kss = R.reshape(p, p, p, p).transpose(0, 2, 1, 3).reshape(p * p, p * p)
     Kmm = -(n @ Ef).reshape(p, p)
     if expected:
         Kms = np.zeros((p, p * p))
@@ -203,6 +213,37 @@ def moment_hessian(
         # Kms[i, (j, k)] = -sum_g n_g E_g[i, j] v_g[k]
         Kms = -((Ef * n[:, None]).T @ v).reshape(p, p * p)
     return Kss, Kmm, Kms
+
+
+def sigma_quadratic(
+    pats: Patterns, E: np.ndarray, Q: np.ndarray, dS: np.ndarray, expected: bool = False
+) -> np.ndarray:
+    """``JS Kss JS'`` for ``JS = dS.reshape(q, p * p)`` without forming ``Kss`` (p^2 x p^2).
+
+    ``vec(dSa)' Kss vec(dSb)`` is a sum over patterns of traces,
+    ``n/2 [tr(E dSa E dSb) - tr(Q dSa E dSb) - tr(E dSa Q dSb)]`` (``-n/2 tr(E dSa E dSb)``
+    with ``expected=True``), so the q x q block costs about ``P (2 q p^3 + 2 q^2 p^2)``
+    operations instead of ``3 P p^4 + q p^4``: much less for few patterns and many waves
+    (complete data, 15 sessions: p = 30). Equal to the product with :func:`moment_hessian`'s
+    ``Kss`` up to rounding.
+    """
+    q = dS.shape[0]
+    out = np.zeros((q, q))
+    for g in range(pats.n_patterns):
+        A = E[g] @ dS  # (q, p, p): E dS_a
+        Af = A.reshape(q, -1)
+        At = A.transpose(0, 2, 1).reshape(q, -1)
+        if expected:
+            out -= 0.5 * pats.n[g] * (Af @ At.T)
+        else:
+            BA = (Q[g] @ dS).reshape(q, -1) @ At.T  # tr(Q dS_a E dS_b)
+            out += 0.5 * pats.n[g] * (Af @ At.T - BA - BA.T)
+    return out
+
+
+def sigma_quadratic_is_cheaper(n_patterns: int, p: int, q: int) -> bool:
+    """Whether :func:`sigma_quadratic` costs fewer operations than forming ``Kss``."""
+    return n_patterns * (2 * q * p**3 + 2 * q * q * p * p) < 3 * n_patterns * p**4 + q * p**4
 
 
 def available_moments(pats: Patterns) -> tuple[np.ndarray, np.ndarray]:

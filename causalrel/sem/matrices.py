@@ -26,6 +26,8 @@ from .partable import ParTable
 
 __all__ = ["RAMModel"]
 
+_FIXED, _VAR, _MEAN = 0, 1, 2  # start-value rules (RAMModel._start_rules)
+
 
 class RAMModel:
     """Model matrices and their derivatives for one :class:`ParTable`.
@@ -115,6 +117,7 @@ class RAMModel:
         )
         self.s_off = self.s_i != self.s_j
         self._eye = np.eye(n)
+        self._start_rules()
 
     # -- matrices -------------------------------------------------------------------------------
     def matrices(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,43 +158,56 @@ class RAMModel:
         Loadings 1, regressions 0, covariances 0; the observed intercepts are the means; a
         (residual) variance is half the observed variance of the variable, or, for a latent
         variable, of the observed variable it loads on split over the latent variables that
-        load on it (so an RI-CLPM starts with half the variance between clients).
+        load on it (so an RI-CLPM starts with half the variance between clients). The rules
+        are read from the table once (:meth:`_start_rules`); this only applies them.
         """
-        theta = np.full(self.q, np.nan)
-        table = self.table
         p = self.p
         share = np.zeros(self.n)
-        load_counts = np.zeros(p)
+        for f, xs in self._loads:
+            share[f] = np.mean([var[x] / max(self._load_counts[x], 1) for x in xs])
+        share[:p] = var * 0.5
+        theta = np.full(self.q, np.nan)
+        for k, kind, i, value in self._rules:
+            if kind == _FIXED:
+                theta[k] = value
+            elif kind == _VAR:
+                theta[k] = share[i] if share[i] > 0 else 0.05
+            else:  # _MEAN
+                theta[k] = mean[i] if i < p else 0.0
+        return theta
+
+    def _start_rules(self) -> None:
+        """Which rule gives each free parameter its start value (the first row of a label)."""
+        p = self.p
+        self._load_counts = np.zeros(p)
         loads: dict[int, list[int]] = {}
-        for r in table.itertuples(index=False):
+        for r in self.table.itertuples(index=False):
             if r.op == "=~" and r.rhs in self.observed:
                 x = self.observed.index(r.rhs)
                 f = self.names.index(r.lhs)
-                load_counts[x] += 1
+                self._load_counts[x] += 1
                 loads.setdefault(f, []).append(x)
-        for f, xs in loads.items():
-            share[f] = np.mean([var[x] / max(load_counts[x], 1) for x in xs])
-        share[:p] = var * 0.5
-        for r in table.itertuples(index=False):
+        self._loads = list(loads.items())
+        self._rules: list[tuple[int, int, int, float]] = []
+        seen: set[int] = set()
+        for r in self.table.itertuples(index=False):
             k = int(r.free) - 1
-            if k < 0 or not np.isnan(theta[k]):
+            if k < 0 or k in seen:
                 continue
+            seen.add(k)
             if not np.isnan(r.ustart):
-                theta[k] = r.ustart
+                self._rules.append((k, _FIXED, -1, float(r.ustart)))
             elif r.op == "=~":
-                theta[k] = 1.0
+                self._rules.append((k, _FIXED, -1, 1.0))
             elif r.op == "~":
-                theta[k] = 0.0
+                self._rules.append((k, _FIXED, -1, 0.0))
             elif r.op == "~~":
                 if r.lhs == r.rhs:
-                    i = self.names.index(r.lhs)
-                    theta[k] = share[i] if share[i] > 0 else 0.05
+                    self._rules.append((k, _VAR, self.names.index(r.lhs), np.nan))
                 else:
-                    theta[k] = 0.0
+                    self._rules.append((k, _FIXED, -1, 0.0))
             else:
-                i = self.names.index(r.lhs)
-                theta[k] = mean[i] if i < p else 0.0
-        return theta
+                self._rules.append((k, _MEAN, self.names.index(r.lhs), np.nan))
 
     # -- derivatives ----------------------------------------------------------------------------
     def chain(
