@@ -342,6 +342,7 @@ def load_panel(
         )
     for col in (x, y):
         _check_within_variation(data, col, client)
+    _check_distinct(data, x, y, client)
     if therapist is not None:
         _check_nesting(data, client, session, therapist)
     if len(per_client) == 1:
@@ -768,6 +769,24 @@ def _check_within_variation(data: pd.DataFrame, col: str, client: str) -> None:
             f"clients, so no within-client effect of or on '{col}' can be estimated. Check the column "
             "mapping (--x/--y): is it a baseline or client-level score? Then use it as a "
             "covariate, not as a process variable."
+        )
+
+
+def _check_distinct(data: pd.DataFrame, x: str, y: str, client: str) -> None:
+    """The two process variables must not be one variable twice (a mapping slip): their
+    within-client deviations perfectly correlated leave no separate lagged effects to estimate."""
+    obs = data[[client, x, y]].dropna()
+    if len(obs) - obs[client].nunique() < 10:  # too few within-client degrees of freedom to judge
+        return
+    dev = obs[[x, y]] - obs.groupby(client, sort=False)[[x, y]].transform("mean")
+    with np.errstate(all="ignore"):
+        r = float(np.corrcoef(dev[x].to_numpy(float), dev[y].to_numpy(float))[0, 1])
+    if np.isfinite(r) and abs(r) > 1 - 1e-9:
+        raise DataError(
+            f"Columns '{x}' and '{y}' carry the same within-client information (correlation of "
+            f"their within-client deviations {r:+.6f} over {len(obs)} rows): one is a copy or a "
+            "rescaling of the other, so their effects on each other cannot be told apart. Check "
+            "the column mapping (--x/--y)."
         )
 
 

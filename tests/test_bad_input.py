@@ -104,7 +104,18 @@ def _lag_as_covariate(df):
     return df
 
 
+def _symptoms_copy_alliance(df):
+    df["symptoms"] = 10 - 2 * df["alliance"]  # a rescaled copy: a column-mapping slip
+    return df
+
+
 CASES = {
+    "symptoms a rescaled copy of alliance": (
+        _symptoms_copy_alliance,
+        [],
+        2,
+        ["'alliance' and 'symptoms' carry the same within-client information", "-1.000000"],
+    ),
     "code -99 in 5% of symptoms": (
         _codes,
         [],
@@ -538,3 +549,14 @@ def test_fit_shows_no_sampler_bars_in_a_log(base, tmp_path, capsys, monkeypatch)
         got, _, err = cli(capsys, "fit", name, f)
         assert got == 2 and "stop here" in err
     assert seen == {"mlm": {"progressbar": False}, "fe": {}}
+
+
+@pytest.mark.parametrize("model", ["clpm", "riclpm", "dpml"])
+def test_fewer_clients_than_the_sem_needs(model, tmp_path, capsys):
+    """8 clients x 5 sessions: 10 observed variables, a singular covariance: exit 2, advice."""
+    rng = np.random.default_rng(0)
+    rows = [(c, s, rng.normal(), rng.normal()) for c in range(8) for s in range(1, 6)]
+    df = pd.DataFrame(rows, columns=["client", "session", "alliance", "symptoms"])
+    code, _, err = cli(capsys, "fit", model, write(df, tmp_path / "few.csv"))
+    assert code == 2
+    assert "8 clients for 10 observed variables" in err and "--waves" in err

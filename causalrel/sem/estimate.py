@@ -432,7 +432,17 @@ def _fit_partable(
                 "the data used: a model cannot estimate effects of or on a constant."
             )
         complete_g = pats.n_patterns == 1 and bool(pats.mask.all())
-        h1 = em_saturated(pats)
+        n_rows, n_vars = int(pats.n.sum()), len(partable.observed)
+        try:
+            h1 = em_saturated(pats)
+        except np.linalg.LinAlgError:
+            few = f"{n_rows} clients for {n_vars} observed variables{where(g)}"
+            raise DataError(
+                f"The data cannot support this model: {few}, and their covariance matrix is "
+                "singular (a wide SEM needs clearly more clients than scores x waves). Use "
+                "fewer waves (--waves), or a family that models rows, not waves (fe, dpd, "
+                "mlm)."
+            ) from None
         var_h1 = np.diag(h1["Sigma"])
         corr = h1["Sigma"] / np.sqrt(np.outer(var_h1, var_h1))
         ok_g = bool(h1["converged"]) and np.linalg.eigvalsh(corr).min() >= 1e-9
