@@ -78,13 +78,13 @@ def test_draw_graph_needs_no_graphviz(small_sim):
 def test_within_estimate_brackets_truth_and_raw_does_not(fitted, confounded):
     truth = confounded.truth.within
     for key in (XY, YX):
-        e = fitted.effects[key]
+        e = fitted.effects["within"][key]
         assert e.lower <= truth[key] <= e.upper, (key, e, truth[key])
     est = fitted.estimates.set_index(["effect", "data"])
     raw = est.loc[(XY, "raw scores (client traits ignored)")]
     # the stable-trait confounding pushes the raw-score estimate far from the truth
     assert not raw["lower"] <= truth[XY] <= raw["upper"]
-    assert abs(raw["est"] - truth[XY]) > 3 * abs(fitted.effects[XY].est - truth[XY])
+    assert abs(raw["est"] - truth[XY]) > 3 * abs(fitted.effects["within"][XY].est - truth[XY])
 
 
 @pytest.mark.parametrize("trend,suffix", [("none", "individual"), ("detrend", "detrended")])
@@ -104,7 +104,7 @@ def test_matches_plm_within_estimator(trend, suffix):
 def test_within_frame_counts_and_centres(small_sim):
     raw, within, excluded = within_frame(small_sim.panel(), "alliance", "symptoms")
     assert len(raw) == len(within) == 200 * 9  # session 1 has no previous session
-    assert excluded == {"rows_without_previous_session": 200}
+    assert excluded == {"rows.first_session": 200}
     means = within.groupby("client")[["symptoms", "alliance_lag1", "session"]].mean()
     assert np.abs(means.to_numpy()).max() < 1e-10
 
@@ -176,7 +176,7 @@ def test_sensitivity_robustness_values(fitted):
     b = fitted.benchmarks
     for key in (XY, YX):
         rows = b[b["effect"] == key].sort_values("times_as_strong")
-        est = fitted.effects[key].est
+        est = fitted.effects["within"][key].est
         # a stronger confounder moves the bias-adjusted estimate monotonically towards (and
         # past) zero
         shifted = (rows["bias_adjusted_estimate"] - est) * np.sign(est)
@@ -235,7 +235,7 @@ def test_to_dict_json_safe_and_model_results(fitted):
     json.dumps(d, allow_nan=False)
     assert {"effects", "estimates", "identification", "refutations", "sensitivity"} <= set(d)
     assert len(d["refutations"]) == 6
-    mr = fitted.as_model_results().to_dict()
+    mr = d  # CausalResults is a ModelResults: the contract and the causal tables in one dict
     assert mr["model"] == "dowhy" and set(mr["effects"]["within"]) == {XY, YX}
 
 
