@@ -2,7 +2,7 @@
 
 Every family (CLPM, RI-CLPM, DPML, FE, DPD, MLM, DSEM) returns a :class:`ModelResults`
 (or a subclass), so that the report, the book and users' scripts can put them side by side.
-The JSON shape is documented in ``shared/results-contract.md``; :meth:`ModelResults.to_dict`
+The JSON shape is documented in ``docs/results-contract.md``; :meth:`ModelResults.to_dict`
 produces it and :func:`compare` turns several results into one tidy table.
 
 Shaped after linearmodels' results classes: pandas objects indexed by parameter name, a text

@@ -22,7 +22,7 @@ a plain label is shared by all groups (so ``a*x`` is equal across groups, lavaan
 ``group_equal`` makes parameters of the listed types equal across groups (lavaan's
 ``group.equal``; the shared label is lavaan's ``.p<id>.`` of the first group's row).
 Written here, not taken from a library: the only Python SEM package (semopy) has its own table
-and fails on this model family under FIML (see the issue), and the table is small.
+and fails on this model family under FIML (see causalrel.sem), and the table is small.
 """
 
 from __future__ import annotations
