@@ -13,7 +13,7 @@ import pytest
 import causalrel
 from causalrel import ModelResults
 from causalrel.cli import build_parser, main
-from causalrel.families import FAMILIES, OPTIONAL, REQUIRED, family_options, family_spec
+from causalrel.families import FAMILIES, family_options, family_spec
 from causalrel.report import analyze
 from causalrel.results import Effect
 
@@ -81,7 +81,8 @@ def test_fit_help_lists_every_family_from_its_class(capsys):
 
 
 def test_package_exports():
-    from causalrel import analyze as a, describe, simulate
+    from causalrel import analyze as a
+    from causalrel import describe, simulate
 
     assert a is analyze and callable(describe) and callable(simulate)
     from causalrel.simulate import Simulation  # the module stays importable by its path
@@ -157,9 +158,7 @@ def test_a_registered_family_runs_through_the_report(toy_registry, small_sim, tm
     outcome = analyze(
         small_sim.panel(), out=tmp_path, families=["toy", "toysampler"], fast=True, progress=False
     )
-    assert outcome.ok and outcome.skipped == {
-        "toysampler": "skipped by --fast (a sampler family)"
-    }
+    assert outcome.ok and outcome.skipped == {"toysampler": "skipped by --fast (a sampler family)"}
     toy = outcome.results["toy"]
     assert toy.effects["within"][XY].est == pytest.approx(-0.2)  # its analyze_options reached it
     summary = json.loads((tmp_path / "summary.json").read_text())
