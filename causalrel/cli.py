@@ -205,7 +205,7 @@ def _key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .families import accepts, family_spec, fit_model
+    from .families import accepts, fit_model
 
     panel = _load(args)
     opts = _fit_options(args)
@@ -213,10 +213,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         # --covariates names model inputs, not only columns to keep: a family without a
         # covariates option says so (exit 2) instead of silently ignoring them
         opts["covariates"] = list(panel.covariates)
-    if not sys.stderr.isatty() and family_spec(args.model).samples:
-        # bars in a log file are noise (``progressbar`` until the samplers take ``progress``)
-        opt = "progress" if accepts(args.model, "progress") else "progressbar"
-        opts.setdefault(opt, False)
+    if not sys.stderr.isatty():  # bars in a log file are noise
+        # ``progress`` is the one name; ``progressbar`` where a family has not switched yet
+        opt = next((o for o in ("progress", "progressbar") if accepts(args.model, o)), None)
+        if opt is not None:
+            opts.setdefault(opt, False)
     res = fit_model(args.model, panel, **opts)
     if args.json:
         _print_json(res.to_dict())

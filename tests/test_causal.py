@@ -89,9 +89,9 @@ def test_within_estimate_brackets_truth_and_raw_does_not(fitted, confounded):
 
 @pytest.mark.parametrize("trend,suffix", [("none", "individual"), ("detrend", "detrended")])
 def test_matches_plm_within_estimator(trend, suffix):
-    """The DoWhy within estimate is plm's within estimator (tests/reference/plm_reference.R)."""
-    ref = json.loads((FIXTURES / "plm_results.json").read_text())["fe"]
-    panel = load_panel(FIXTURES / "plm_data.csv", warn=False)
+    """The DoWhy within estimate is plm's within estimator (tests/reference/plm/plm_reference.R)."""
+    ref = json.loads((FIXTURES["plm"] / "plm_results.json").read_text())["fe"]
+    panel = load_panel(FIXTURES["plm"] / "plm_data.csv", warn=False)
     res = CausalAnalysis(panel, trend=trend).fit(refute=False)
     for d in res.directions.values():
         coefs = {c["term"]: c for c in ref[f"{d.outcome}_{suffix}"]["coefficients"]}
@@ -99,6 +99,24 @@ def test_matches_plm_within_estimator(trend, suffix):
         assert d.effect.est == pytest.approx(r["est"], rel=1e-8, abs=1e-10)
         # cluster-robust SE: plm's HC0 vs statsmodels' small-sample-corrected CR1
         assert d.effect.se == pytest.approx(r["se"], rel=0.01)
+
+
+def test_exclusions_are_in_the_vocabulary_and_add_up():
+    """Every row left out has one reason of causalrel.design.EXCLUSIONS, per outcome."""
+    from causalrel.design import check_exclusions
+
+    sim = simulate(150, 7, mcar=0.05, skip=0.1, seed=4)
+    data = sim.data[~((sim.data["client"] <= 3) & (sim.data["session"] > 1))]  # one-session
+    panel = load_panel(data, warn=False)
+    for cause, outcome in (("alliance", "symptoms"), ("symptoms", "alliance")):
+        raw, _, excluded = within_frame(panel, cause, outcome, trend="none")
+        check_exclusions(excluded)
+        rows = sum(v for k, v in excluded.items() if k.startswith("rows."))
+        assert rows + len(raw) == panel.n_rows, excluded
+        assert excluded["clients.too_few_sessions"] == 3
+    res = CausalAnalysis(panel, trend="none").fit(refute=False)
+    check_exclusions(res.excluded)
+    assert any(k.endswith(":symptoms") for k in res.excluded)  # per outcome where they differ
 
 
 def test_within_frame_counts_and_centres(small_sim):
@@ -244,3 +262,26 @@ def test_fast_settings_and_plots(small_sim):
     assert res.refutations["n_simulations"].tolist() == [30, 20, 20, 30, 20, 20]
     fig = res.plot_sensitivity()
     assert len(fig.axes) >= 2
+
+
+def test_results_follow_the_vocabulary(fitted, small_sim):
+    """A ModelResults: lavaan's params columns, .engine = DoWhy's estimates, level=."""
+    from dowhy.causal_estimator import CausalEstimate
+
+    from causalrel import ModelResults
+    from causalrel.results import PARAM_COLUMNS
+
+    assert isinstance(fitted, ModelResults) and fitted.model == "dowhy" and fitted.converged
+    assert list(fitted.params.columns[: len(PARAM_COLUMNS)]) == PARAM_COLUMNS
+    row = fitted.params.iloc[0]
+    assert (row["lhs"], row["op"], row["rhs"]) == ("symptoms", "~", "alliance_lag1")
+    assert row["est"] == fitted.effects["within"][XY].est
+    assert row["ci.lower"] == fitted.effects["within"][XY].lower
+    assert set(fitted.engine) == {XY, YX}
+    assert all(isinstance(e, CausalEstimate) for e in fitted.engine.values())
+    assert fitted.engine[XY].value == pytest.approx(fitted.effects["within"][XY].est)
+    wide = CausalAnalysis(small_sim.panel()).fit(refute=False, level=0.99).effects["within"][XY]
+    narrow = CausalAnalysis(small_sim.panel()).fit(refute=False).effects["within"][XY]
+    assert wide.est == narrow.est and wide.upper - wide.lower > narrow.upper - narrow.lower
+    with pytest.warns(DeprecationWarning, match="is a ModelResults"):
+        assert fitted.as_model_results() is fitted

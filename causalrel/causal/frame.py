@@ -6,12 +6,11 @@ within clients at all (a number from rounding error would look precise).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from ..data import DataError, DataWarning, SessionPanel
+from ..data import DataError, SessionPanel
+from ..design import centre_within, detrend_panel, lag_exclusions, lag_name
 
 __all__ = ["TRENDS", "lag_column", "within_frame", "permute_within", "require_within_variation"]
 
@@ -27,7 +26,7 @@ TRENDS = {
 
 def lag_column(v: str) -> str:
     """The column holding ``v`` at the previous session (as :meth:`SessionPanel.lagged`)."""
-    return f"{v}_lag1"
+    return lag_name(v, 1)
 
 
 def within_frame(
@@ -39,11 +38,14 @@ def within_frame(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Rows for the lagged effect of ``cause`` on ``outcome``: raw and within-client centred.
 
-    A row is a session t with the outcome at t and both variables at session t-1 (lags across a
-    missed session are missing). Rows with a missing value are left out, and so are clients with
-    fewer than two usable rows (a client's single row is all client mean, nothing within). Every
-    column (including the session number when ``trend`` adjusts for time) is then centred on its
-    client's mean over the rows kept, the within transformation of fixed-effects regression.
+    A row is a session t with the outcome at t and both variables at session t-1 (lags by
+    session number, :func:`causalrel.design.add_lags`: across a missed session they are
+    missing). Rows with a missing value are left out (:func:`causalrel.design.lag_exclusions`),
+    and so are clients with fewer than two usable rows (a client's single row is all client
+    mean, nothing within). Every column (including the session number when ``trend`` adjusts
+    for time) is then centred on its client's mean over the rows kept
+    (:func:`causalrel.design.centre_within`), the within transformation of fixed-effects
+    regression.
 
     Returns
     -------
@@ -51,10 +53,12 @@ def within_frame(
         Columns ``client``, the outcome, ``{x}_lag1``, ``{y}_lag1`` (and the session column);
         ``within`` holds the centred values (``client`` unchanged), rows aligned.
     excluded : dict
-        ``{reason: count}`` in the vocabulary of ``docs/results-contract.md``:
-        ``rows.first_session``, ``rows.previous_session_missing`` (a gap, or a missing rating
-        at t-1), ``rows.missing_rating`` (the outcome at t) and ``clients.too_few_sessions``
-        (clients with fewer than two usable rows); each row once, under the first that applies.
+        ``{reason: count}`` in the vocabulary of :data:`causalrel.design.EXCLUSIONS`
+        (``docs/results-contract.md``): ``rows.first_session``,
+        ``rows.previous_session_missing`` (a gap, or a missing rating at t-1),
+        ``rows.missing_rating`` (the outcome at t), ``rows.too_few_usable_rows`` (the single
+        usable row of a client), and the ``clients.*`` that contribute nothing; each row
+        (client) once, under the first reason that applies.
     """
     if trend not in TRENDS:
         raise DataError(f"trend must be one of {', '.join(TRENDS)}; got {trend!r}.")
@@ -62,37 +66,29 @@ def within_frame(
         raise DataError(
             f"cause and outcome must be '{panel.x}' or '{panel.y}'; got {cause!r}, {outcome!r}."
         )
-    if trend == "detrend":
-        from ..decompose import detrend
-
-        with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore", DataWarning
-            )  # short-client notice: counted below as missing
-            panel = detrend(panel)
+    if trend == "detrend":  # short clients' rows are counted below as missing
+        panel, _ = detrend_panel(panel, quiet=True)
     lag = panel.lagged()
-    cols = [outcome, lag_column(panel.x), lag_column(panel.y)]
-    time_cols = [panel.session] if trend == "linear" else []
-    frame = lag[[panel.client, *cols, *time_cols]].copy()
-    frame[panel.session] = lag[panel.session].astype(float)
-    frame = frame[[panel.client, *cols, *time_cols]]
-    excluded: dict[str, int] = {}
     lags = [lag_column(panel.x), lag_column(panel.y)]
-    first = lag[panel.session] == lag.groupby(panel.client)[panel.session].transform("min")
-    no_lag = lag[lags].isna().any(axis=1)
-    complete = frame[cols].notna().all(axis=1)
-    # each row left out is counted once, under the first reason that applies
-    counts = {
-        "rows.first_session": int((~complete & first).sum()),
-        "rows.previous_session_missing": int((~complete & ~first & no_lag).sum()),
-        "rows.missing_rating": int((~complete & ~first & ~no_lag).sum()),
-    }
-    excluded.update({k: n for k, n in counts.items() if n})
-    frame = frame[complete]
+    cols = [outcome, *lags]
+    time_cols = [panel.session] if trend == "linear" else []
+    used, excluded = lag_exclusions(
+        lag,
+        panel.client,
+        panel.session,
+        lagged=lag[lags].notna().all(axis=1).to_numpy(),
+        current=lag[outcome].notna().to_numpy(),
+    )
+    frame = lag.loc[used, [panel.client, *cols]].copy()
+    if time_cols:
+        frame[panel.session] = lag.loc[used, panel.session].astype(float)
     per = frame.groupby(panel.client)[outcome].transform("size")
     single = per < 2
     if single.any():  # a client's single row is all client mean: nothing within
-        excluded["clients.too_few_sessions"] = int(frame.loc[single, panel.client].nunique())
+        excluded["rows.too_few_usable_rows"] = int(single.sum())
+        excluded["clients.no_usable_rows"] = excluded.get("clients.no_usable_rows", 0) + int(
+            frame.loc[single, panel.client].nunique()
+        )
     frame = frame[~single].reset_index(drop=True)
     if frame[panel.client].nunique() < 2:
         raise DataError(
@@ -104,7 +100,7 @@ def within_frame(
     frame = frame.rename(columns={panel.client: "client"})
     within = frame.copy()
     num = [c for c in frame.columns if c != "client"]
-    within[num] = frame[num] - frame.groupby("client")[num].transform("mean")
+    within[num] = centre_within(frame, "client", num)[1]
     return frame, within, excluded
 
 

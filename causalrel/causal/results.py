@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from ..data import SessionPanel
+from ..design import merge_exclusions
 from ..results import PARAM_COLUMNS, Effect, ModelResults, _jsonable, effect_key
 from .frame import TRENDS
 from .graph import draw_graph
@@ -77,7 +78,6 @@ class CausalResults(ModelResults):
     directions: dict[str, DirectionResult] = field(default_factory=dict)
     trend: str = "linear"
     seed: int | None = None
-    engine: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_directions(
@@ -99,7 +99,7 @@ class CausalResults(ModelResults):
             effects={"within": {k: d.effect for k, d in directions.items()}, "between": {}},
             params=pd.DataFrame(),
             diagnostics={"converged": True},
-            excluded=_excluded(directions),
+            excluded=merge_exclusions({d.outcome: d.excluded for d in directions.values()}),
             seconds=seconds,
             notes=list(notes or []),
             panel=panel,
@@ -323,17 +323,3 @@ class CausalResults(ModelResults):
         )
         fig.tight_layout()
         return fig
-
-
-def _excluded(directions: dict[str, DirectionResult]) -> dict[str, int]:
-    """One ``excluded`` for both directions: a reason whose count differs between them is
-    reported per outcome (``"rows.missing_rating:symptoms"``), as the vocabulary says."""
-    reasons = dict.fromkeys(r for d in directions.values() for r in d.excluded)
-    out: dict[str, int] = {}
-    for reason in reasons:
-        counts = {d.outcome: d.excluded.get(reason, 0) for d in directions.values()}
-        if len(set(counts.values())) == 1:
-            out[reason] = next(iter(counts.values()))
-        else:
-            out.update({f"{reason}:{v}": n for v, n in counts.items() if n})
-    return out
