@@ -11,6 +11,7 @@ Shaped after linearmodels' results classes: pandas objects indexed by parameter 
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import warnings
@@ -212,7 +213,7 @@ class ModelResults:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        return "<pre>" + self.summary().replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
 
 
 def compare(

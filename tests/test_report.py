@@ -265,3 +265,52 @@ def test_rci_gives_the_effect_as_a_share_of_the_threshold(tmp_path, small_sim):
     xy = v["alliance->symptoms"]
     assert xy["rci_share"] == pytest.approx(abs(xy["per_within_sd"]) / 6)
     assert v["symptoms->alliance"]["rci_share"] is None  # the threshold is the outcome's
+
+
+class Markup:
+    def __init__(self, panel):
+        self.panel = panel
+
+    def fit(self):
+        raise RuntimeError('<script>alert("x")</script> & <b>bold</b>')
+
+
+@pytest.mark.slow
+def test_report_html_escapes_what_it_quotes(monkeypatch, tmp_path):
+    """Messages, names and table cells go into report.html as text, never as markup."""
+    mod = types.ModuleType("causalrel_markup_family")
+    mod.Markup = Markup
+    monkeypatch.setitem(sys.modules, "causalrel_markup_family", mod)
+    monkeypatch.setitem(FAMILIES, "<i>markup</i>", "causalrel_markup_family:Markup")
+    panel = simulate(40, 6, seed=5).panel()
+    analyze(panel, out=tmp_path, fast=True, progress=False, families=["fe", "<i>markup</i>"])
+    page = (tmp_path / "report.html").read_text()
+    assert "<script>" not in page and "<i>markup</i>" not in page and "<b>bold</b>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert "&lt;i&gt;markup&lt;/i&gt;" in page
+
+
+@pytest.mark.slow
+def test_full_run_fits_and_counts_the_bayesian_families(tmp_path):
+    """Without ``fast`` the MLM is fitted (with the user's sampler settings) and in the verdict."""
+    sim = simulate(100, 15, cross=(-0.3, -0.1), seed=8)  # T=15: small Nickell bias
+    analyze(
+        sim.panel(),
+        out=tmp_path,
+        seed=2,
+        progress=False,
+        families=["fe", "riclpm", "mlm"],
+        options={"mlm": {"draws": 2000, "tune": 1000, "chains": 2}},
+    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["verdict"]["bayesian_families_run"] is True
+    mlm = summary["models"]["mlm"]
+    assert mlm["diagnostics"]["converged"] is True, mlm["diagnostics"]
+    assert (mlm["diagnostics"]["chains"], mlm["diagnostics"]["draws"]) == (2, 2000)
+    for key in (XY, YX):
+        e, true = mlm["effects"]["within"][key], sim.truth.within[key]
+        assert e["lower"] < true < e["upper"], (key, e, true)
+    counted = summary["verdict"][XY]
+    assert "mlm" in counted["families"] or "mlm" in counted["excluded"]
+    md = (tmp_path / "report.md").read_text()
+    assert "were not fitted" not in md and "| mlm |" in md

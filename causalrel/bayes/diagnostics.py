@@ -48,7 +48,7 @@ def diagnose(idata: Any, var_names: Sequence[str]) -> dict[str, Any]:
         tail = az.ess(post, var_names=names, method="tail")
         try:
             bfmi = np.asarray(az.bfmi(idata), dtype=float)
-        except (KeyError, AttributeError, ValueError):
+        except (KeyError, AttributeError, ValueError, TypeError):  # TypeError: no energy stored
             bfmi = np.array([np.nan])
 
     def _extreme(ds: Any, fn: Any) -> tuple[float, str]:
