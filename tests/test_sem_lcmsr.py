@@ -236,7 +236,7 @@ def test_time_errors_name_the_families_that_can(panels):
     with pytest.raises(DataError, match="time must be one of"):
         RICLPM(p, time="clients")
     with pytest.raises(DataError, match="has no time option yet.*riclpm"):
-        check_time("mlm", "client")
+        check_time("mlm", "client")  # fe and dpd have time= since issue 13
     with pytest.raises(DataError, match="Families that can"):
         fit_model("clpm", p, time="client")
     with pytest.raises(DataError, match="linear_means=True .* needs time='client'"):
@@ -273,7 +273,7 @@ def test_cli_fit_riclpm_time_client(capsys):
     ref = reference("missing_constrained")[1]["fit"]
     assert d["fit"]["chisq"] == pytest.approx(ref["chisq"], abs=0.01)
     assert "slope(alliance)~slope(symptoms)" in d["effects"]["between"]
-    for model in ("clpm", "mlm", "dsem"):
+    for model in ("clpm", "mlm", "dsem"):  # fe and dpd have time= since issue 13
         assert main(["fit", model, f, "--time", "client"]) == 2, model
         err = capsys.readouterr().err
         assert "Families that can fit time='client': riclpm, dpml, fe, dpd" in err
