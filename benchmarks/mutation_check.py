@@ -66,8 +66,8 @@ MUTANTS = [
     Mutant(
         "cli: --set values not parsed as JSON",
         "causalrel/cli.py",
-        'opts[key.strip().replace("-", "_")] = json.loads(raw)',
-        'opts[key.strip().replace("-", "_")] = raw',
+        'out[key.strip().replace("-", "_")] = json.loads(raw)',
+        'out[key.strip().replace("-", "_")] = raw',
         CLI,
     ),
     Mutant(
@@ -87,20 +87,17 @@ MUTANTS = [
     # -- the data layer --------------------------------------------------------------------------
     Mutant(
         "data: lag off by one (value two sessions back)",
-        "causalrel/data.py",
-        "prev[self.session] = prev[self.session] + lag",
-        "prev[self.session] = prev[self.session] + lag + 1",
-        ("tests/test_data.py", "tests/test_data_properties.py"),
+        "causalrel/design.py",
+        "    prev[session] = prev[session] + lag\n",
+        "    prev[session] = prev[session] + lag + 1\n",
+        ("tests/test_design.py", "tests/test_data.py", "tests/test_data_properties.py"),
     ),
     Mutant(
         "data: lag across a missed session (previous row, not previous session)",
-        "causalrel/data.py",
-        '        return self.data.merge(prev, on=keys, how="left", validate="one_to_one")',
-        "        out = self.data.copy()\n"
-        "        for c in columns:\n"
-        '            out[f"{c}_lag{lag}"] = out.groupby(self.client)[c].shift(lag)\n'
-        "        return out",
-        ("tests/test_data.py", "tests/test_data_properties.py"),
+        "causalrel/design.py",
+        "    for c in columns:\n        base[names[c]] = found[names[c]].to_numpy()\n",
+        "    for c in columns:\n        base[names[c]] = data.groupby(client)[c].shift(lag).to_numpy()\n",
+        ("tests/test_design.py", "tests/test_data.py", "tests/test_data_properties.py"),
     ),
     Mutant(
         "data: duplicate client-sessions silently dropped",
@@ -133,7 +130,7 @@ MUTANTS = [
     ),
     Mutant(
         "sem: constrained=True ignored",
-        "causalrel/sem/models.py",
+        "causalrel/sem/syntax.py",
         'lab = f"{LAG_LABELS[(cause, out)]}*" if constrained else ""',
         'lab = f"{LAG_LABELS[(cause, out)]}*" if False else ""',
         SEM,

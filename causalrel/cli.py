@@ -432,12 +432,15 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
         "client's own linear trajectory: riclpm = the LCM-SR); a family without the value "
         "exits 2 naming the families that have it",
     ),
-    "detrend": dict(action="store_true", help="remove each client's linear trend first"),
+    "detrend": dict(
+        action="store_true",
+        help="remove each client's linear trend first (fe, dpd: deprecated, use --time client)",
+    ),
     "trend": dict(
         action="store_true",
         help="dsem: random linear trends of the latent means, estimated with the lags",
     ),
-    "time_effects": dict(action="store_true", help="fe, dpd: add session fixed effects"),
+    "time_effects": dict(action="store_true", help="deprecated: fe, dpd's --time common"),
     "method": dict(help="dpd: two-step (default), one-step or anderson-hsiao"),
     "information": dict(help="SEMs: observed (default) or expected information for SEs"),
     "estimator": dict(

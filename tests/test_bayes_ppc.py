@@ -130,6 +130,7 @@ def test_ppc_option_routes_through_fit_model():
     [dict(random_innovations=True), dict(random_lags=False), dict(trend=True)],
     ids=["random_innovations", "fixed_lags", "trend"],
 )
+@pytest.mark.slow
 def test_dsem_one_step_moments_match_the_model(options):
     """The shared one-step helper (log-likelihood, replicates) is the model's own likelihood.
 

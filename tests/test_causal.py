@@ -168,6 +168,7 @@ def test_placebo_is_near_zero_and_others_pass(fitted):
         assert ref.loc[(key, "data subset (80% of clients)"), "passed"]
 
 
+@pytest.mark.slow
 def test_placebo_detects_nothing_when_there_is_no_effect():
     """With no true cross-lagged effect the estimate itself looks like a placebo draw."""
     sim = simulate(200, 15, cross=(0.0, 0.0), seed=21)
@@ -176,6 +177,7 @@ def test_placebo_detects_nothing_when_there_is_no_effect():
     assert abs(d.effect.est) < 3 * d.placebo_draws.std(ddof=1)
 
 
+@pytest.mark.slow
 def test_same_seed_same_refutations(small_sim):
     p = small_sim.panel()
     kw = dict(n_placebo=10, n_random_common_cause=5, n_subsets=5, seed=9)
@@ -257,6 +259,7 @@ def test_to_dict_json_safe_and_model_results(fitted):
     assert mr["model"] == "dowhy" and set(mr["effects"]["within"]) == {XY, YX}
 
 
+@pytest.mark.slow
 def test_fast_settings_and_plots(small_sim):
     res = causal_analysis(small_sim.panel(), fast=True, seed=2)
     assert res.refutations["n_simulations"].tolist() == [30, 20, 20, 30, 20, 20]

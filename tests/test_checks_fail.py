@@ -26,6 +26,7 @@ def _refutation(res, key, refuter):
     return res.refutations.set_index(["effect", "refuter"]).loc[(key, refuter)]
 
 
+@pytest.mark.slow
 def test_placebo_fails_without_a_lagged_effect_and_passes_with_one():
     null = simulate(150, 10, cross=(0.0, 0.0), seed=21).panel()
     res = CausalAnalysis(null).fit(n_placebo=30, n_random_common_cause=2, n_subsets=2, seed=2)
@@ -58,6 +59,7 @@ def _one_client_carries_it():
     return load_panel(data, ranges=wide, warn=False)
 
 
+@pytest.mark.slow
 def test_subset_refuter_fails_when_one_client_carries_the_effect():
     panel = _one_client_carries_it()
     res = CausalAnalysis(panel).fit(n_placebo=2, n_random_common_cause=2, n_subsets=60, seed=4)

@@ -212,24 +212,3 @@ def test_interrupt_exits_130(capsys, monkeypatch, data_file):
     monkeypatch.setattr(fam, "fit_model", interrupted)
     assert main(["fit", "fe", str(data_file)]) == 130
     assert "interrupted" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_bayesian_fit_through_the_cli_equals_python_and_recovers_truth(capsys, tmp_path):
-    """--draws/--tune/--chains/--seed reach the sampler: same seed, same draws as fit_model."""
-    sim = simulate(100, 15, cross=(-0.3, -0.1), seed=8)  # T=15: small Nickell bias
-    path = tmp_path / "sessions.csv"
-    sim.data.to_csv(path, index=False)
-    flags = ["--draws", "1000", "--tune", "1000", "--chains", "2", "--seed", "11"]
-    code, cli, err = _cli_json(capsys, "mlm", str(path), *flags)
-    assert code == 0, err
-    assert cli["diagnostics"]["converged"] is True
-    assert (cli["diagnostics"]["chains"], cli["diagnostics"]["draws"]) == (2, 1000)
-    py = _python_json(path, "mlm", draws=1000, tune=1000, chains=2, seed=11)
-    for d in (cli, py):  # wall-clock timings of compiling and sampling
-        for k in ("compile_seconds", "sample_seconds"):
-            d["diagnostics"].pop(k, None)
-    _same(cli, py)
-    for key in ("alliance->symptoms", "symptoms->alliance"):
-        e, true = _within(cli)[key], sim.truth.within[key]
-        assert e["lower"] < true < e["upper"], (key, e, true)

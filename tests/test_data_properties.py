@@ -86,6 +86,7 @@ def awkward_panels(draw):
     return df.iloc[list(order)].reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_awkward_valid_panels_are_accepted_whole():
     seen = {"total": 0, "accepted": 0}
 

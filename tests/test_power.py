@@ -33,6 +33,7 @@ def _stable(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- Monte Carlo standard errors -------------------------------------------------------------
+@pytest.mark.slow
 def test_mcse_matches_spread_over_repeated_studies():
     """Each MCSE equals the SD of its measure over many independent simulation studies."""
     rng = np.random.default_rng(0)
@@ -118,6 +119,7 @@ def test_standardized_effects_are_within_person_sd_ratios():
     assert cell.raw["alliance->symptoms"] == kw["cross"][0]
 
 
+@pytest.mark.slow
 def test_standardized_units_in_the_table(tmp_path):
     table = causalrel.power(**SMALL, scheduler="serial", effects={"alliance->symptoms": -0.2},
                             units="standardized")  # fmt: skip
@@ -240,6 +242,7 @@ def test_replication_panel_is_the_panel_load_panel_makes():
             assert getattr(fast, attr) == getattr(full, attr), attr
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_table(tmp_path):
     full = causalrel.power(**SMALL, scheduler="serial")
     seen = []
