@@ -778,7 +778,9 @@ def _check_distinct(data: pd.DataFrame, x: str, y: str, client: str) -> None:
     obs = data[[client, x, y]].dropna()
     if len(obs) - obs[client].nunique() < 10:  # too few within-client degrees of freedom to judge
         return
-    dev = obs[[x, y]] - obs.groupby(client, sort=False)[[x, y]].transform("mean")
+    from .design import centre_within
+
+    _, dev = centre_within(obs, client, [x, y])
     with np.errstate(all="ignore"):
         r = float(np.corrcoef(dev[x].to_numpy(float), dev[y].to_numpy(float))[0, 1])
     if np.isfinite(r) and abs(r) > 1 - 1e-9:
