@@ -71,7 +71,7 @@ def test_dsem_names_clients_with_too_few_sessions_and_whole_missing_variable(sim
     text = " ".join(str(w.message) for w in rec)
     assert "fewer than two rated sessions" in text and "client(s) 3." in text
     assert "'alliance' is missing in every session" in text and "client(s) 5." in text
-    assert model.grid.excluded == {"clients_with_fewer_than_2_rated_sessions": 1}
+    assert model.grid.excluded == {"clients.too_few_sessions": 1}
     assert 3 not in set(model.grid.clients) and 5 in set(model.grid.clients)
 
 
@@ -85,7 +85,7 @@ def test_mlm_names_clients_without_values_or_lags(sim):
     text = " ".join(str(w.message) for w in rec)
     assert "'symptoms' is missing in every session" in text and "client(s) 6." in text
     assert "no two consecutive sessions" in text and "4" in text
-    assert model.excluded["clients_without_a_lag"] >= 1
+    assert model.excluded["clients.no_lagged_pair"] >= 1
 
 
 def test_too_few_clients_for_random_effects_is_an_error_naming_them():
@@ -160,7 +160,8 @@ def test_detrend_and_therapist_options_change_the_model():
     plain = MLM(panel, therapist=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        flat = MLM(panel, detrend=True)
+        with pytest.warns(DeprecationWarning, match="use time='client'"):
+            flat = MLM(panel, detrend=True)
     assert "trend was removed" in " ".join(flat.notes)
     # detrending removes the shared drift: the within deviations no longer trend with session
     for m, expect_trend in ((plain, True), (flat, False)):
