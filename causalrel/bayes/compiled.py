@@ -141,7 +141,7 @@ def _initial_point(model: Any, compiled: Any) -> Any:
 
 def _data_of(model: Any) -> dict[str, np.ndarray]:
     """The values of a model's ``pm.Data`` containers, by name."""
-    return {name: np.asarray(var.get_value()) for name, var in model.data_vars_by_name().items()}
+    return {var.name: np.asarray(var.get_value()) for var in model.data_vars}
 
 
 def relabel(idata: Any, model: Any) -> Any:
