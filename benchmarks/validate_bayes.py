@@ -52,7 +52,7 @@ def main() -> None:
             cls = {"dsem": DSEM, "mlm": MLM}[name]
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ConvergenceWarning)
-                opts = dict(draws=args.draws, tune=args.tune, chains=4, seed=r, progressbar=False)
+                opts = dict(draws=args.draws, tune=args.tune, chains=4, seed=r, progress=False)
                 res = cls(panel).fit(**opts, loo=False)
             for key, true in sim.truth.within.items():
                 e = res.effects["within"][key]
