@@ -13,6 +13,8 @@ family    ``"none"``                  ``"common"``                     ``"client
 clpm      one mean per variable       wave-specific means (default)    not identified here
 riclpm    one mean per variable       wave-specific means (default)    LCM-SR: + latent slopes
 dpml      one intercept from wave 2   wave-specific intercepts         + client trend factors
+mlm       no session term (default)   fixed effect of session          + its random slope
+dsem      stationary means (default)  fixed trend of the latent means  + random latent trends
 ========  ==========================  ===============================  =======================
 """
 
@@ -64,6 +66,8 @@ TIME_SUPPORT: dict[str, tuple[str, ...]] = {
     "clpm": ("none", "common"),
     "riclpm": ("none", "common", "client"),
     "dpml": ("none", "common", "client"),
+    "mlm": ("none", "common", "client"),
+    "dsem": ("none", "common", "client"),
 }
 
 _TIME_VALUES = ("none", "common", "client")

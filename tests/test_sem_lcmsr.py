@@ -225,7 +225,9 @@ def test_time_none_is_invariant_means():
 
 def test_time_errors_name_the_families_that_can(panels):
     p = panels["complete"]
-    with pytest.raises(DataError, match="Families that can fit time='client': riclpm, dpml"):
+    with pytest.raises(
+        DataError, match="Families that can fit time='client': riclpm, dpml, mlm, dsem"
+    ):
         CLPM(p, time="client")
     with pytest.raises(DataError, match="'clpm' supports time = 'none', 'common'"):
         CLPM(p, time="client")
@@ -243,7 +245,7 @@ def test_time_errors_name_the_families_that_can(panels):
         RICLPM(p, waves=[1, 2, 3], time="client")
     with pytest.raises(DataError, match="needs at least 4 waves"):
         DPML(p, waves=[1, 2, 3], time="client")
-    assert time_families("client") == ["riclpm", "dpml"]
+    assert time_families("client") == ["riclpm", "dpml", "mlm", "dsem"]
 
 
 def test_slope_test_refuses_non_nested_fits(panels):
@@ -269,8 +271,8 @@ def test_cli_fit_riclpm_time_client(capsys):
     ref = reference("missing_constrained")[1]["fit"]
     assert d["fit"]["chisq"] == pytest.approx(ref["chisq"], abs=0.01)
     assert "slope(alliance)~slope(symptoms)" in d["effects"]["between"]
-    for model in ("clpm", "fe", "dsem"):
+    for model in ("clpm", "fe"):
         assert main(["fit", model, f, "--time", "client"]) == 2, model
         err = capsys.readouterr().err
-        assert "Families that can fit time='client': riclpm, dpml" in err
+        assert "Families that can fit time='client': riclpm, dpml, mlm, dsem" in err
         assert "Traceback" not in err
