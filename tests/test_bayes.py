@@ -220,3 +220,33 @@ def test_sd_corr_cholesky_prior_is_lkj_and_matches_lkjcholeskycov():
     ref = prior.prior["c_corr"].values.reshape(-1, n, n)[:, low[0], low[1]]
     assert stats.ks_2samp(thin.ravel(), ref.ravel()).pvalue > 0.001
     assert abs(r.var() - ref.var()) < 0.006
+
+
+def test_unsupported_sds_are_those_piled_at_zero():
+    from causalrel.bayes.base import unsupported_sds
+    from causalrel.bayes.common import PARAM_COLUMNS
+
+    rows = [
+        dict(lhs="a", op="sd", rhs="client", term="sd(a)", **{"ci.lower": 0.002, "ci.upper": 0.1}),
+        dict(lhs="b", op="sd", rhs="client", term="sd(b)", **{"ci.lower": 0.05, "ci.upper": 0.2}),
+        dict(lhs="c", op="sd", rhs="innovation", term="sigma(c)", **{"ci.lower": 0, "ci.upper": 1}),
+    ]
+    params = pd.DataFrame(rows).reindex(columns=PARAM_COLUMNS)
+    assert unsupported_sds(params, "client") == ["sd(a)"]
+    assert unsupported_sds(pd.DataFrame(), "client") == []
+
+
+def test_time_vocabulary_and_deprecated_spellings(sim):
+    panel = sim.panel()
+    assert DSEM(panel).time == "none" and MLM(panel).time == "none"
+    with pytest.warns(DeprecationWarning, match="use time='client'"):
+        assert DSEM(panel, trend=True).time == "client"
+    with pytest.raises(DataError, match="time must be one of"):
+        MLM(panel, time="linear")
+    m = MLM(panel, time="client")
+    assert m._preds("symptoms")[-1] == "session"
+    assert m.priors["symptoms:sd"].params["sigma"].shape == (3,)
+    assert MLM(panel, time="common").priors["symptoms:sd"].params["sigma"].shape == (2,)
+    assert {"gamma_trend"} <= {v.name for v in DSEM(panel, time="common").build().free_RVs}
+    with pytest.raises(DataError, match="level must lie strictly between"):
+        MLM(panel).fit(level=95)

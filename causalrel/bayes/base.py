@@ -33,6 +33,20 @@ from .sampling import sample
 TIMES = ("none", "common", "client")
 
 
+#: A random-effect SD whose interval's lower bound is below this share of its upper bound has a
+#: posterior piled at zero (a half-normal-like shape; a supported SD's interval sits away from 0).
+SUPPORT_RATIO = 0.1
+
+
+def unsupported_sds(params: Any, client: str) -> list[str]:
+    """Terms of between-client SDs whose posterior piles at zero (see :data:`SUPPORT_RATIO`)."""
+    if not len(params) or "op" not in params:
+        return []
+    sds = params[(params["op"] == "sd") & (params["rhs"] == client)]
+    weak = sds[sds["ci.lower"] < SUPPORT_RATIO * sds["ci.upper"]]
+    return [str(t) for t in weak["term"]]
+
+
 class BayesModel:
     """Base of :class:`~causalrel.bayes.MLM` and :class:`~causalrel.bayes.DSEM`."""
 
@@ -253,6 +267,16 @@ class BayesModel:
         self.level = level
         res = self._summarise(idata, seconds, info["sampler"])
         res.diagnostics = self._diagnose(idata, info)
+        weak = unsupported_sds(res.params, self.panel.client)
+        if weak:
+            res.diagnostics["unsupported_sds"] = weak
+            res.notes.append(
+                "between-client SD(s) the data do not support (posterior piled at zero: lower "
+                f"interval bound under {SUPPORT_RATIO:.0%} of the upper): {', '.join(weak)}. "
+                "These random effects may be dropped (fixed at zero: "
+                f"{self._simpler()}); slow mixing of such SDs is the usual cause of R-hat and ESS "
+                "failures."
+            )
         if self.loo_default if loo is None else loo:
             res.fit.update(self._loo(idata))
         if ppc:

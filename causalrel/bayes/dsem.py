@@ -262,24 +262,24 @@ class DSEM(BayesModel):
             # compiled model is reused with new data of the same structure (compiled.py)
             valid = pm.Data("valid", g.valid)
             n_trans = pm.Data("n_transitions", float(g.n_transitions))
-            gamma_mean = p["mean"].make("gamma_mean", shape=2)
-            gamma_lag = p["lag"].make("gamma_lag", shape=4)
+            gamma_mean = p["mean"].make("gamma_mean", shape=2, data=True)
+            gamma_lag = p["lag"].make("gamma_lag", shape=4, data=True)
             parts = []
             if self.random_lags:
                 parts.append(gamma_lag)
             if self.trend:
-                parts.append(p["trend"].make("gamma_trend", shape=2))
+                parts.append(p["trend"].make("gamma_trend", shape=2, data=True))
             if self.random_innovations:
-                parts.append(p["log_sigma"].make("gamma_log_sigma", shape=2))
-            chol = lkj_cholesky("chol_re", k, p["cor"].params["eta"], self._sd_prior())
+                parts.append(p["log_sigma"].make("gamma_log_sigma", shape=2, data=True))
+            chol = lkj_cholesky("chol_re", k, p["cor"].params["eta"], self._sd_prior(), data=True)
             loc_mu = pt.broadcast_to(gamma_mean[None, :], (n, 2))
             beta = None
             if g.cov is not None:
-                beta = p["beta"].make("beta", shape=(k, g.cov.shape[1]))
+                beta = p["beta"].make("beta", shape=(k, g.cov.shape[1]), data=True)
                 shift = pt.dot(pm.Data("cov", g.cov), beta.T)
                 loc_mu = loc_mu + shift[:, :2]
             if self.therapist:
-                sd_t = p["sd_therapist"].make("sd_therapist", shape=2)
+                sd_t = p["sd_therapist"].make("sd_therapist", shape=2, data=True)
                 z_t = pm.Normal("z_therapist", 0.0, 1.0, shape=(len(g.therapists), 2))
                 loc_mu = loc_mu + (z_t * sd_t)[pm.Data("therapist_idx", g.therapist_idx)]
             l11 = chol[:2, :2]
@@ -331,7 +331,7 @@ class DSEM(BayesModel):
                 sx_t, sy_t = s_first[:, None, 0], s_first[:, None, 1]
                 lsx_t, lsy_t = log_s[:, None, 0], log_s[:, None, 1]
             else:
-                sigma = p["sigma"].make("sigma", shape=2)
+                sigma = p["sigma"].make("sigma", shape=2, data=True)
                 sx_t, sy_t = sigma[0], sigma[1]
                 lsx_t, lsy_t = pt.log(sigma[0]), pt.log(sigma[1])
                 s_first = sigma[None, :]
@@ -358,7 +358,7 @@ class DSEM(BayesModel):
             if self.time != "none":
                 t_d = pm.Data("time", g.time)[:, :, None]
                 if self.time == "common":
-                    tau = p["trend"].make("gamma_trend", shape=2)[None, :]
+                    tau = p["trend"].make("gamma_trend", shape=2, data=True)[None, :]
                 w = w - tau[:, None, :] * t_d
             wp, wc = w[:, :-1], w[:, 1:]
             ex = wc[..., 0] - ph[..., 0] * wp[..., 0] - ph[..., 2] * wp[..., 1]
@@ -393,7 +393,7 @@ class DSEM(BayesModel):
             self.random_innovations,
             self.time,
             self.centred_means,
-            prior_key(self.priors),
+            prior_key(self.priors, values=False),  # prior values are pm.Data
             g.n_clients,
             g.n_slots,
             bucket(len(g.miss_pos)),

@@ -213,10 +213,11 @@ def describe_priors(priors: Mapping[str, Prior]) -> str:
     return "priors: " + "; ".join(f"{k} ~ {v}" for k, v in priors.items())
 
 
-def lkj_cholesky(name: str, n: int, eta: float, sd_prior: Prior) -> Any:
+def lkj_cholesky(name: str, n: int, eta: float, sd_prior: Prior, *, data: bool = False) -> Any:
     """Cholesky factor of a covariance matrix with an LKJ(eta) correlation prior and SD prior.
 
-    ``sd_prior`` may have a vector of scales (one per dimension). Stores ``{name}_stds`` and
+    ``sd_prior`` may have a vector of scales (one per dimension; a ``pm.Data`` container
+    ``"{name}_sd_scale"`` with ``data=True``, see :meth:`Prior.make`). Stores ``{name}_stds`` and
     ``{name}_corr`` in the trace and returns the (n, n) lower-triangular factor.
     """
     import pymc as pm
@@ -232,9 +233,10 @@ def lkj_cholesky(name: str, n: int, eta: float, sd_prior: Prior) -> Any:
         compute_corr=True,
         store_in_trace=False,
     )
+    scale = pm.Data(f"{name}_sd_scale", scale) if data else pt.as_tensor(scale)
     pm.Deterministic(f"{name}_stds", stds_u * scale)
     pm.Deterministic(f"{name}_corr", corr)
-    return pt.as_tensor(scale)[:, None] * chol_u
+    return scale[:, None] * chol_u
 
 
 def sd_corr_cholesky(name: str, n: int, eta: float, sd_prior: Prior, *, data: bool = False) -> Any:
