@@ -5,8 +5,8 @@ draws (1000 tuning) on 2 cores, under 3 minutes with min bulk ESS >= 400 and R-h
 Each backend runs in turn (never in parallel: they share the two cores).
 
 MLM part: the person-mean-centred MLM on the brms reference data
-(tests/reference/fixtures/brms_mlm_data.csv), 4 x 1000 draws, ESS per second of sampling next to
-brms' (tests/reference/fixtures/brms_mlm.json, written by tests/reference/brms_mlm.R on the same
+(tests/reference/brms/brms_mlm_data.csv), 4 x 1000 draws, ESS per second of sampling next to
+brms' (tests/reference/brms/brms_mlm.json, written by tests/reference/brms/brms_mlm.R on the same
 machine kind).
 
 Reuse part (issue 22): in one process, a first DSEM fit (200 x 20, 10% missing, 4 x 1000)
@@ -37,7 +37,7 @@ from causalrel.results import ConvergenceWarning
 from causalrel.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
-FIX = ROOT / "tests" / "reference" / "fixtures"
+FIX = {t: ROOT / "tests" / "reference" / t for t in ("brms", "lme4")}
 
 
 def bench_dsem(sampler: str, seed: int) -> dict:
@@ -78,7 +78,7 @@ def bench_dsem(sampler: str, seed: int) -> dict:
 
 
 def bench_mlm(sampler: str, seed: int) -> list[dict]:
-    panel = load_panel(pd.read_csv(FIX / "brms_mlm_data.csv"), warn=False)
+    panel = load_panel(pd.read_csv(FIX["brms"] / "brms_mlm_data.csv"), warn=False)
     model = MLM(panel)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -94,7 +94,7 @@ def bench_mlm(sampler: str, seed: int) -> list[dict]:
         )
     sample_s = res.diagnostics.get("sample_seconds", res.seconds)
     rows = []
-    brms = json.loads((FIX / "brms_mlm.json").read_text())
+    brms = json.loads((FIX["brms"] / "brms_mlm.json").read_text())
     params = res.params
     for out in ("symptoms", "alliance"):
         ours = params[params["term"].str.contains(f"^{out} ~|\\({out}", regex=True)]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 MODELS = {
     "fe": ("fe", {}),
-    "fe_time_effects": ("fe", {"time_effects": True}),
+    "fe_time_common": ("fe", {"time": "common"}),
     "dpd_two_step_collapsed": ("dpd", {}),
     "dpd_one_step_collapsed": ("dpd", {"method": "one-step"}),
     "dpd_two_step_uncollapsed": ("dpd", {"collapse": False}),

@@ -148,8 +148,8 @@ MUTANTS = [
     Mutant(
         "sem: exclusion count of clients without data in the waves",
         "causalrel/sem/models.py",
-        '"clients_without_data_in_waves": int(empty.sum()),',
-        '"clients_without_data_in_waves": int(empty.sum()) + 1,',
+        '"clients.no_usable_rows": int(empty.sum()),',
+        '"clients.no_usable_rows": int(empty.sum()) + 1,',
         ("tests/test_sem_models.py",),
     ),
     Mutant(
@@ -170,29 +170,29 @@ MUTANTS = [
     # -- panel GMM and fixed effects -------------------------------------------------------------
     Mutant(
         "dpd: AR(2) test computed at lag 1",
-        "causalrel/panel/gmm.py",
+        "causalrel/panel/dynamic.py",
         "ar_test(e, Xa, Za, influence, cov, d.neighbour(order), starts)",
         "ar_test(e, Xa, Za, influence, cov, d.neighbour(1), starts)",
         PANEL,
     ),
     Mutant(
         "dpd: Hansen test df off by one",
-        "causalrel/panel/tests.py",
+        "causalrel/panel/hypotheses.py",
         '        return TestResult(0.0, float("nan"), df)\n    z = Z.T @ e\n',
         '        return TestResult(0.0, float("nan"), df)\n    df += 1\n    z = Z.T @ e\n',
         PANEL,
     ),
     Mutant(
         "dpd: method='one-step' runs two steps",
-        "causalrel/panel/gmm.py",
+        "causalrel/panel/dynamic.py",
         'iters = 1 if method == "one-step" else 2',
         "iters = 2",
         PANEL,
     ),
     Mutant(
-        "fe: time_effects dropped",
+        "fe: session effects dropped",
         "causalrel/panel/fixed_effects.py",
-        "time_effects=self.time_effects,",
+        'time_effects=self.time == "common",',
         "time_effects=False,",
         (*PANEL, *CLI),
     ),

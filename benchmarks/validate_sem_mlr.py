@@ -72,9 +72,9 @@ def one(n: int, kind: str, rng) -> dict | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = RICLPM(load_panel(data, warn=False), constrained=True).fit(estimator="mlr")
-    if not res.converged or res.sem.robust is None:
+    if not res.converged or res.engine.robust is None:
         return None
-    sem = res.sem
+    sem = res.engine
     t = sem.partable.table
     out = {
         "p_ml": res.fit["pvalue"],

@@ -201,17 +201,12 @@ class SessionPanel:
         """``data`` plus ``{col}_lag{lag}`` columns: the value at session ``s - lag``.
 
         Lags are matched by session number within client, so a lag across a missed session is
-        missing, never the last session before the gap.
+        missing, never the last session before the gap (:func:`causalrel.design.add_lags`).
         """
+        from .design import add_lags
+
         columns = list(columns) if columns is not None else self.variables
-        keys = [self.client, self.session]
-        prev = self.data[keys + columns].copy()
-        prev[self.session] = prev[self.session] + lag
-        names = {c: f"{c}_lag{lag}" for c in columns}
-        prev = prev.rename(columns=names)
-        # a user's own column of that name (lags computed beforehand) gives way to ours
-        base = self.data.drop(columns=[n for n in names.values() if n in self.data])
-        return base.merge(prev, on=keys, how="left", validate="one_to_one")
+        return add_lags(self.data, self.client, self.session, columns, lag)
 
     def wide(
         self, columns: Sequence[str] | None = None, waves: Iterable[int] | None = None
@@ -865,19 +860,6 @@ def client_column(panel: SessionPanel, column: Any, role: str, example: str) -> 
             f"{role}='{column}' is a model variable; the {role} must be a separate "
             f"client-level column (e.g. {example})."
         )
-    values = p.data[column]
-    if values.isna().any():
-        clients = p.data.loc[values.isna(), p.client].unique()
-        raise DataError(
-            f"The {role} column '{column}' is missing for {len(clients)} client(s) "
-            f"(e.g. {_show(clients)}); give every client a {role} or drop them."
-        )
-    per = values.groupby(p.data[p.client], sort=False)
-    n = per.nunique()
-    if (n > 1).any():
-        raise DataError(
-            f"The {role} column '{column}' changes within client(s) "
-            f"{_show(n[n > 1].index)}: a {role} (e.g. {example}) must be constant "
-            "within each client."
-        )
-    return per.first()
+    from .design import client_values
+
+    return client_values(p.data, p.client, column, policy="constant", role=role, example=example)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ._warnings import ignoring
 from .data import DataWarning, SessionPanel
+from .design import centre_within, remove_client_trends
 
 __all__ = [
     "person_mean_centre",
@@ -38,14 +39,15 @@ def _cols(panel: SessionPanel, columns: Sequence[str] | None) -> list[str]:
 def person_mean_centre(panel: SessionPanel, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Split each column into ``{c}_between`` (the client's mean) and ``{c}_within`` (deviation).
 
-    Client means use the client's observed sessions; rows align with ``panel.data``.
+    Client means use the client's observed sessions; rows align with ``panel.data``
+    (:func:`causalrel.design.centre_within`).
     """
+    cols = _cols(panel, columns)
+    between, within = centre_within(panel.data, panel.client, cols)
     out = pd.DataFrame(index=panel.data.index)
-    groups = panel.data.groupby(panel.client, sort=False)
-    for c in _cols(panel, columns):
-        mean = groups[c].transform("mean")
-        out[f"{c}_between"] = mean
-        out[f"{c}_within"] = panel.data[c] - mean
+    for c in cols:
+        out[f"{c}_between"] = between[c]
+        out[f"{c}_within"] = within[c]
     return out
 
 
@@ -69,31 +71,19 @@ def detrend(
     :class:`~causalrel.data.DataWarning` saying how many clients were affected.
     """
     data = panel.data
-    s = data[panel.session].astype(float)
-    values = {}
-    for c in _cols(panel, columns):
-        v = data[c]
-        ok = v.notna()
-        g = pd.DataFrame({"c": data[panel.client], "s": s.where(ok), "v": v})
-        grp = g.groupby("c", sort=False)
-        n = grp["v"].transform("count")
-        ms, mv = grp["s"].transform("mean"), grp["v"].transform("mean")
-        ds, dv = g["s"] - ms, g["v"] - mv
-        sxy = (ds * dv).groupby(g["c"], sort=False).transform("sum")
-        sxx = (ds * ds).groupby(g["c"], sort=False).transform("sum")
-        slope = sxy / sxx.where(sxx > 0)
-        resid = v - (mv + slope * (s - ms)) + mv
-        short = n < min_obs
-        if (short & ok).any():
-            k = data.loc[short & ok, panel.client].nunique()
+    cols = _cols(panel, columns)
+    values = remove_client_trends(data, panel.client, panel.session, cols, min_obs=min_obs)
+    for c in cols:
+        short = data.groupby(panel.client, sort=False)[c].transform("count") < min_obs
+        if (short & data[c].notna()).any():
+            k = data.loc[short & data[c].notna(), panel.client].nunique()
             warnings.warn(
                 f"detrend: {k} client(s) have fewer than {min_obs} observed '{c}' values, so no "
                 "trend can be estimated for them; their values are set missing.",
                 DataWarning,
                 stacklevel=2,
             )
-        values[c] = resid.where(~short)
-    return panel.with_values(pd.DataFrame(values))
+    return panel.with_values(values)
 
 
 def variance_decomposition(

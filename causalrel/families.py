@@ -13,9 +13,15 @@ family    ``"none"``                  ``"common"``                     ``"client
 clpm      one mean per variable       wave-specific means (default)    not identified here
 riclpm    one mean per variable       wave-specific means (default)    LCM-SR: + latent slopes
 dpml      one intercept from wave 2   wave-specific intercepts         + client trend factors
+fe        client effects (default)    + session fixed effects          + client linear trends
+dpd       differences (default)       + session effects (plm default)  GMM on differences
 mlm       no session term (default)   fixed effect of session          + its random slope
 dsem      stationary means (default)  fixed trend of the latent means  + random latent trends
 ========  ==========================  ===============================  =======================
+
+fe and dpd with ``time="client"`` are the random-trend model (Wooldridge 2010 sec. 11.7):
+client-specific trends partialled out of the rows used (fe) or differenced away (dpd: GMM on
+first differences with instruments from t-3); ``causalrel.panel.design.PANEL_TIME`` says more.
 """
 
 from __future__ import annotations
@@ -66,6 +72,8 @@ TIME_SUPPORT: dict[str, tuple[str, ...]] = {
     "clpm": ("none", "common"),
     "riclpm": ("none", "common", "client"),
     "dpml": ("none", "common", "client"),
+    "fe": ("none", "common", "client"),
+    "dpd": ("none", "common", "client"),
     "mlm": ("none", "common", "client"),
     "dsem": ("none", "common", "client"),
 }

@@ -2,7 +2,7 @@
 
 Every family (CLPM, RI-CLPM, DPML, FE, DPD, MLM, DSEM) returns a :class:`ModelResults`
 (or a subclass), so that the report, the book and users' scripts can put them side by side.
-The JSON shape is documented in ``shared/results-contract.md``; :meth:`ModelResults.to_dict`
+The JSON shape is documented in ``docs/results-contract.md``; :meth:`ModelResults.to_dict`
 produces it and :func:`compare` turns several results into one tidy table.
 
 Shaped after linearmodels' results classes: pandas objects indexed by parameter name, a text
@@ -28,6 +28,7 @@ __all__ = [
     "effect_key",
     "between_key",
     "compare",
+    "warn_renamed",
 ]
 
 #: Columns of a lavaan-style parameter table, in lavaan's order.
@@ -36,6 +37,19 @@ PARAM_COLUMNS = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci.lower", "ci
 
 class ConvergenceWarning(UserWarning):
     """A fit did not converge, or its diagnostics failed: do not trust its numbers."""
+
+
+def warn_renamed(old: str, new: str, *, stacklevel: int = 3) -> None:
+    """The one deprecation message for a renamed option or attribute (kept for one release).
+
+    ``warn_renamed("detrend=True", 'time="client"')`` warns "detrend=True is deprecated and
+    will be removed in the next release; use time="client"." as a DeprecationWarning.
+    """
+    warnings.warn(
+        f"{old} is deprecated and will be removed in the next release; use {new}.",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def effect_key(cause: str, outcome: str) -> str:
@@ -90,7 +104,9 @@ class ModelResults:
         ``{"within": {"x->y": Effect}, "between": {"x~y": Effect}}``; within effects are in raw
         units of the data (cause at one session, outcome at the next).
     params : pandas.DataFrame
-        The full parameter table (lavaan's columns for SEMs; ``term est se ...`` otherwise).
+        The full parameter table: lavaan's columns first for every family (:data:`PARAM_COLUMNS`:
+        ``lhs op rhs est se z pvalue ci.lower ci.upper``; regression of y on x is ``lhs=y,
+        op="~", rhs=x``; ``z``/``pvalue`` NaN where a family has none), then family extras.
     fit : dict
         Fit measures the family has (SEM fit indices, R², LOO, test statistics).
     diagnostics : dict
@@ -99,6 +115,10 @@ class ModelResults:
         Wall time of estimation alone.
     notes : list of str
         Plain-language messages about the fit (what was assumed, averaged, dropped).
+    engine : object
+        The underlying engine's own result, for users who want every detail: the SEM engine's
+        fit, linearmodels' results per equation, ArviZ's InferenceData, DoWhy's estimate. Not
+        part of ``to_dict()``.
     """
 
     model: str
@@ -111,6 +131,7 @@ class ModelResults:
     excluded: dict[str, int] = field(default_factory=dict)
     seconds: float = float("nan")
     notes: list[str] = field(default_factory=list)
+    engine: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.effects.setdefault("within", {})

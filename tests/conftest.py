@@ -7,7 +7,10 @@ import pytest
 from causalrel.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "reference" / "fixtures"
+#: The R references: one folder per reference tool, holding its script(s) and their outputs
+#: (tests/reference/README.md).
+REFERENCE = ROOT / "tests" / "reference"
+FIXTURES = {tool: REFERENCE / tool for tool in ("lavaan", "plm", "lme4", "brms")}
 EXAMPLE = ROOT / "data" / "sessions.csv"
 
 

@@ -9,6 +9,7 @@ import pytest
 from causalrel import DataError, DataWarning, load_panel
 from causalrel.bayes import DSEM, MLM, Prior
 from causalrel.bayes.mlm import mlm_design
+from causalrel.design import check_exclusions
 from causalrel.bayes.sampling import available_samplers, sample
 from causalrel.simulate import simulate
 
@@ -72,6 +73,7 @@ def test_dsem_names_clients_with_too_few_sessions_and_whole_missing_variable(sim
     assert "fewer than two rated sessions" in text and "client(s) 3." in text
     assert "'alliance' is missing in every session" in text and "client(s) 5." in text
     assert model.grid.excluded == {"clients.too_few_sessions": 1}
+    check_exclusions(model.grid.excluded)
     assert 3 not in set(model.grid.clients) and 5 in set(model.grid.clients)
 
 
@@ -85,7 +87,9 @@ def test_mlm_names_clients_without_values_or_lags(sim):
     text = " ".join(str(w.message) for w in rec)
     assert "'symptoms' is missing in every session" in text and "client(s) 6." in text
     assert "no two consecutive sessions" in text and "4" in text
-    assert model.excluded["clients.no_lagged_pair"] >= 1
+    assert model.excluded["clients.too_few_sessions"] == 1  # client 4: one session
+    check_exclusions(model.excluded)  # the contract's vocabulary (causalrel.design)
+    assert model.excluded["rows.first_session"] == data["client"].nunique()
 
 
 def test_too_few_clients_for_random_effects_is_an_error_naming_them():

@@ -2,7 +2,7 @@
 
 Each fit is small but sampled with 4 chains and checked for convergence (R-hat <= 1.01, bulk
 and tail ESS >= 100 per chain, no divergences) before its estimates are compared with the truth
-or with the brms and lme4 references (tests/reference/brms_mlm.R, lme4_mlm.R, and for the
+or with the brms and lme4 references (tests/reference/brms/brms_mlm.R, lme4_mlm.R, and for the
 three-level MLM lme4_mlm_therapist.R and brms_mlm_therapist.R; fixtures committed).
 """
 
@@ -20,7 +20,7 @@ from causalrel.simulate import simulate
 
 pytestmark = pytest.mark.slow  # every test here samples (or uses a sampled fixture)
 
-FIX = Path(__file__).parent / "reference" / "fixtures"
+FIX = {t: Path(__file__).parent / "reference" / t for t in ("brms", "lme4")}
 # the sampler is pinned: the same seed gives the same draws only within one backend (and version)
 FAST = dict(chains=4, progress=False, cores=2, sampler="nutpie")
 #: how many Monte Carlo standard errors two posterior means may differ by
@@ -37,7 +37,7 @@ def _converged(res):
 
 @pytest.fixture(scope="module")
 def brms_data():
-    data = pd.read_csv(FIX / "brms_mlm_data.csv")
+    data = pd.read_csv(FIX["brms"] / "brms_mlm_data.csv")
     return load_panel(data, warn=False)
 
 
@@ -64,7 +64,7 @@ def test_mlm_agrees_with_brms(mlm_fit):
     (ours from our draws' ESS, brms's from its 4 x 5000 draws), posterior SDs within 10%."""
     _, res = mlm_fit
     _converged(res)
-    ref = json.loads((FIX / "brms_mlm.json").read_text())
+    ref = json.loads((FIX["brms"] / "brms_mlm.json").read_text())
     ours = res.params.set_index("term")
     for out in ("symptoms", "alliance"):
         brms = pd.DataFrame(ref[out]["params"]).set_index("variable")
@@ -94,7 +94,7 @@ def test_mlm_agrees_with_brms(mlm_fit):
 
 def test_mlm_agrees_with_lme4_fixed_effects(mlm_fit):
     _, res = mlm_fit
-    ref = json.loads((FIX / "lme4_mlm.json").read_text())
+    ref = json.loads((FIX["lme4"] / "lme4_mlm.json").read_text())
     ours = res.params.set_index("term")
     for out in ("symptoms", "alliance"):
         fixed = pd.DataFrame(ref[out]["fixed"]).set_index("term")
@@ -239,11 +239,11 @@ def test_dsem_latent_trends_recover_lags_that_detrending_biases():
 @pytest.fixture(scope="module")
 def therapist_fit():
     # three levels: 200 clients x 8 sessions in 20 therapists, therapist SD 0.3 on both
-    # variables (tests/reference/make_bayes_fixtures.py; truth committed beside the data).
+    # variables (tests/reference/brms/make_bayes_fixtures.py; truth committed beside the data).
     # 4 x 2000 draws (the package default) after 2000 tuning steps: the client slope SDs'
     # posteriors reach zero and mix slowly; at 4 x 1000 two of four seeds missed the bar (tail
     # ESS 339, R-hat 1.016), as brms did on the same data (R-hat 1.026, 182 divergences)
-    data = pd.read_csv(FIX / "mlm_therapist_data.csv")
+    data = pd.read_csv(FIX["brms"] / "mlm_therapist_data.csv")
     panel = load_panel(data, therapist="therapist", warn=False)
     return MLM(panel).fit(draws=2000, tune=2000, seed=1, loo=False, ppc=False, **FAST)
 
@@ -251,12 +251,12 @@ def therapist_fit():
 def test_mlm_therapist_level_agrees_with_lme4_and_brms_and_recovers_its_sd(therapist_fit):
     res = therapist_fit
     _converged(res)
-    truth = json.loads((FIX / "mlm_therapist_truth.json").read_text())["params"]
+    truth = json.loads((FIX["brms"] / "mlm_therapist_truth.json").read_text())["params"]
     # simulate() adds each therapist's shift (SD therapist_sd = (alliance, symptoms)) to the
     # raw level of the variable, so it is the therapist intercept SD of that outcome's equation
     true_sd = dict(zip(truth["names"], truth["therapist_sd"], strict=True))
-    lme4 = json.loads((FIX / "lme4_mlm_therapist.json").read_text())
-    brms = json.loads((FIX / "brms_mlm_therapist.json").read_text())
+    lme4 = json.loads((FIX["lme4"] / "lme4_mlm_therapist.json").read_text())
+    brms = json.loads((FIX["brms"] / "brms_mlm_therapist.json").read_text())
     ours = res.params.set_index("term")
     for out in ("symptoms", "alliance"):
         fixed = pd.DataFrame(lme4[out]["fixed"]).set_index("term")

@@ -89,9 +89,9 @@ def test_within_estimate_brackets_truth_and_raw_does_not(fitted, confounded):
 
 @pytest.mark.parametrize("trend,suffix", [("none", "individual"), ("detrend", "detrended")])
 def test_matches_plm_within_estimator(trend, suffix):
-    """The DoWhy within estimate is plm's within estimator (tests/reference/plm_reference.R)."""
-    ref = json.loads((FIXTURES / "plm_results.json").read_text())["fe"]
-    panel = load_panel(FIXTURES / "plm_data.csv", warn=False)
+    """The DoWhy within estimate is plm's within estimator (tests/reference/plm/plm_reference.R)."""
+    ref = json.loads((FIXTURES["plm"] / "plm_results.json").read_text())["fe"]
+    panel = load_panel(FIXTURES["plm"] / "plm_data.csv", warn=False)
     res = CausalAnalysis(panel, trend=trend).fit(refute=False)
     for d in res.directions.values():
         coefs = {c["term"]: c for c in ref[f"{d.outcome}_{suffix}"]["coefficients"]}

@@ -120,7 +120,7 @@ def test_fit_riclpm_json_follows_contract(example_path):
 
 @pytest.mark.slow
 def test_fit_fe_and_dpd_with_options(example_path):
-    r = run("fit", "fe", str(example_path), "--detrend", "--json")
+    r = run("fit", "fe", str(example_path), "--time", "client", "--json")
     assert r.returncode == 0, r.stderr
     assert "alliance->symptoms" in json.loads(r.stdout)["effects"]["within"]
     r = run("fit", "dpd", str(example_path), "--method", "one-step")

@@ -69,12 +69,12 @@ CASES = [
     ("riclpm", ["--information", "expected"], dict(information="expected"), "se"),
     ("dpml", ["--set", "constrained=false"], dict(constrained=False), "df"),
     ("riclpm", ["--set", "level=0.9"], dict(level=0.9), "interval"),
-    ("fe", ["--detrend"], dict(detrend=True), "est"),
-    ("fe", ["--time-effects"], dict(time_effects=True), "est"),
+    ("fe", ["--time", "client"], dict(time="client"), "est"),
+    ("fe", ["--time", "common"], dict(time="common"), "est"),
     ("dpd", ["--method", "one-step"], dict(method="one-step"), "est"),
     ("dpd", ["--method", "anderson-hsiao"], dict(method="anderson-hsiao"), "est"),
-    ("dpd", ["--time-effects"], dict(time_effects=True), "est"),
-    ("dpd", ["--detrend"], dict(detrend=True), "est"),
+    ("dpd", ["--time", "common"], dict(time="common"), "est"),
+    ("dpd", ["--time", "client"], dict(time="client"), "est"),
     ("dpd", ["--set", "collapse=false"], dict(collapse=False), "est"),
 ]
 

@@ -128,13 +128,13 @@ def test_describe_shipped_data_matches_independent_computation(example_path):
 
 
 def test_describe_on_data_we_did_not_write_matches_lme4():
-    """The Grunfeld panel (shipped with R's plm); reference: lme4 REML (tests/reference/lme4_describe.R)."""
+    """The Grunfeld panel (shipped with R's plm); reference: lme4 REML (tests/reference/lme4/lme4_describe.R)."""
     import json
 
     from tests.conftest import FIXTURES
 
-    ref = json.loads((FIXTURES / "lme4_describe_grunfeld.json").read_text())
-    p = load_panel(FIXTURES / "grunfeld.csv", x="inv", y="value")
+    ref = json.loads((FIXTURES["lme4"] / "lme4_describe_grunfeld.json").read_text())
+    p = load_panel(FIXTURES["lme4"] / "grunfeld.csv", x="inv", y="value")
     d = describe(p)
     for v in ("inv", "value"):
         assert d["variables"][v]["between_share"] == pytest.approx(

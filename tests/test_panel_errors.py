@@ -86,14 +86,17 @@ def test_lags_are_by_session_number_and_exclusions_are_counted():
     ]  # fmt: skip
     panel = _panel(rows)
     res = fit_model("fe", panel)
-    eq = res.equations["symptoms"]
+    eq = res.engine["symptoms"]
     used = sorted(eq.model.dependent.index.tolist())
     assert used == [(1, 2), (1, 3), (1, 6), (2, 2)]
-    assert res.excluded["clients_with_one_session"] == 1
-    assert res.excluded["first_sessions"] == 3
-    assert res.excluded["rows_after_a_missed_session"] == 1
-    # client 2: session 3 (no symptoms) and session 4 (no lagged symptoms)
-    assert res.excluded["rows_with_missing_ratings.symptoms"] == 2
+    # client 1's session 5 follows a gap, client 2's session 4 lacks the lagged symptoms (both
+    # equations); client 2's session 3 has no symptoms (the symptoms equation only)
+    assert res.excluded == {
+        "clients.too_few_sessions": 1,
+        "rows.first_session": 3,
+        "rows.previous_session_missing": 2,
+        "rows.missing_rating:symptoms": 1,
+    }
     # the within estimator by hand on those rows: demean by client, least squares
     d = panel.lagged().set_index(["client", "session"]).loc[used]
     cols = ["symptoms", "alliance_lag1", "symptoms_lag1"]

@@ -1,4 +1,4 @@
-"""causalrel.panel against R plm (fixtures from tests/reference/plm_reference.R).
+"""causalrel.panel against R plm (fixtures from tests/reference/plm/plm_reference.R).
 
 The data (300 clients, up to 8 sessions, with skipped sessions and missing ratings) and plm's
 results are committed; R is not needed here. Fixed effects: ``plm(model = "within")`` with
@@ -13,17 +13,17 @@ import pytest
 
 from causalrel import fit_model, load_panel
 from causalrel.panel.design import difference_design
-from causalrel.panel.gmm import fit_difference
+from causalrel.panel.dynamic import fit_difference
 
 from .conftest import FIXTURES
 
-REF = json.loads((FIXTURES / "plm_results.json").read_text())
+REF = json.loads((FIXTURES["plm"] / "plm_results.json").read_text())
 OTHER = {"symptoms": "alliance", "alliance": "symptoms"}
 
 
 @pytest.fixture(scope="module")
 def panel():
-    return load_panel(FIXTURES / "plm_data.csv", warn=False)
+    return load_panel(FIXTURES["plm"] / "plm_data.csv", warn=False)
 
 
 def _fe_term(term: str) -> str:
@@ -33,9 +33,9 @@ def _fe_term(term: str) -> str:
 
 FE_CASES = {
     "individual": {},
-    "twoways": {"time_effects": True},
+    "twoways": {"time": "common"},
     "nolag": {"lagged_outcome": False},
-    "detrended": {"detrend": True},
+    "detrended": {"detrend": True},  # deprecated spelling, kept one release
 }
 
 
@@ -44,12 +44,13 @@ def test_fixed_effects_match_plm_within(panel, case):
     opts = FE_CASES[case]
     if opts.get("detrend"):
         with pytest.warns(UserWarning, match="fewer than 3 observed"):
-            res = fit_model("fe", panel, **opts)
+            with pytest.warns(DeprecationWarning, match='use time="client"'):
+                res = fit_model("fe", panel, **opts)
     else:
         res = fit_model("fe", panel, **opts)
     for outcome in ("symptoms", "alliance"):
         ref = REF["fe"][f"{outcome}_{case}"]
-        lm = res.equations[outcome]
+        lm = res.engine[outcome]
         assert int(lm.nobs) == ref["nobs"]
         assert lm.entity_info["total"] == ref["n_clients"]
         for row in ref["coefficients"]:

@@ -75,7 +75,7 @@ def test_treating_a_predetermined_cause_as_exogenous_biases_gmm():
 
 def test_within_estimator_recovers_truth_in_long_panel():
     sim = simulate(300, 40, ar=AR, cross=CROSS, seed=3)
-    res = fit_model("fe", sim.panel(), time_effects=True)
+    res = fit_model("fe", sim.panel(), time="common")
     truth = sim.truth.within
     for key, value in truth.items():
         eff = res.effects["within"][key]
@@ -90,7 +90,7 @@ def test_within_estimator_recovers_truth_in_long_panel():
 def test_gaps_and_missing_ratings_do_not_bias_gmm():
     sim = simulate(3000, 7, ar=AR, cross=CROSS, mcar=0.05, skip=0.1, seed=21)
     res = fit_model("dpd", sim.panel(), method="one-step")
-    assert res.excluded["rows_without_two_previous_sessions"] > 0
+    assert res.excluded["rows.previous_session_missing"] > 0
     for key, value in sim.truth.within.items():
         eff = res.effects["within"][key]
         assert abs(eff.est - value) < 4 * eff.se, (key, eff, value)

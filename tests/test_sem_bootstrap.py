@@ -27,7 +27,7 @@ def test_seeded_and_structured(small):
     assert not np.allclose(a.draws, c.draws)
     assert a.n_failed == 0 and a.unit == "clients"
     t = a.table
-    assert len(t) == res.sem.model.q + 3 and (t["op"] == ":=").sum() == 3
+    assert len(t) == res.engine.model.q + 3 and (t["op"] == ":=").sum() == 3
     assert (t["boot.lower"] <= t["boot.upper"]).all() and (t["boot.se"] > 0).all()
     with pytest.raises(DataError, match="ci must be"):
         bootstrap(res, 10, ci="normal")

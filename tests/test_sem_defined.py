@@ -1,6 +1,6 @@
 """Defined parameters (lavaan's ``:=``): the cross-lag difference and the long-run effects,
 with delta-method SEs, their standardized values and SEs, against lavaan 0.6.14
-(``parameterEstimates`` / ``standardizedSolution``; fixtures by tests/reference/lavaan_mlr.R),
+(``parameterEstimates`` / ``standardizedSolution``; fixtures by tests/reference/lavaan/lavaan_mlr.R),
 recovery of simulated truth, and bad input.
 
 Tolerances as for the parameters: estimates and std.all within 1e-3, SEs within 2%.
@@ -26,14 +26,14 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def panel():
-    return load_panel(FIXTURES / "lavaan_data_missing.csv", warn=False)
+    return load_panel(FIXTURES["lavaan"] / "lavaan_data_missing.csv", warn=False)
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_defined_parameters_match_lavaan(case, panel):
     cls, estimator = CASES[case]
     res = cls(panel, **M6).fit(estimator=estimator)
-    ref = pd.read_csv(FIXTURES / f"lavaan_defined_{case}.csv").set_index("lhs")
+    ref = pd.read_csv(FIXTURES["lavaan"] / f"lavaan_defined_{case}.csv").set_index("lhs")
     ours = res.params[res.params["op"] == ":="].set_index("lhs")
     assert set(ours.index) == set(ref.index) == {"cl_diff", "lr_xy", "lr_yx"}
     ours = ours.loc[ref.index]

@@ -1,5 +1,5 @@
 """The LCM-SR (``RICLPM(panel, time="client")``): parity with lavaan 0.6 (fixtures by
-tests/reference/lavaan_lcmsr.R), recovery of simulated truth on client-specific trajectories,
+tests/reference/lavaan/lavaan_lcmsr.R), recovery of simulated truth on client-specific trajectories,
 the chi-bar-square test of the slope variances, and the ``time`` vocabulary's errors.
 
 Tolerances from the issue: estimates within 1e-3 (absolute, or relative above 1), standard
@@ -62,15 +62,17 @@ CASES = {
 def panels():
     return {
         name: load_panel(
-            FIXTURES / f"lavaan_data_lcmsr_{name}.csv", warn=False, covariates=["severity"]
+            FIXTURES["lavaan"] / f"lavaan_data_lcmsr_{name}.csv",
+            warn=False,
+            covariates=["severity"],
         )
         for name in ("complete", "missing")
     }
 
 
 def reference(case):
-    params = pd.read_csv(FIXTURES / f"lavaan_lcmsr_{case}_params.csv")
-    fit = json.loads((FIXTURES / f"lavaan_lcmsr_{case}_fit.json").read_text())
+    params = pd.read_csv(FIXTURES["lavaan"] / f"lavaan_lcmsr_{case}_params.csv")
+    fit = json.loads((FIXTURES["lavaan"] / f"lavaan_lcmsr_{case}_fit.json").read_text())
     return params, fit
 
 
@@ -161,7 +163,7 @@ def test_slope_lrt_matches_lavaan_and_uses_chibar(panels):
     r0 = riclpm_improper(p, waves=MISSING)
     r1 = RICLPM(p, waves=MISSING, constrained=True, time="client").fit()
     test = compare_slopes(r0, r1)
-    ref = json.loads((FIXTURES / "lavaan_lcmsr_lrt_riclpm.json").read_text())
+    ref = json.loads((FIXTURES["lavaan"] / "lavaan_lcmsr_lrt_riclpm.json").read_text())
     assert test.df == ref["df_diff"] == 7
     assert test.chisq == pytest.approx(ref["chisq_diff"], abs=0.01)
     assert set(test.weights) == {4, 5, 7}
@@ -210,7 +212,7 @@ def test_lcmsr_recovers_cross_lags_on_client_trajectories_where_riclpm_misses():
 def test_time_none_is_invariant_means():
     """time="none" is the RI-CLPM's invariant_means (checked against lavaan in
     test_sem_parity.py) and the DPML's one intercept per equation from wave 2 on."""
-    p = load_panel(FIXTURES / "lavaan_data_complete.csv", warn=False)
+    p = load_panel(FIXTURES["lavaan"] / "lavaan_data_complete.csv", warn=False)
     waves = range(1, 6)
     a = RICLPM(p, waves=waves, time="none", constrained=True).fit()
     b = RICLPM(p, waves=waves, invariant_means=True, constrained=True).fit()
@@ -226,7 +228,7 @@ def test_time_none_is_invariant_means():
 def test_time_errors_name_the_families_that_can(panels):
     p = panels["complete"]
     with pytest.raises(
-        DataError, match="Families that can fit time='client': riclpm, dpml, mlm, dsem"
+        DataError, match="Families that can fit time='client': riclpm, dpml, fe, dpd, mlm, dsem"
     ):
         CLPM(p, time="client")
     with pytest.raises(DataError, match="'clpm' supports time = 'none', 'common'"):
@@ -234,7 +236,7 @@ def test_time_errors_name_the_families_that_can(panels):
     with pytest.raises(DataError, match="time must be one of"):
         RICLPM(p, time="clients")
     with pytest.raises(DataError, match="has no time option yet.*riclpm"):
-        check_time("fe", "client")
+        check_time("other", "client")  # every registered family has a time option now
     with pytest.raises(DataError, match="Families that can"):
         fit_model("clpm", p, time="client")
     with pytest.raises(DataError, match="linear_means=True .* needs time='client'"):
@@ -245,7 +247,7 @@ def test_time_errors_name_the_families_that_can(panels):
         RICLPM(p, waves=[1, 2, 3], time="client")
     with pytest.raises(DataError, match="needs at least 4 waves"):
         DPML(p, waves=[1, 2, 3], time="client")
-    assert time_families("client") == ["riclpm", "dpml", "mlm", "dsem"]
+    assert time_families("client") == ["riclpm", "dpml", "fe", "dpd", "mlm", "dsem"]
 
 
 def test_slope_test_refuses_non_nested_fits(panels):
@@ -265,14 +267,14 @@ def test_cli_fit_riclpm_time_client(capsys):
     value exits 2 and names the families that have it."""
     from causalrel.cli import main
 
-    f = str(FIXTURES / "lavaan_data_lcmsr_missing.csv")
+    f = str(FIXTURES["lavaan"] / "lavaan_data_lcmsr_missing.csv")
     assert main(["fit", "riclpm", f, "--time", "client", "--constrained", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     ref = reference("missing_constrained")[1]["fit"]
     assert d["fit"]["chisq"] == pytest.approx(ref["chisq"], abs=0.01)
     assert "slope(alliance)~slope(symptoms)" in d["effects"]["between"]
-    for model in ("clpm", "fe"):
+    for model in ("clpm",):
         assert main(["fit", model, f, "--time", "client"]) == 2, model
         err = capsys.readouterr().err
-        assert "Families that can fit time='client': riclpm, dpml, mlm, dsem" in err
+        assert "Families that can fit time='client': riclpm, dpml, fe, dpd, mlm, dsem" in err
         assert "Traceback" not in err

@@ -1,5 +1,5 @@
 """Robust inference for the SEM families (``estimator="mlr"``, ``cluster=``) agrees with
-lavaan 0.6's ``estimator = "MLR"`` (fixtures by tests/reference/lavaan_mlr.R).
+lavaan 0.6's ``estimator = "MLR"`` (fixtures by tests/reference/lavaan/lavaan_mlr.R).
 
 Tolerances from the issue: estimates within 1e-3, robust standard errors within 2% (measured:
 below 2e-5 relative), ``chisq.scaled`` within 0.01 (measured: below 3e-4), the scaling factor
@@ -62,10 +62,12 @@ ROBUST = ("cfi.robust", "tli.robust", "rmsea.robust", "rmsea.scaled", "pvalue.sc
 @pytest.fixture(scope="module")
 def panels():
     out = {
-        name: load_panel(FIXTURES / f"lavaan_data_{name}.csv", warn=False)
+        name: load_panel(FIXTURES["lavaan"] / f"lavaan_data_{name}.csv", warn=False)
         for name in ("complete", "missing", "multigroup", "cluster")
     }
-    data = pd.read_csv(FIXTURES / "lavaan_data_cluster.csv")  # as lavaan_mlr.R: two groups
+    data = pd.read_csv(
+        FIXTURES["lavaan"] / "lavaan_data_cluster.csv"
+    )  # as lavaan_mlr.R: two groups
     data["arm"] = np.where(data["therapist"] % 2 == 0, "control", "treatment")
     out["cluster_arms"] = load_panel(data, warn=False)
     return out
@@ -85,8 +87,8 @@ def fits(panels):
 
 
 def reference(case):
-    params = pd.read_csv(FIXTURES / f"lavaan_mlr_{case}_params.csv")
-    fit = json.loads((FIXTURES / f"lavaan_mlr_{case}_fit.json").read_text())
+    params = pd.read_csv(FIXTURES["lavaan"] / f"lavaan_mlr_{case}_params.csv")
+    fit = json.loads((FIXTURES["lavaan"] / f"lavaan_mlr_{case}_fit.json").read_text())
     return params, fit
 
 
@@ -207,7 +209,7 @@ def test_bad_input(panels):
 
 def test_scaled_difference_test_matches_lavtestlrt(panels):
     """CLPM vs RI-CLPM under MLR: lavTestLRT's Satorra-Bentler (2001) scaled difference."""
-    ref = json.loads((FIXTURES / "lavaan_mlr_lrt_clpm_riclpm.json").read_text())
+    ref = json.loads((FIXTURES["lavaan"] / "lavaan_mlr_lrt_clpm_riclpm.json").read_text())
     assert "satorra.bentler.2001" in ref["method"]
     clpm = CLPM(panels["missing"], constrained=True, **M6).fit(estimator="mlr")
     riclpm = RICLPM(panels["missing"], constrained=True, **M6).fit(estimator="mlr")

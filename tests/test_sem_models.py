@@ -94,7 +94,7 @@ def test_results_contract(big_sim, big_fits):
     } <= set(d)
     assert d["model"] == "riclpm"
     n = big_sim.panel().n_clients
-    assert d["n_clients"] == n - d["excluded"]["clients_without_data_in_waves"]
+    assert d["n_clients"] == n - d["excluded"]["clients.no_usable_rows"]
     assert set(d["effects"]["within"]) == {
         "alliance->symptoms",
         "symptoms->alliance",
@@ -165,7 +165,7 @@ def test_default_waves_and_exclusions():
     assert (last >= k).mean() >= 0.5 and (last >= k + 1).mean() < 0.5
     model = RICLPM(panel)
     assert model.waves == waves
-    assert model.excluded["sessions_after_last_wave"] == int((panel.data["session"] > k).sum())
+    assert model.excluded["rows.after_last_wave"] == int((panel.data["session"] > k).sum())
     res = model.fit()
     assert res.n_clients == 300
     assert res.n_observations == int((panel.data["session"] <= k).sum())
@@ -179,9 +179,9 @@ def test_clients_without_data_in_the_waves_are_counted():
     data = data[~late]  # clients 1-3 only have sessions 5 and 6
     panel = load_panel(data, warn=False)
     res = RICLPM(panel, waves=[1, 2, 3, 4]).fit()
-    assert res.excluded["clients_without_data_in_waves"] == 3
+    assert res.excluded["clients.no_usable_rows"] == 3
     assert res.n_clients == 197
-    assert res.excluded["sessions_after_last_wave"] == int((data["session"] > 4).sum())
+    assert res.excluded["rows.after_last_wave"] == int((data["session"] > 4).sum())
 
 
 # -- bad input and warnings ----------------------------------------------------------------------
@@ -275,7 +275,7 @@ def test_bad_covariates(small_panel):
     data["mood"] = np.arange(len(data), dtype=float)  # varies within clients
     data["x2"] = 1.0
     panel = load_panel(data, covariates=["mood", "x2"], warn=False)
-    with pytest.raises(DataError, match="changes within clients"):
+    with pytest.raises(DataError, match="changes within client"):
         RICLPM(panel, covariates=["mood"])
     with pytest.raises(DataError, match="clashes"):
         RICLPM(panel, covariates="x2")

@@ -1,5 +1,5 @@
 """Multiple-group CLPM / RI-CLPM (e.g. treatment arm): parity with lavaan's ``group=`` and
-``group.equal`` (fixtures by tests/reference/lavaan_multigroup.R), recovery of group-specific
+``group.equal`` (fixtures by tests/reference/lavaan/lavaan_multigroup.R), recovery of group-specific
 simulated truth, the Wald / LR tests of equal lags across groups, and bad input.
 
 Tolerances as for the single-group models: estimates within 1e-3 (absolute, or relative above
@@ -50,12 +50,12 @@ XY = effect_key("alliance", "symptoms")
 
 @pytest.fixture(scope="module")
 def panel():
-    return load_panel(FIXTURES / "lavaan_data_multigroup.csv", warn=False)
+    return load_panel(FIXTURES["lavaan"] / "lavaan_data_multigroup.csv", warn=False)
 
 
 def reference(case):
-    params = pd.read_csv(FIXTURES / f"lavaan_mg_{case}_params.csv")
-    fit = json.loads((FIXTURES / f"lavaan_mg_{case}_fit.json").read_text())
+    params = pd.read_csv(FIXTURES["lavaan"] / f"lavaan_mg_{case}_params.csv")
+    fit = json.loads((FIXTURES["lavaan"] / f"lavaan_mg_{case}_fit.json").read_text())
     return params, fit
 
 

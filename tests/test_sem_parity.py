@@ -1,4 +1,4 @@
-"""causalrel.sem agrees with lavaan 0.6 (fixtures made by tests/reference/lavaan_clpm.R).
+"""causalrel.sem agrees with lavaan 0.6 (fixtures made by tests/reference/lavaan/lavaan_clpm.R).
 
 Tolerances from the issue: estimates within 1e-3 (absolute, or relative above 1), standard
 errors within 2%, chi-square within 0.01. Every row of lavaan's parameterEstimates() must be
@@ -68,18 +68,18 @@ CASES = {
 @pytest.fixture(scope="module")
 def panels():
     out = {
-        name: load_panel(FIXTURES / f"lavaan_data_{name}.csv", warn=False)
+        name: load_panel(FIXTURES["lavaan"] / f"lavaan_data_{name}.csv", warn=False)
         for name in ("complete", "missing")
     }
     out["covariates"] = load_panel(
-        FIXTURES / "lavaan_data_covariates.csv", warn=False, covariates=COVARIATES
+        FIXTURES["lavaan"] / "lavaan_data_covariates.csv", warn=False, covariates=COVARIATES
     )
     return out
 
 
 def reference(case):
-    params = pd.read_csv(FIXTURES / f"lavaan_{case}_params.csv")
-    fit = json.loads((FIXTURES / f"lavaan_{case}_fit.json").read_text())
+    params = pd.read_csv(FIXTURES["lavaan"] / f"lavaan_{case}_params.csv")
+    fit = json.loads((FIXTURES["lavaan"] / f"lavaan_{case}_fit.json").read_text())
     return params, fit
 
 
@@ -150,7 +150,7 @@ def test_lavaan_tutorial_sem_political_democracy():
     """The lavaan tutorial's SEM (sem() defaults, expected information, no mean structure).
 
     Published output (lavaan.ugent.be/tutorial/sem.html): chi-square 38.125 on 35 df."""
-    data = pd.read_csv(FIXTURES / "lavaan_poldem_data.csv")
+    data = pd.read_csv(FIXTURES["lavaan"] / "lavaan_poldem_data.csv")
     ref_params, ref_fit = reference("poldem")
     pt = parse_model(
         ref_fit["syntax"],

@@ -30,6 +30,14 @@ import pandas as pd
 
 from .._warnings import INFERENCEDATA, ignoring
 from ..data import DataError, SessionPanel
+from ..design import (
+    add_lags,
+    centre_within,
+    lag_exclusions,
+    lag_name,
+    merge_exclusions,
+    person_means,
+)
 from ..results import Effect, between_key, effect_key
 from .base import BayesModel
 from .blas import settle_blas
@@ -49,42 +57,46 @@ def mlm_design(panel: SessionPanel) -> tuple[dict[str, pd.DataFrame], dict[str, 
     Returns ``({outcome: frame}, info)``; each frame has columns ``client, session`` (of the
     outcome), ``[therapist,] outcome, {x}_within, {y}_within, {cause}_between`` where the
     between column is the client mean of the other variable (grand-mean centred over clients).
-    ``info`` lists clients that cannot be used and why.
+    ``info`` lists clients that cannot be used and why, and ``excluded``: the rows and clients
+    left out per the contract's vocabulary (:data:`causalrel.design.EXCLUSIONS`). Lags,
+    centring and the exclusion counts come from the shared design layer
+    (:mod:`causalrel.design`), as in the other families.
     """
     x, y, c, s = panel.x, panel.y, panel.client, panel.session
     d = panel.data
-    means = d.groupby(c, sort=False)[[x, y]].mean()
+    means = person_means(d, c, [x, y])
     info: dict[str, Any] = {"no_values": {}, "no_lag": []}
     for v in (x, y):
         none = list(means.index[means[v].isna()])
         if none:
             info["no_values"][v] = none
     cols = [c, s] + ([panel.therapist] if panel.therapist else [])
+    _, within = centre_within(d, c, [x, y])
     frame = d[cols + [x, y]].copy()
-    for v in (x, y):
-        frame[f"{v}_within"] = d[v] - d[c].map(means[v])
-    prev = frame[[c, s, f"{x}_within", f"{y}_within"]].copy()
-    prev[s] = prev[s] + 1
-    lagged = frame[cols + [x, y]].merge(prev, on=[c, s], how="left", validate="one_to_one")
+    wcols = [f"{x}_within", f"{y}_within"]
+    frame[wcols] = within[[x, y]].to_numpy()
+    # the predictors are the previous session's deviations (by session number), under the
+    # current deviations' names
+    lagged = add_lags(frame, c, s, wcols).drop(columns=wcols)
+    lagged = lagged.rename(columns={lag_name(w): w for w in wcols})
     centred = means - means.mean()
     eqs: dict[str, pd.DataFrame] = {}
+    counts: dict[str, dict[str, int]] = {}
     for out, other in ((y, x), (x, y)):
         e = lagged.copy()
         e[f"{other}_between"] = e[c].map(centred[other])
-        need = [out, f"{x}_within", f"{y}_within", f"{other}_between"]
-        e = e.dropna(subset=need)
-        eqs[out] = e[cols + need].reset_index(drop=True)
+        need = [out, *wcols, f"{other}_between"]
+        used, counts[out] = lag_exclusions(
+            e,
+            c,
+            s,
+            lagged=e[[*wcols, f"{other}_between"]].notna().all(axis=1).to_numpy(),
+            current=e[out].notna().to_numpy(),
+        )
+        eqs[out] = e.loc[used, cols + need].reset_index(drop=True)
     used = set(eqs[x][c]) | set(eqs[y][c])
     info["no_lag"] = [k for k in d[c].unique() if k not in used]
-    # rows of the panel that no equation uses, by reason (the contract's exclusion keys)
-    first = d[s] == d.groupby(c, sort=False)[s].transform("min")
-    info["rows"] = {}
-    for out in (y, x):
-        rated = d[out].notna()
-        kept = len(eqs[out])
-        info["rows"][f"rows.missing_rating:{out}"] = int((~rated).sum())
-        info["rows"][f"rows.first_session:{out}"] = int((rated & first).sum())
-        info["rows"][f"rows.previous_session_missing:{out}"] = int((rated & ~first).sum() - kept)
+    info["excluded"] = merge_exclusions(counts)
     return eqs, info
 
 
@@ -148,7 +160,7 @@ class MLM(BayesModel):
         self._setup(panel, therapist=therapist, detrend=detrend)
         panel = self.panel
         self.eqs, info = mlm_design(panel)
-        self.excluded: dict[str, int] = {}
+        self.excluded: dict[str, int] = dict(info["excluded"])
         for v, clients in info["no_values"].items():
             self.notes.append(
                 warn_clients(
@@ -166,8 +178,7 @@ class MLM(BayesModel):
                     info["no_lag"],
                 )
             )
-            self.excluded["clients.no_lagged_pair"] = len(info["no_lag"])
-        self.excluded.update({k: v for k, v in info["rows"].items() if v})
+
         for out, e in self.eqs.items():
             if len(e) == 0:
                 raise DataError(

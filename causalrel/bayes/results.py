@@ -47,10 +47,10 @@ class BayesResults(ModelResults):
     sampler: str = ""
     draws: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
-    def engine(self) -> Any:
-        """The underlying engine result: the ArviZ ``InferenceData`` (the same object as ``idata``)."""
-        return self.idata
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.engine is None:  # the contract's engine result: the same object as ``idata``
+            self.engine = self.idata
 
     def interval(self, key: str, level: float = 0.95) -> tuple[float, float]:
         """Equal-tailed credible interval of within effect ``key`` at ``level``."""

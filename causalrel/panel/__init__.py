@@ -6,8 +6,8 @@
   tests built here (linearmodels has no Arellano–Bond estimator).
 """
 
+from .dynamic import DynamicPanel
 from .fixed_effects import FixedEffects
-from .gmm import DynamicPanel
 from .results import PanelResults
 
 __all__ = ["FixedEffects", "DynamicPanel", "PanelResults"]

@@ -30,9 +30,20 @@ import numpy as np
 import pandas as pd
 
 from ..data import DataError, SessionPanel
+from ..design import (
+    check_time_value,
+    lag_exclusions,
+    lag_name,
+    remove_client_trends,
+    session_dummies,
+)
+from ..results import warn_renamed
 
 __all__ = [
     "CAUSE_TYPES",
+    "PANEL_TIME",
+    "resolve_time",
+    "partial_client_trends",
     "WithinDesign",
     "DifferenceDesign",
     "within_design",
@@ -51,9 +62,74 @@ __all__ = [
 CAUSE_TYPES = {"exogenous": 1, "predetermined": 2, "endogenous": 3}
 
 
-def lag_name(column: str, lag: int = 1) -> str:
-    """Name of a lagged column, as :meth:`SessionPanel.lagged` spells it."""
-    return f"{column}_lag{lag}"
+#: What ``time=`` means in the two panel families (the rows of the families' time table).
+PANEL_TIME = {
+    "fe": {
+        "none": "client fixed effects only",
+        "common": "+ session fixed effects (plm effect = 'twoways')",
+        "client": "+ session effects and each client's own linear trend (random-trend model)",
+    },
+    "dpd": {
+        "none": "first differences, no session effects",
+        "common": "+ differenced session effects (pgmm effect = 'twoways', R's default)",
+        "client": "+ session effects, on first differences (random-trend model, Wooldridge "
+        "2010 sec. 11.7): the trend becomes a client constant that the GMM differences away",
+    },
+}
+
+
+def resolve_time(
+    family: str, time: str, time_effects: bool | None, detrend: bool | None
+) -> tuple[str, bool]:
+    """The ``time`` value and whether to detrend, from ``time=`` and the deprecated spellings.
+
+    ``time_effects=True`` is ``time="common"``; ``detrend=True`` keeps its old meaning (the
+    data detrended before lagging) for one release; both warn naming the new spelling.
+    """
+    check_time_value(time)
+    if time_effects is not None:
+        warn_renamed(f"{family}: time_effects={time_effects!r}", 'time="common"', stacklevel=4)
+        if time_effects:
+            if time not in ("none", "common"):
+                raise DataError(
+                    f'{family}: give time= alone (time_effects=True is time="common"); got '
+                    f"time={time!r} as well."
+                )
+            time = "common"
+    if detrend is not None:
+        warn_renamed(
+            f"{family}: detrend={detrend!r}",
+            'time="client" (client-specific trends estimated with the lags; detrending '
+            "the data first biases the lagged effects)",
+            stacklevel=4,
+        )
+    return time, bool(detrend)
+
+
+def partial_client_trends(
+    design: WithinDesign, client: str, session: str, *, common: bool = True
+) -> tuple[pd.DataFrame, list[str]]:
+    """The within design with client-specific intercepts and trends partialled out.
+
+    Frisch–Waugh: regressing on the returned columns gives the lagged effects of the
+    dummy-variable regression ``outcome ~ lags + client + client:session (+ session)``, with the
+    same residuals, so client-clustered standard errors agree too (the partialled columns are
+    each client's own). With ``common``, session dummies are added as regressors (the first two
+    levels left out: they are spanned by the client intercepts and trends). Returns the frame
+    (indexed like ``design.frame``) and the names of its session-dummy columns.
+    """
+    frame = design.frame.reset_index()
+    cols = [design.outcome, *design.regressors]
+    names: list[str] = []
+    if common:
+        levels = sorted(frame[session].unique())[2:]
+        dummies = session_dummies(frame[session], name=session, levels=levels)
+        frame = pd.concat([frame, dummies], axis=1)
+        names = list(dummies.columns)
+    out = remove_client_trends(frame, client, session, cols + names, keep_mean=False)
+    out.index = design.frame.index
+    keep = [n for n in names if out[n].abs().max() > 1e-12]
+    return out[cols + keep], keep
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,15 +163,13 @@ def within_design(
     lagged = panel.lagged(panel.variables, 1)
     keys = [panel.client, panel.session]
     regs = [lag_name(c) for c in causes]
-    prev_present = _previous_present(panel, 1)
-    first = _first_rows(panel)
-    used = prev_present & lagged[[outcome, *regs]].notna().all(axis=1).to_numpy()
-    excluded = {
-        "clients_with_one_session": int((panel.sessions_per_client == 1).sum()),
-        "first_sessions": int(first.sum()),
-        "rows_after_a_missed_session": int((~prev_present & ~first).sum()),
-        f"rows_with_missing_ratings.{outcome}": int((prev_present & ~used).sum()),
-    }
+    used, excluded = lag_exclusions(
+        lagged,
+        panel.client,
+        panel.session,
+        lagged=lagged[regs].notna().to_numpy().all(axis=1),
+        current=lagged[outcome].notna().to_numpy(),
+    )
     per_client = lagged.loc[used, panel.client].value_counts()
     n_clients = int(len(per_client))
     if n_clients < 2:
@@ -109,21 +183,6 @@ def within_design(
         )
     frame = lagged.loc[used, keys + [outcome, *regs]].set_index(keys)
     return WithinDesign(outcome, regs, frame, excluded, n_clients)
-
-
-def _first_rows(panel: SessionPanel) -> np.ndarray:
-    c = panel.data[panel.client].to_numpy()
-    return np.r_[True, c[1:] != c[:-1]] if len(c) else np.zeros(0, bool)
-
-
-def _previous_present(panel: SessionPanel, lag: int) -> np.ndarray:
-    """Whether the session ``lag`` sessions before each row is in the data (same client)."""
-    d = panel.data
-    c, s = d[panel.client].to_numpy(), d[panel.session].to_numpy()
-    ok = np.zeros(len(d), bool)
-    if lag < len(d):
-        ok[lag:] = (c[lag:] == c[:-lag]) & (s[lag:] - s[:-lag] == lag)
-    return ok
 
 
 def _raise_unusable(
@@ -194,6 +253,7 @@ class DifferenceDesign:
     clients: pd.Index
     excluded: dict[str, int] = field(default_factory=dict)
     dropped_instruments: int = 0
+    lag_shift: int = 0
 
     @property
     def n(self) -> int:
@@ -229,6 +289,7 @@ def difference_design(
     collapse: bool = True,
     max_lag: int | None = None,
     time_effects: bool = False,
+    lag_shift: int = 0,
 ) -> DifferenceDesign:
     """Build ``Δo_t = a Δo_{t-1} + b Δc_{t-1} (+ Δsession dummies) + Δe_t`` and its instruments.
 
@@ -251,21 +312,25 @@ def difference_design(
         Deepest lag used as instrument (``None``: all available).
     time_effects : bool
         Add differenced session dummies for sessions 3..T (as regressors and instruments).
+    lag_shift : int
+        Start the instruments this many sessions deeper (and need as many more previous
+        sessions). 1 for a panel of first differences (the random-trend model, ``time="client"``
+        of :class:`~causalrel.panel.dynamic.DynamicPanel`): its errors ``Δe_t`` are MA(1), so
+        the outcome's differences from ``t - 3`` on are valid instruments, not ``t - 2``.
     """
     if cause_type not in CAUSE_TYPES:
         raise DataError(f"cause_type must be one of {', '.join(CAUSE_TYPES)}; got {cause_type!r}.")
-    if max_lag is not None and max_lag < 2:
+    first_o = 2 + lag_shift  # the outcome's first valid instrument lag
+    if max_lag is not None and max_lag < first_o:
         raise DataError(
-            f"max_lag must be 2 or more (the outcome's first valid lag); got {max_lag}."
+            f"max_lag must be {first_o} or more (the outcome's first valid lag); got {max_lag}."
         )
     wide = panel.wide([outcome, cause])
     t_max = wide.shape[1] // 2
     clients = wide.index
     lev_o = wide[outcome].to_numpy(float)  # (client, session) levels
     lev_c = wide[cause].to_numpy(float)
-    in_data = np.zeros_like(lev_o, dtype=bool)
     codes_all = pd.Index(clients).get_indexer(panel.data[panel.client])
-    in_data[codes_all, panel.data[panel.session].to_numpy() - 1] = True
     per = panel.sessions_per_client
     what = "The dynamic panel (first differences with a lagged outcome)"
     if t_max < 3:
@@ -277,45 +342,57 @@ def difference_design(
 
     # rows t = 3..T (1-based); column j of the (N, T-2) grids is session j + 3
     def lvl(a: np.ndarray, back: int) -> np.ndarray:  # a_{t-back} for t = 3..T
-        return a[:, 2 - back : t_max - back]
+        if back <= 2:
+            return a[:, 2 - back : t_max - back]
+        out = np.full((a.shape[0], t_max - 2), np.nan)  # missing where t - back < 1
+        if back < t_max:
+            out[:, back - 2 :] = a[:, : t_max - back]
+        return out
 
     dy = lvl(lev_o, 0) - lvl(lev_o, 1)
     dyl = lvl(lev_o, 1) - lvl(lev_o, 2)
     dcl = lvl(lev_c, 1) - lvl(lev_c, 2)
     ok = np.isfinite(dy) & np.isfinite(dyl) & np.isfinite(dcl)
-    row_in = in_data[:, 2:]
-    prev2 = in_data[:, 1:-1] & in_data[:, :-2]
     ah_inst: list[np.ndarray] = []
     ah_names: list[str] = []
     if instruments == "ah":
-        ah_inst = [lvl(lev_o, 2)]
-        ah_names = [f"{lag_name(outcome, 2)}"]
+        ah_inst = [lvl(lev_o, first_o)]
+        ah_names = [f"{lag_name(outcome, first_o)}"]
         if cause_type == "exogenous":
             ah_inst.append(dcl)
             ah_names.append(f"d.{lag_name(cause, 1)}")
         else:
-            back = CAUSE_TYPES[cause_type]
-            col = np.full_like(dcl, np.nan)
-            if back == 2:
-                col = lvl(lev_c, 2)
-            else:  # back == 3: c_{t-3}, missing at t = 3
-                col[:, 1:] = lev_c[:, : t_max - 3]
-            ah_inst.append(col)
+            back = CAUSE_TYPES[cause_type] + lag_shift
+            ah_inst.append(lvl(lev_c, back))
             ah_names.append(lag_name(cause, back))
         ok &= np.all([np.isfinite(a) for a in ah_inst], axis=0)
     elif instruments != "gmm":
         raise DataError(f"instruments must be 'gmm' or 'ah'; got {instruments!r}.")
 
-    excluded = {
-        "clients_with_fewer_than_3_sessions": int((per < 3).sum()),
-        "rows_without_two_previous_sessions": int(in_data.sum() - (row_in & prev2).sum()),
-        f"rows_with_missing_ratings.{outcome}": int((row_in & prev2 & ~ok).sum()),
-    }
+    # per long row (a session t of a client): the lagged levels and the instruments observed
+    grid_col = panel.data[panel.session].to_numpy() - 3
+    on_grid = grid_col >= 0
+
+    def at(grid: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(grid_col), bool)
+        out[on_grid] = grid[codes_all[on_grid], grid_col[on_grid]]
+        return out
+
+    seen = [np.isfinite(lvl(a, back)) for a in (lev_o, lev_c) for back in (1, 2)]
+    used, excluded = lag_exclusions(
+        panel.data,
+        panel.client,
+        panel.session,
+        lagged=at(np.all(seen, axis=0)),
+        current=at(np.isfinite(lvl(lev_o, 0))),
+        depth=2 + lag_shift,
+        instruments=at(np.all([np.isfinite(a) for a in ah_inst], axis=0)) if ah_inst else None,
+    )
     gi, tj = np.nonzero(ok)  # client-major order: sorted by client, then session
+    assert len(gi) == used.sum()  # the grid and the long rows agree on what is used
     n_usable = len(np.unique(gi))
-    excluded[f"clients_without_usable_rows.{outcome}"] = int(len(per) - n_usable)
     if n_usable < 2:
-        _raise_unusable(panel, what, 2, n_usable, outcome, [cause])
+        _raise_unusable(panel, what, 2 + lag_shift, n_usable, outcome, [cause])
     # re-code groups 0..G-1 over used clients
     used_clients, groups = np.unique(gi, return_inverse=True)
     session = tj + 3
@@ -328,8 +405,8 @@ def difference_design(
         z_names = ah_names
     else:
         blocks, z_names = [], []
-        first_c = CAUSE_TYPES[cause_type]
-        for var, arr, first in ((outcome, lev_o, 2), (cause, lev_c, first_c)):
+        first_c = CAUSE_TYPES[cause_type] + (lag_shift if cause_type != "exogenous" else 0)
+        for var, arr, first in ((outcome, lev_o, first_o), (cause, lev_c, first_c)):
             zb, nb = _gmm_block(arr, gi, session, first, max_lag, collapse, var)
             blocks.append(zb)
             z_names += nb
@@ -339,7 +416,7 @@ def difference_design(
     v_names: list[str] = []
     if time_effects:
         cols, v_names = [], []
-        for s in range(3, t_max + 1):
+        for s in range(3 + lag_shift, t_max + 1):  # the first is spanned by the rest otherwise
             cols.append((session == s).astype(float) - (session - 1 == s).astype(float))
             v_names.append(f"{panel.session}[{s}]")
         V = np.column_stack(cols)
@@ -364,6 +441,7 @@ def difference_design(
         clients=pd.Index(clients[used_clients]),
         excluded=excluded,
         dropped_instruments=dropped,
+        lag_shift=lag_shift,
     )
 
 

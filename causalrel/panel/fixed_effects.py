@@ -4,17 +4,24 @@ Each client is compared only with themselves: client fixed effects absorb every 
 difference between clients (Allison 2009), so the lagged effects are within-client effects in
 raw units. Both equations are estimated::
 
-    y_it = b_yx x_i,t-1 + b_yy y_i,t-1 (+ session effect) + α_i + e_it
-    x_it = b_xx x_i,t-1 + b_xy y_i,t-1 (+ session effect) + α_i + e_it
+    y_it = b_yx x_i,t-1 + b_yy y_i,t-1 (+ δ_t) (+ γ_i t) + α_i + e_it
+    x_it = b_xx x_i,t-1 + b_xy y_i,t-1 (+ δ_t) (+ γ_i t) + α_i + e_it
 
-as R plm's ``plm(y ~ lag(x) + lag(y), model = "within")``. Lags are by session number: a lag
+as R plm's ``plm(y ~ lag(x) + lag(y), model = "within")``. ``time`` decides the time terms:
+``"none"`` (default) neither; ``"common"`` session fixed effects ``δ_t`` (plm's ``effect =
+"twoways"``); ``"client"`` session effects and each client's own linear trend ``γ_i t`` (the
+random-trend model, Wooldridge 2010 sec. 11.7), estimated by partialling client intercepts and
+trends out of the rows used (Frisch–Waugh; equal to the dummy-variable regression with
+``client + client:session + session``, checked against R's ``lm`` + ``sandwich::vcovCL``). It
+is not detrending the data before lagging (the deprecated ``detrend=True``), which removes a
+trend fitted to the whole series, lags included. Lags are by session number: a lag
 across a missed session is missing (:meth:`SessionPanel.lagged`). Standard errors are clustered
 by client (the "arellano"/HC0 estimator, no small-sample factor; plm's
 ``vcovHC(type = "HC0", cluster = "group")``).
 
 With the lagged outcome in the model the within estimator is biased in short panels (Nickell
 1981: about ``-(1 + ρ)/(T - 1)`` for the autoregression ``ρ`` with ``T`` sessions per client);
-:class:`~causalrel.panel.gmm.DynamicPanel` removes that bias. ``lagged_outcome=False`` drops the
+:class:`~causalrel.panel.dynamic.DynamicPanel` removes that bias. ``lagged_outcome=False`` drops the
 autoregression (no Nickell bias from it, but the cross-lag then also carries the outcome's
 own persistence).
 """
@@ -29,8 +36,9 @@ from linearmodels.panel import PanelOLS
 from linearmodels.panel.utility import AbsorbingEffectError
 
 from ..data import DataError, SessionPanel, client_column
+from ..design import detrend_panel, merge_exclusions
 from ..results import Effect, effect_key
-from .design import lag_name, within_design
+from .design import lag_name, partial_client_trends, resolve_time, within_design
 from .results import PanelResults, param_rows
 
 __all__ = ["FixedEffects"]
@@ -44,13 +52,17 @@ class FixedEffects:
     Parameters
     ----------
     panel : SessionPanel
-    time_effects : bool
-        Also absorb session effects (a common level per session number), e.g. the average
-        trend of improvement that would otherwise show up as a negative within-client link.
-    detrend : bool
-        Remove each client's own linear trend from both variables first
-        (:func:`causalrel.decompose.detrend`; clients with fewer than 3 ratings of a
-        variable lose them). Falkenström et al. (2017) found estimates depend strongly on it.
+    time : {"none", "common", "client"}
+        Change over sessions: none (default); ``"common"``: session fixed effects (a level per
+        session number shared by all clients, e.g. the average improvement that would
+        otherwise show up as a negative within-client link); ``"client"``: session effects and
+        each client's own linear trend. A client needs four usable rows to add information
+        beyond its own trend.
+    time_effects : bool, optional
+        Deprecated: ``time="common"``.
+    detrend : bool, optional
+        Deprecated (one release): removes each client's linear trend from both variables
+        before lagging (:func:`causalrel.decompose.detrend`); use ``time="client"``.
     lagged_outcome : bool
         Include the outcome's own lag (default). ``False`` fits ``y_t ~ x_{t-1}`` and
         ``x_t ~ y_{t-1}``; the autoregressive effects are then absent from ``effects``.
@@ -64,22 +76,28 @@ class FixedEffects:
     """
 
     name = "fe"
+    time_support = ("none", "common", "client")
 
     def __init__(
         self,
         panel: SessionPanel,
         *,
-        time_effects: bool = False,
-        detrend: bool = False,
+        time: str = "none",
         lagged_outcome: bool = True,
+        time_effects: bool | None = None,
+        detrend: bool | None = None,
     ) -> None:
         self.panel = panel
-        self.time_effects = bool(time_effects)
-        self.detrend = bool(detrend)
+        self.time, self.detrend = resolve_time("fe", time, time_effects, detrend)
         self.lagged_outcome = bool(lagged_outcome)
 
     def fit(
-        self, *, cov_type: str = "clustered", debiased: bool = False, cluster: str | None = None
+        self,
+        *,
+        cov_type: str = "clustered",
+        debiased: bool = False,
+        cluster: str | None = None,
+        level: float = 0.95,
     ) -> PanelResults:
         """Estimate both equations with PanelOLS.
 
@@ -98,6 +116,8 @@ class FixedEffects:
             covariance, HC0 as above (equal to ``sandwich::vcovCL(type = "HC0",
             cadjust = FALSE)`` on the dummy-variable regression). The same option as the SEM
             families' ``cluster``.
+        level : float
+            Level of the Wald intervals of ``effects`` and ``params`` (default 0.95).
 
         Returns
         -------
@@ -111,10 +131,8 @@ class FixedEffects:
         panel = self.panel
         notes: list[str] = []
         if self.detrend:
-            from ..decompose import detrend
-
-            panel = detrend(panel, panel.variables)
-            notes.append("Variables were detrended (each client's linear session trend removed).")
+            panel, note = detrend_panel(panel)
+            notes.append(note)
         x, y = panel.x, panel.y
         if cluster is not None and cov_type != "clustered":
             raise DataError("cluster= needs cov_type='clustered' (the default).")
@@ -125,12 +143,15 @@ class FixedEffects:
         for outcome, cause in ((y, x), (x, y)):
             causes = [x, y] if self.lagged_outcome else [cause]
             design = within_design(panel, outcome, causes)
-            frame = design.frame
+            frame, exog = design.frame, design.regressors
+            if self.time == "client":  # client intercepts and trends partialled out
+                frame, dummies = partial_client_trends(design, panel.client, panel.session)
+                exog = [*exog, *dummies]
             mod = PanelOLS(
                 frame[outcome],
-                frame[design.regressors],
-                entity_effects=True,
-                time_effects=self.time_effects,
+                frame[exog],
+                entity_effects=self.time != "client",
+                time_effects=self.time == "common",
             )
             opts: dict[str, Any] = {"debiased": debiased}
             if cov_type == "clustered":
@@ -156,18 +177,17 @@ class FixedEffects:
         within: dict[str, Effect] = {}
         rows: list[dict] = []
         fit: dict[str, Any] = {}
-        excluded: dict[str, int] = {}
         for outcome, res in eqs.items():
             for cause in (x, y):
                 name = lag_name(cause)
                 if name in res.params.index:
                     within[effect_key(cause, outcome)] = Effect.from_normal(
-                        res.params[name], res.std_errors[name]
+                        res.params[name], res.std_errors[name], level
                     )
-            rows += param_rows(outcome, list(res.params.index), res.params, res.std_errors)
+            lags = [n for n in res.params.index if n in designs[outcome].regressors]
+            rows += param_rows(outcome, lags, res.params[lags], res.std_errors[lags], level)
             fit[f"r2.{outcome}"] = float(res.rsquared)
             fit[f"nobs.{outcome}"] = int(res.nobs)
-            excluded.update(designs[outcome].excluded)
         notes.append(
             "Client fixed effects (within estimator); SEs "
             + (
@@ -175,7 +195,11 @@ class FixedEffects:
                 if cov_type == "clustered"
                 else cov_type
             )
-            + ("; session effects" if self.time_effects else "")
+            + {
+                "none": "",
+                "common": "; session effects",
+                "client": "; session effects and client-specific linear trends",
+            }[self.time]
             + (
                 ". With a lagged outcome and few sessions per client the within estimator is "
                 "biased downwards (Nickell 1981); compare the dynamic panel (dpd)."
@@ -194,8 +218,8 @@ class FixedEffects:
             params=pd.DataFrame(rows),
             fit=fit,
             diagnostics={"converged": True},
-            excluded=excluded,
+            excluded=merge_exclusions({o: d.excluded for o, d in designs.items()}),
             seconds=seconds,
             notes=notes,
-            equations=eqs,
+            engine=eqs,
         )

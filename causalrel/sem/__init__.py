@@ -8,6 +8,7 @@ everything) and checked against lavaan 0.6 (``tests/reference/lavaan_*.R``):
 - :mod:`.fiml`      FIML over missingness patterns, exact gradient and Hessian, EM for H1
 - :mod:`.estimate`  start values, Newton trust-region optimiser, observed/expected information
 - :mod:`.fitmeasures` chisq, cfi, tli, rmsea (+90% CI), srmr, loglik, aic, bic as lavaan
+- :mod:`.syntax`    the models' lavaan syntax (CLPM, RI-CLPM, LCM-SR, DPML)
 - :mod:`.models`    CLPM, RICLPM, DPML on a :class:`~causalrel.data.SessionPanel`
 - :mod:`.compare`   nested-model tests, chi-bar-square for CLPM vs RI-CLPM, Wald test of
   equality across groups (Satorra-Bentler scaled difference under MLR)
@@ -34,19 +35,10 @@ from .compare import (
 )
 from .estimate import HeywoodWarning, SEMFit, fit_partable
 from .fitmeasures import fit_measures
-from .models import (
-    CLPM,
-    DPML,
-    RICLPM,
-    clpm_syntax,
-    default_waves,
-    dpml_syntax,
-    lcmsr_syntax,
-    per_group_labels,
-    riclpm_syntax,
-)
+from .models import CLPM, DPML, RICLPM, default_waves
 from .partable import ParTable, parse_model
 from .results import SEMResults
+from .syntax import clpm_syntax, dpml_syntax, lcmsr_syntax, per_group_labels, riclpm_syntax
 
 __all__ = [
     "CLPM",

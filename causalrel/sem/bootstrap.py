@@ -142,7 +142,7 @@ def bootstrap(
         raise DataError("n_boot must be at least 2 (use 1000 or more for intervals).")
     if not 0 < level < 1:
         raise DataError("level must be in (0, 1).")
-    sem = getattr(res, "sem", res)
+    sem = getattr(res, "engine", res)
     rows = [p.rows for p in sem.group_patterns]
     if any(r is None for r in rows):
         raise DataError("This fit keeps no data rows to resample.")

@@ -172,7 +172,7 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
         method = "satorra.bentler.2001"
     p = float(stats.chi2.sf(chisq, df))
     if boundary is None:
-        single = getattr(full.sem, "n_groups", 1) == 1
+        single = getattr(full.engine, "n_groups", 1) == 1
         boundary = restricted.model == "clpm" and full.model == "riclpm" and single
     pbar, weights = None, None
     if boundary:
@@ -242,7 +242,7 @@ def compare_slopes(riclpm, lcmsr) -> NestedTest:
     test = compare_nested(riclpm, lcmsr, boundary=False)
     k = test.df - 3
     test.restricted, test.full = "riclpm", "lcmsr"
-    if getattr(lcmsr.sem, "n_groups", 1) == 1 and k >= 0:
+    if getattr(lcmsr.engine, "n_groups", 1) == 1 and k >= 0:
         V = lcmsr.vcov.loc[SLOPE_BLOCK, SLOPE_BLOCK].to_numpy()
         w = chibar_weights_psd2(V)
         t = test.chisq
@@ -292,7 +292,7 @@ def wald_equal_across_groups(res, what: str = "regressions") -> WaldTest:
         ``W = (R theta)' (R V R')^-1 (R theta)`` with one row of ``R`` per distinct pair
         (group-1 parameter, group-g parameter) that is not already the same parameter.
     """
-    sem = getattr(res, "sem", None)
+    sem = getattr(res, "engine", None)
     if sem is None or sem.n_groups < 2:
         raise DataError(
             "The Wald test of equality across groups needs a multiple-group fit (group=...)."

@@ -62,279 +62,22 @@ import numpy as np
 import pandas as pd
 
 from ..data import DataError, SessionPanel, client_column
+from ..design import TIME_VALUES, client_values
 from ..families import check_time
 from ..results import Effect, between_key, effect_key
 from .estimate import fit_partable, warn_problems
 from .fitmeasures import fit_measures
 from .partable import GROUP_EQUAL, ParTable, parse_model
 from .results import SEMResults
+from .syntax import (
+    clpm_syntax,
+    dpml_syntax,
+    lcmsr_syntax,
+    per_group_labels,
+    riclpm_syntax,
+)
 
-__all__ = [
-    "CLPM",
-    "RICLPM",
-    "DPML",
-    "riclpm_syntax",
-    "clpm_syntax",
-    "dpml_syntax",
-    "lcmsr_syntax",
-    "default_waves",
-    "TIME_VALUES",
-]
-
-#: The values of ``time=`` (one vocabulary across families; see the module docstring).
-TIME_VALUES = ("none", "common", "client")
-
-#: Labels of the time-invariant lagged effects (``constrained=True``).
-LAG_LABELS = {("x", "x"): "ar_x", ("y", "y"): "ar_y", ("x", "y"): "cl_xy", ("y", "x"): "cl_yx"}
-
-
-def _lag_terms(prefix: str, s: int, prev: int, constrained: bool) -> list[str]:
-    """``<prefix>x<s> ~ ...`` and ``<prefix>y<s> ~ ...`` regressions on wave ``prev``."""
-    lines = []
-    for out in ("x", "y"):
-        terms = []
-        for cause in ("x", "y"):
-            lab = f"{LAG_LABELS[(cause, out)]}*" if constrained else ""
-            terms.append(f"{lab}{prefix}{cause}{prev}")
-        lines.append(f"{prefix}{out}{s} ~ " + " + ".join(terms))
-    return lines
-
-
-def _means(waves: list[int], invariant: bool) -> list[str]:
-    if not invariant:
-        return []
-    return [f"{v}{s} ~ m_{v}*1" for v in ("x", "y") for s in waves]
-
-
-def _covariate_block(covariates: list[str]) -> list[str]:
-    """Variances and covariances of time-invariant covariates (random, as fixed.x = FALSE)."""
-    if not covariates:
-        return []
-    lines = ["# time-invariant covariates"]
-    lines += [f"{z} ~~ {z}" for z in covariates]
-    lines += [f"{a} ~~ {b}" for i, a in enumerate(covariates) for b in covariates[i + 1 :]]
-    return lines
-
-
-#: Type (lavaan's group.equal name) of each label prefix the model syntaxes write.
-_LABEL_TYPES = {
-    "ar_": "regressions",
-    "cl_": "regressions",
-    "gx_": "regressions",
-    "gy_": "regressions",
-    "m_": "intercepts",
-    "e_": "residuals",
-}
-
-
-def per_group_labels(syntax: str, groups: int, group_equal: Iterable[str] = ()) -> str:
-    """Make the syntax's labels group-specific (``ar_x*`` -> ``c(ar_x_g1, ar_x_g2)*``).
-
-    In lavaan a plain label is shared by all groups, which makes the parameter equal across
-    groups. Labels whose parameter type is in ``group_equal`` stay shared.
-    """
-    if groups <= 1:
-        return syntax
-    equal = set(group_equal)
-
-    def repl(m: re.Match) -> str:
-        lab = m.group(1)
-        kind = next((t for pre, t in _LABEL_TYPES.items() if lab.startswith(pre)), None)
-        if kind is None or kind in equal:
-            return m.group(0)
-        return "c(" + ", ".join(f"{lab}_g{g}" for g in range(1, groups + 1)) + ")*"
-
-    return re.sub(r"(?<![\w.(])([A-Za-z_][A-Za-z0-9_]*)\*", repl, syntax)
-
-
-def _within_lines(w: list[int], constrained: bool) -> tuple[list[str], list[str]]:
-    """The within-client part shared by the RI-CLPM and the LCM-SR: components ``w<v><s>``,
-    lags and same-session covariances, and (second list) the within variances."""
-    lines = ["# within components"]
-    lines += [f"w{v}{s} =~ 1*{v}{s}" for s in w for v in ("x", "y")]
-    lines.append("# lagged effects")
-    for prev, s in zip(w[:-1], w[1:], strict=True):
-        lines += _lag_terms("w", s, prev, constrained)
-    lines.append("# wave-1 covariance and same-session innovation covariances")
-    lines += [f"wx{s} ~~ wy{s}" for s in w]
-    variances = ["# within (residual) variances"]
-    variances += [f"w{v}{s} ~~ w{v}{s}" for s in w for v in ("x", "y")]
-    return lines, variances
-
-
-def riclpm_syntax(
-    waves: Iterable[int],
-    *,
-    constrained: bool = False,
-    invariant_means: bool = False,
-    covariates: Iterable[str] = (),
-) -> str:
-    """lavaan syntax of the RI-CLPM (Mulder & Hamaker 2021) for the given waves.
-
-    Time-invariant ``covariates`` predict the random intercepts (the tutorial's extension
-    with a time-invariant predictor: ``RIx + RIy ~ z``).
-    """
-    w = list(waves)
-    cov = list(covariates)
-    structure, variances = _within_lines(w, constrained)
-    lines = [
-        "# between: random intercepts",
-        "RIx =~ " + " + ".join(f"1*x{s}" for s in w),
-        "RIy =~ " + " + ".join(f"1*y{s}" for s in w),
-    ]
-    lines += structure
-    lines.append("# random intercepts: variances and covariance")
-    lines += ["RIx ~~ RIx", "RIy ~~ RIy", "RIx ~~ RIy"]
-    lines += variances
-    if cov:
-        lines.append("RIx + RIy ~ " + " + ".join(cov))
-        lines += _covariate_block(cov)
-    lines += _means(w, invariant_means)
-    return "\n".join(lines)
-
-
-def lcmsr_syntax(
-    waves: Iterable[int],
-    *,
-    constrained: bool = False,
-    linear_means: bool = False,
-    covariates: Iterable[str] = (),
-) -> str:
-    """lavaan syntax of the LCM-SR (Curran et al. 2014): the RI-CLPM plus latent slopes.
-
-    ``Sx``/``Sy`` load ``s - first`` on ``x<s>``/``y<s>``; the intercepts ``RIx``/``RIy`` and
-    slopes covary freely (a 4 x 4 matrix); the within-client residuals ``wx<s>``, ``wy<s>``
-    have the RI-CLPM's lagged and same-session structure. ``linear_means``: observed
-    intercepts fixed at 0 and the four latent means free (the published model); otherwise
-    the wave means are free and the latent means 0. Time-invariant ``covariates`` predict
-    intercepts and slopes (``RIx + RIy + Sx + Sy ~ z``).
-    """
-    w = list(waves)
-    cov = list(covariates)
-    lines = [
-        "# between: latent intercepts and slopes",
-        "RIx =~ " + " + ".join(f"1*x{s}" for s in w),
-        "RIy =~ " + " + ".join(f"1*y{s}" for s in w),
-        "Sx =~ " + " + ".join(f"{s - w[0]}*x{s}" for s in w),
-        "Sy =~ " + " + ".join(f"{s - w[0]}*y{s}" for s in w),
-    ]
-    structure, variances = _within_lines(w, constrained)
-    lines += structure
-    lines.append("# intercepts and slopes: variances and covariances")
-    growth = ["RIx", "RIy", "Sx", "Sy"]
-    lines += [f"{a} ~~ {a}" for a in growth]
-    lines += [f"{a} ~~ {b}" for i, a in enumerate(growth) for b in growth[i + 1 :]]
-    lines += variances
-    if cov:
-        lines.append("RIx + RIy + Sx + Sy ~ " + " + ".join(cov))
-        lines += _covariate_block(cov)
-    if linear_means:
-        lines.append("# linear mean trajectory: observed intercepts 0, latent means free")
-        lines += [f"{v}{s} ~ 0*1" for v in ("x", "y") for s in w]
-        lines += [f"{a} ~ 1" for a in growth]
-    return "\n".join(lines)
-
-
-def clpm_syntax(
-    waves: Iterable[int],
-    *,
-    constrained: bool = False,
-    invariant_means: bool = False,
-    covariates: Iterable[str] = (),
-) -> str:
-    """lavaan syntax of the classic CLPM (lags between the observed variables).
-
-    Time-invariant ``covariates`` predict x and y at every wave (wave-specific effects).
-    """
-    w = list(waves)
-    cov = list(covariates)
-    lines = ["# lagged effects"]
-    for prev, s in zip(w[:-1], w[1:], strict=True):
-        lines += _lag_terms("", s, prev, constrained)
-    lines.append("# wave-1 covariance and same-session residual covariances")
-    lines += [f"x{s} ~~ y{s}" for s in w]
-    lines.append("# (residual) variances")
-    lines += [f"{v}{s} ~~ {v}{s}" for s in w for v in ("x", "y")]
-    if cov:
-        lines += [f"x{s} + y{s} ~ " + " + ".join(cov) for s in w]
-        lines += _covariate_block(cov)
-    lines += _means(w, invariant_means)
-    return "\n".join(lines)
-
-
-def dpml_syntax(
-    waves: Iterable[int],
-    *,
-    constrained: bool = True,
-    invariant_error_variances: bool = False,
-    covariates: Iterable[str] = (),
-    invariant_means: bool = False,
-    trends: bool = False,
-) -> str:
-    """lavaan syntax of the ML dynamic panel model (Allison, Williams & Moral-Benito 2017).
-
-    Time-invariant ``covariates`` enter both equations from the second wave on (effects equal
-    over waves when ``constrained``), correlate freely with the first wave's observations and
-    are uncorrelated with the fixed effects (as in ``xtdpdml``). ``invariant_means``: one
-    intercept per equation from the second wave on (``m_x``, ``m_y``; the first wave's
-    exogenous means stay free), i.e. no change shared by all clients (``time="none"``).
-    ``trends``: client-specific linear trends in both equations (``time="client"``): trend
-    factors ``TRx``, ``TRy`` loading ``s - first`` from the second wave on, correlated freely
-    with each other, the fixed effects and the first wave's observations (the random-trend
-    dynamic model; the wave intercepts keep the shared change).
-    """
-    w = list(waves)
-    cov = list(covariates)
-    first, rest = w[0], w[1:]
-    lines = [
-        "# fixed effects (loading 1 from the second wave on)",
-        "FEx =~ " + " + ".join(f"1*x{s}" for s in rest),
-        "FEy =~ " + " + ".join(f"1*y{s}" for s in rest),
-        "# lagged effects",
-    ]
-    for prev, s in zip(w[:-1], w[1:], strict=True):
-        lines += _lag_terms("", s, prev, constrained)
-    lines.append("# fixed effects and the first wave correlate freely")
-    lines += [
-        "FEx ~~ FEx",
-        "FEy ~~ FEy",
-        "FEx ~~ FEy",
-        f"FEx ~~ x{first} + y{first}",
-        f"FEy ~~ x{first} + y{first}",
-        f"x{first} ~~ x{first}",
-        f"y{first} ~~ y{first}",
-        f"x{first} ~~ y{first}",
-    ]
-    if trends:
-        lines.append("# client-specific trends, free to correlate with FE and the first wave")
-        lines += [
-            "TRx =~ " + " + ".join(f"{s - first}*x{s}" for s in rest),
-            "TRy =~ " + " + ".join(f"{s - first}*y{s}" for s in rest),
-            "TRx ~~ TRx",
-            "TRy ~~ TRy",
-            "TRx ~~ TRy",
-            "TRx ~~ FEx + FEy",
-            "TRy ~~ FEx + FEy",
-            f"TRx ~~ x{first} + y{first}",
-            f"TRy ~~ x{first} + y{first}",
-        ]
-    lines.append("# error variances and same-session error covariances")
-    for s in rest:
-        if invariant_error_variances:
-            lines += [f"x{s} ~~ e_x*x{s}", f"y{s} ~~ e_y*y{s}"]
-        else:
-            lines += [f"x{s} ~~ x{s}", f"y{s} ~~ y{s}"]
-        lines.append(f"x{s} ~~ y{s}")
-    if cov:
-        for s in rest:
-            for v in ("x", "y"):
-                terms = [f"g{v}_{z}*{z}" if constrained else z for z in cov]
-                lines.append(f"{v}{s} ~ " + " + ".join(terms))
-        lines += _covariate_block(cov)
-        lines += [f"{v}{first} ~~ {z}" for z in cov for v in ("x", "y")]
-    if invariant_means:
-        lines += [f"{v}{s} ~ m_{v}*1" for v in ("x", "y") for s in rest]
-    return "\n".join(lines)
+__all__ = ["CLPM", "RICLPM", "DPML", "default_waves", "TIME_VALUES"]
 
 
 def _linear_effect(sem, w: np.ndarray, level: float) -> Effect:
@@ -544,11 +287,11 @@ class _PanelSEM:
         empty = wide.isna().all(axis=1)
         sess = p.data[p.session]
         excluded = {
-            "clients_without_data_in_waves": int(empty.sum()),
-            "sessions_after_last_wave": int((sess > self.waves[-1]).sum()),
+            "clients.no_usable_rows": int(empty.sum()),
+            "rows.after_last_wave": int((sess > self.waves[-1]).sum()),
         }
         if (sess < self.waves[0]).any():
-            excluded["sessions_before_first_wave"] = int((sess < self.waves[0]).sum())
+            excluded["rows.before_first_wave"] = int((sess < self.waves[0]).sum())
         wide = wide[~empty]
         for z in self.covariates:
             wide[z] = self._client_covariate(z).reindex(wide.index)
@@ -571,14 +314,15 @@ class _PanelSEM:
         values = pd.to_numeric(p.data[z], errors="coerce")
         if values.notna().sum() < p.data[z].notna().sum():
             raise DataError(f"Covariate '{z}' must be numeric (code groups as 0/1).")
-        per = values.groupby(p.data[p.client], sort=False)
-        if (per.nunique() > 1).any():
-            bad = per.nunique()[per.nunique() > 1].index[:5].tolist()
-            raise DataError(
-                f"Covariate '{z}' changes within clients (e.g. {bad}); a "
-                "time-invariant covariate needs one value per client."
-            )
-        out = per.first()
+        out = client_values(
+            p.data.assign(**{z: values}),
+            p.client,
+            z,
+            policy="constant",
+            role="time-invariant covariate",
+            example="a baseline score",
+            missing="allow",
+        )
         if out.nunique() < 2:
             raise DataError(f"Covariate '{z}' has zero variance across clients.")
         return out
@@ -675,7 +419,7 @@ class _PanelSEM:
             notes=self._notes() + self._robust_notes(sem) + list(sem.notes),
             syntax=self.syntax,
             waves=list(self.waves),
-            sem=sem,
+            engine=sem,
             group=self.group,
             group_labels=list(self.group_labels) if self.group else [],
             group_equal=list(self.group_equal),
@@ -830,7 +574,7 @@ class _PanelSEM:
         notes = [
             f"Waves are sessions {w[0]}..{w[-1]} ({len(w)} waves); x = '{p.x}', y = '{p.y}' "
             f"(variables x{w[0]}..x{w[-1]}, y{w[0]}..y{w[-1]} in params).",
-            f"{self.excluded['sessions_after_last_wave']} session row(s) after session {w[-1]} "
+            f"{self.excluded['rows.after_last_wave']} session row(s) after session {w[-1]} "
             "are not used; clients' earlier sessions are (FIML uses every observed rating).",
         ]
         notes += self._group_notes()

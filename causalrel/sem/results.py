@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results import ModelResults
+from ..results import ModelResults, warn_renamed
 
 __all__ = ["SEMResults"]
 
@@ -30,8 +30,9 @@ class SEMResults(ModelResults):
         The lavaan model syntax that was fitted.
     waves : list of int
         The session numbers used as waves.
-    sem : SEMFit
-        The engine's raw fit (parameter vector, covariance matrix, patterns, H1 moments).
+    engine : SEMFit
+        The engine's raw fit (parameter vector, covariance matrix, patterns, H1 moments);
+        ``sem`` is its deprecated old name.
     group : str or None
         The column that defines the groups of a multiple-group fit.
     group_labels : list
@@ -42,10 +43,15 @@ class SEMResults(ModelResults):
 
     syntax: str = ""
     waves: list[int] = field(default_factory=list)
-    sem: Any = field(default=None, repr=False)
     group: str | None = None
     group_labels: list = field(default_factory=list)
     group_equal: list = field(default_factory=list)
+
+    @property
+    def sem(self) -> Any:
+        """Deprecated: the engine's fit is :attr:`engine` (one name across families)."""
+        warn_renamed("SEMResults.sem", "SEMResults.engine")
+        return self.engine
 
     @property
     def standardized(self) -> pd.DataFrame:
@@ -55,15 +61,15 @@ class SEMResults(ModelResults):
     @property
     def vcov(self) -> pd.DataFrame:
         """Covariance matrix of the free parameters, labelled ``lhs op rhs`` (first row)."""
-        rows = self.sem.partable.free_rows()
-        multi = self.sem.n_groups > 1
+        rows = self.engine.partable.free_rows()
+        multi = self.engine.n_groups > 1
         names = [
             (f"{r.lhs}{r.op}{r.rhs}" + (f".g{r.group}" if multi else ""))
             if not r.label
             else r.label
             for r in rows.itertuples(index=False)
         ]
-        return pd.DataFrame(self.sem.vcov, index=names, columns=names)
+        return pd.DataFrame(self.engine.vcov, index=names, columns=names)
 
     def summary(self) -> str:
         text = super().summary()

@@ -32,10 +32,11 @@ What comes from linearmodels and what is built here, and why
   fixtures in ``tests/reference`` confirm it: estimates agree with pgmm to 1e-8 and better.
   A linearmodels limitation that remains: it refuses rank-deficient instruments (pgmm uses a
   generalised inverse), so instruments without data or exactly redundant are dropped first
-  (:func:`causalrel.panel.design.difference_design`; counted in ``excluded``).
+  (:func:`causalrel.panel.design.difference_design`; counted in
+  ``fit["instruments_redundant.<outcome>"]``).
 * Windmeijer's (2005) finite-sample correction of the two-step SEs is computed here: linearmodels'
   GMM covariance treats the weight matrix as known, which makes two-step SEs far too small.
-* The Hansen/Sargan and Arellano–Bond AR tests are in :mod:`causalrel.panel.tests` (see there).
+* The Hansen/Sargan and Arellano–Bond AR tests are in :mod:`causalrel.panel.hypotheses` (see there).
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ import pandas as pd
 from linearmodels.iv import IV2SLS, IVGMM
 
 from ..data import DataError, SessionPanel
+from ..design import detrend_panel, first_differences, merge_exclusions
 from ..results import Effect, effect_key
-from .design import CAUSE_TYPES, DifferenceDesign, difference_design
+from .design import CAUSE_TYPES, DifferenceDesign, difference_design, resolve_time
+from .hypotheses import ar_test, cluster_sums, hansen_test, sargan_test
 from .results import PanelResults, param_rows
-from .tests import ar_test, cluster_sums, hansen_test, sargan_test
 
 __all__ = ["DynamicPanel", "EquationGMM", "fit_difference"]
 
@@ -220,7 +222,7 @@ def _tests(e, e1, Xa, Za, influence, cov, d, starts, *, zhz, k, omega1=None) -> 
     if zhz is not None:
         s = sargan_test(Za, e1, zhz, k)
         out.update(sargan=s.stat, sargan_df=s.df, sargan_pvalue=s.pvalue)
-    for order in (1, 2):
+    for order in (1, 2, 3)[: 2 + d.lag_shift]:  # on first differences the AR(3) test matters
         r = ar_test(e, Xa, Za, influence, cov, d.neighbour(order), starts)
         out[f"ar{order}"] = r.stat
         out[f"ar{order}_pvalue"] = r.pvalue
@@ -258,10 +260,22 @@ class DynamicPanel:
     cause_type : {"predetermined", "exogenous", "endogenous"}
         How the other variable's lag is treated in each equation (default predetermined: the
         alliance may respond to the same session's symptoms; instruments from ``t - 2``).
-    time_effects : bool
-        Session effects (differenced session dummies, also used as instruments).
-    detrend : bool
-        Remove each client's linear trend first (:func:`causalrel.decompose.detrend`).
+    time : {"none", "common", "client"}
+        Change over sessions. ``"none"`` (default): no time terms. ``"common"``: session effects
+        (differenced session dummies, also instruments; plm's ``pgmm(effect = "twoways")``,
+        which is R's default). ``"client"``: also each client's own linear trend, by the
+        random-trend model (Wooldridge 2010 sec. 11.7): the differenced equation is estimated
+        on the first differences of the data, where the trend is a client constant, with the
+        differences from ``t - 3`` on as instruments (the errors are then MA(1)); a client
+        needs four consecutive sessions. Equal to ``pgmm`` on the differenced data with
+        instruments ``lag(., 3:99)``. Detrending the series before GMM (the deprecated
+        ``detrend=True``) instead makes every session's value depend on every other one, which
+        invalidates the lagged instruments.
+    time_effects : bool, optional
+        Deprecated: ``time="common"``.
+    detrend : bool, optional
+        Deprecated (one release): removes each client's linear trend first
+        (:func:`causalrel.decompose.detrend`); use ``time="client"``.
 
     Examples
     --------
@@ -272,6 +286,7 @@ class DynamicPanel:
     """
 
     name = "dpd"
+    time_support = ("none", "common", "client")
 
     def __init__(
         self,
@@ -280,8 +295,9 @@ class DynamicPanel:
         collapse: bool = True,
         max_lag: int | None = None,
         cause_type: str = "predetermined",
-        time_effects: bool = False,
-        detrend: bool = False,
+        time: str = "none",
+        time_effects: bool | None = None,
+        detrend: bool | None = None,
     ) -> None:
         if cause_type not in CAUSE_TYPES:
             raise DataError(
@@ -291,10 +307,9 @@ class DynamicPanel:
         self.collapse = bool(collapse)
         self.max_lag = max_lag
         self.cause_type = cause_type
-        self.time_effects = bool(time_effects)
-        self.detrend = bool(detrend)
+        self.time, self.detrend = resolve_time("dpd", time, time_effects, detrend)
 
-    def fit(self, *, method: str = "two-step") -> PanelResults:
+    def fit(self, *, method: str = "two-step", level: float = 0.95) -> PanelResults:
         """Estimate both equations.
 
         Parameters
@@ -302,6 +317,8 @@ class DynamicPanel:
         method : {"two-step", "one-step", "anderson-hsiao"}
             Two-step GMM with Windmeijer-corrected SEs (default), one-step GMM with
             client-clustered SEs, or Anderson–Hsiao IV (one instrument per regressor).
+        level : float
+            Level of the Wald intervals of ``effects`` and ``params`` (default 0.95).
 
         Returns
         -------
@@ -319,56 +336,57 @@ class DynamicPanel:
         panel = self.panel
         notes: list[str] = []
         if self.detrend:
-            from ..decompose import detrend
-
-            panel = detrend(panel, panel.variables)
-            notes.append("Variables were detrended (each client's linear session trend removed).")
+            panel, note = detrend_panel(panel)
+            notes.append(note)
+        data = panel  # the GMM's data: first differences for client-specific trends
+        if self.time == "client":
+            diffs = first_differences(panel.data, panel.client, panel.session, panel.variables)
+            data = panel.with_values(diffs)
         start = time.perf_counter()
         eqs: dict[str, EquationGMM] = {}
         for outcome, cause in ((panel.y, panel.x), (panel.x, panel.y)):
             design = difference_design(
-                panel,
+                data,
                 outcome,
                 cause,
                 instruments="ah" if method == "anderson-hsiao" else "gmm",
                 cause_type=self.cause_type,
                 collapse=self.collapse,
                 max_lag=self.max_lag,
-                time_effects=self.time_effects,
+                time_effects=self.time in ("common", "client"),
+                lag_shift=int(self.time == "client"),
             )
             eqs[outcome] = fit_difference(design, method)
         seconds = time.perf_counter() - start
-        return _results(panel, eqs, method, self, notes, seconds)
+        return _results(panel, eqs, method, self, notes, seconds, level)
 
 
-def _results(panel, eqs, method, model, notes, seconds) -> PanelResults:
+def _results(panel, eqs, method, model, notes, seconds, level) -> PanelResults:
     x, y = panel.x, panel.y
     within: dict[str, Effect] = {}
     for outcome, eq in eqs.items():
         for cause in (x, y):
             est, se = eq.coef(f"{cause}_lag1")
-            within[effect_key(cause, outcome)] = Effect.from_normal(est, se)
+            within[effect_key(cause, outcome)] = Effect.from_normal(est, se, level)
     rows = []
     for outcome, eq in eqs.items():
-        rows += param_rows(outcome, eq.names, eq.params, eq.se)
+        rows += param_rows(outcome, eq.names, eq.params, eq.se, level)
     fit: dict[str, Any] = {"method": method}
     for outcome, eq in eqs.items():
         for name, value in eq.tests.items():
             fit[f"{name}.{outcome}"] = value
         fit[f"nobs.{outcome}"] = eq.n_obs
-    excluded: dict[str, int] = {}
-    for eq in eqs.values():
-        for reason, count in eq.design.excluded.items():
-            excluded[reason] = count
-        if eq.design.dropped_instruments:
-            excluded[f"instruments_redundant.{eq.outcome}"] = eq.design.dropped_instruments
-        notes += eq.notes
     for outcome, eq in eqs.items():
-        p2 = eq.tests.get("ar2_pvalue")
-        if p2 is not None and np.isfinite(p2) and p2 < 0.05:
+        fit[f"instruments_redundant.{outcome}"] = eq.design.dropped_instruments
+        notes += eq.notes
+    excluded = merge_exclusions({o: eq.design.excluded for o, eq in eqs.items()})
+    for outcome, eq in eqs.items():
+        k = 2 + eq.design.lag_shift  # the order whose correlation invalidates the instruments
+        pk = eq.tests.get(f"ar{k}_pvalue")
+        if pk is not None and np.isfinite(pk) and pk < 0.05:
             notes.append(
-                f"{outcome}: AR(2) test p = {p2:.3f}: the differenced residuals are serially "
-                "correlated at lag 2, so the levels two sessions back are not valid "
+                f"{outcome}: AR({k}) test p = {pk:.3f}: the differenced residuals are serially "
+                f"correlated at lag {k}, so the values {k} sessions back are not valid "
                 "instruments and the estimates may be biased."
             )
         hp = eq.tests.get("hansen_pvalue")
@@ -381,7 +399,12 @@ def _results(panel, eqs, method, model, notes, seconds) -> PanelResults:
         f"Difference GMM ({method}); the cause is treated as {model.cause_type}; "
         f"{'collapsed' if model.collapse else 'uncollapsed'} instruments"
         + (f" up to lag {model.max_lag}" if model.max_lag else "")
-        + ("; session effects" if model.time_effects else "")
+        + {
+            "none": "",
+            "common": "; session effects",
+            "client": "; session effects and client-specific linear trends (the random-trend "
+            "model: GMM on first differences, instruments from t-3)",
+        }[model.time]
         + ". Between-client differences are removed by differencing: no between effects."
     )
     ny = eqs[y]
@@ -397,5 +420,5 @@ def _results(panel, eqs, method, model, notes, seconds) -> PanelResults:
         excluded=excluded,
         seconds=seconds,
         notes=notes,
-        equations=eqs,
+        engine=eqs,
     )

@@ -1,9 +1,9 @@
 # Reference fits of the latent curve model with structured residuals (LCM-SR; Curran, Howard,
 # Bainter, Lane & McGinley 2014, JCCP 82(5), 879-894) by lavaan (0.6.14 when made).
 #
-# Run from the repository root after `python tests/reference/make_lavaan_data.py`:
-#     Rscript tests/reference/lavaan_lcmsr.R
-# Writes tests/reference/fixtures/lavaan_lcmsr_<case>_params.csv (parameterEstimates +
+# Run from the repository root after `python tests/reference/lavaan/make_lavaan_data.py`:
+#     Rscript tests/reference/lavaan/lavaan_lcmsr.R
+# Writes tests/reference/lavaan/lavaan_lcmsr_<case>_params.csv (parameterEstimates +
 # std.all) and lavaan_lcmsr_<case>_fit.json (fitMeasures, options, versions).
 #
 # The model is written here from the paper, independently of the Python code: latent
@@ -16,7 +16,7 @@
 # lavaan(..., missing = "ML", meanstructure = TRUE, int.ov.free = TRUE, fixed.x = FALSE).
 
 models_only <- TRUE
-source(file.path("tests", "reference", "lavaan_clpm.R"))
+source(file.path("tests", "reference", "lavaan", "lavaan_clpm.R"))
 
 lcmsr <- function(waves, constrained = FALSE, linear_means = FALSE, cov = character(0)) {
   m <- c(paste("RIx =~", paste0("1*x", waves, collapse = " + ")),

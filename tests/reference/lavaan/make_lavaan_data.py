@@ -1,13 +1,13 @@
-"""Write the simulated data sets that tests/reference/lavaan_clpm.R,
-tests/reference/lavaan_multigroup.R and tests/reference/lavaan_lcmsr.R fit with lavaan.
+"""Write the simulated data sets that tests/reference/lavaan/lavaan_clpm.R,
+tests/reference/lavaan/lavaan_multigroup.R and tests/reference/lavaan/lavaan_lcmsr.R fit with lavaan.
 
 Run from the repository root (then run the R scripts):
 
-    python tests/reference/make_lavaan_data.py
-    Rscript tests/reference/lavaan_clpm.R
-    Rscript tests/reference/lavaan_multigroup.R
-    Rscript tests/reference/lavaan_mlr.R
-    Rscript tests/reference/lavaan_lcmsr.R
+    python tests/reference/lavaan/make_lavaan_data.py
+    Rscript tests/reference/lavaan/lavaan_clpm.R
+    Rscript tests/reference/lavaan/lavaan_multigroup.R
+    Rscript tests/reference/lavaan/lavaan_mlr.R
+    Rscript tests/reference/lavaan/lavaan_lcmsr.R
 
 Long format (client, session, alliance, symptoms), as causalrel reads it; the R script makes
 the wide format itself (x<s> = alliance at session s, y<s> = symptoms).
@@ -20,7 +20,7 @@ import pandas as pd
 
 from causalrel.simulate import simulate
 
-OUT = Path(__file__).resolve().parent / "fixtures"
+OUT = Path(__file__).resolve().parent
 
 SETS = {
     # complete data: 300 clients x 5 sessions, correlated stable traits
@@ -85,7 +85,7 @@ def multigroup():
 def clustered_skewed():
     """Clients nested in 25 therapists (therapist shifts), skewed symptom scores (an
     exponential transform of the simulated ones) and missing ratings: the case for
-    estimator="MLR" with cluster="therapist" (tests/reference/lavaan_mlr.R)."""
+    estimator="MLR" with cluster="therapist" (tests/reference/lavaan/lavaan_mlr.R)."""
     sim = simulate(
         300,
         5,

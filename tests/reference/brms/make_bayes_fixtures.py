@@ -1,8 +1,8 @@
 """Write the data, design and priors that the R references of :class:`causalrel.bayes.MLM` fit.
 
-Run from the repository root: ``python tests/reference/make_bayes_fixtures.py``; then
-``Rscript tests/reference/brms_mlm.R``, ``Rscript tests/reference/lme4_mlm.R``,
-``Rscript tests/reference/lme4_mlm_therapist.R`` and ``Rscript tests/reference/brms_mlm_therapist.R``.
+Run from the repository root: ``python tests/reference/brms/make_bayes_fixtures.py``; then
+``Rscript tests/reference/brms/brms_mlm.R``, ``Rscript tests/reference/lme4/lme4_mlm.R``,
+``Rscript tests/reference/lme4/lme4_mlm_therapist.R`` and ``Rscript tests/reference/brms/brms_mlm_therapist.R``.
 
 Two data sets, both simulated with fixed seeds:
 
@@ -28,7 +28,7 @@ import numpy as np
 from causalrel.bayes import MLM
 from causalrel.simulate import simulate
 
-OUT = Path(__file__).parent / "fixtures"
+OUT = Path(__file__).parent
 
 #: The three-level data set (also used by tests/test_bayes_fit.py to know the truth).
 THERAPIST_SIM = dict(

@@ -1,13 +1,14 @@
 # Reference for causalrel.bayes.MLM with its therapist level (sessions in clients in therapists):
 # the same fixed and random structure by REML in lme4,
 #   outcome ~ 1 + predictors + (1 | therapist) + (1 + slope | client)
-# for both equations. Inputs (from make_bayes_fixtures.py): fixtures/mlm_therapist_design_*.csv
-# and fixtures/mlm_therapist_priors.json (for the predictor names only). Output:
-# fixtures/lme4_mlm_therapist.json with fixed effects (est, se), variance components and
+# for both equations. Inputs (from make_bayes_fixtures.py): tests/reference/brms/mlm_therapist_design_*.csv
+# and tests/reference/brms/mlm_therapist_priors.json (for the predictor names only). Output:
+# tests/reference/lme4/lme4_mlm_therapist.json with fixed effects (est, se), variance components and
 # the profile 95% interval of the therapist SD.
-# Run from the repository root after make_bayes_fixtures.py: Rscript tests/reference/lme4_mlm_therapist.R
+# Run from the repository root after make_bayes_fixtures.py: Rscript tests/reference/lme4/lme4_mlm_therapist.R
 suppressPackageStartupMessages({library(lme4); library(jsonlite)})
-fx <- "tests/reference/fixtures"
+fx <- "tests/reference/brms"  # inputs: data, design, priors (make_bayes_fixtures.py)
+out <- "tests/reference/lme4"
 pri <- fromJSON(file.path(fx, "mlm_therapist_priors.json"))
 out <- list(versions = list(R = R.version.string, lme4 = as.character(packageVersion("lme4"))))
 for (eq in names(pri)) {
@@ -30,5 +31,5 @@ for (eq in names(pri)) {
                     n_clients = nlevels(d$client), n_therapists = nlevels(d$therapist))
 }
 write(toJSON(out, auto_unbox = TRUE, digits = 10, pretty = TRUE),
-      file.path(fx, "lme4_mlm_therapist.json"))
-cat("wrote", file.path(fx, "lme4_mlm_therapist.json"), "\n")
+      file.path(out, "lme4_mlm_therapist.json"))
+cat("wrote", file.path(out, "lme4_mlm_therapist.json"), "\n")

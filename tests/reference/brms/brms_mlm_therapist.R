@@ -1,14 +1,14 @@
 # Reference for causalrel.bayes.MLM with its therapist level: the same three-level
 # person-mean-centred model and priors in brms,
 #   outcome ~ 0 + Intercept + predictors + (1 | therapist) + (1 + slope | client).
-# Inputs (from make_bayes_fixtures.py): fixtures/mlm_therapist_design_{symptoms,alliance}.csv and
-# fixtures/mlm_therapist_priors.json. Output: fixtures/brms_mlm_therapist.json with posterior
+# Inputs (from make_bayes_fixtures.py): tests/reference/brms/mlm_therapist_design_{symptoms,alliance}.csv and
+# tests/reference/brms/mlm_therapist_priors.json. Output: tests/reference/brms/brms_mlm_therapist.json with posterior
 # means/SDs/quantiles of every parameter (reference run: 4 x 2500 draws) and the ESS of a
 # 4 x 1000 run (the size causalrel's test samples), for comparing mixing.
-# Run from the repository root: Rscript tests/reference/brms_mlm_therapist.R (about 8 min on
+# Run from the repository root: Rscript tests/reference/brms/brms_mlm_therapist.R (about 8 min on
 # 2 busy cores, 2 x 50 s of it compiling)
 suppressPackageStartupMessages({library(brms); library(jsonlite); library(posterior)})
-fx <- "tests/reference/fixtures"
+fx <- "tests/reference/brms"
 pri <- fromJSON(file.path(fx, "mlm_therapist_priors.json"))
 out <- list(versions = list(R = R.version.string, brms = as.character(packageVersion("brms")),
                             rstan = as.character(packageVersion("rstan"))))

@@ -1,9 +1,9 @@
 # Reference for causalrel.panel.FixedEffects(...).fit(cluster="therapist"): the within
 # estimator with standard errors clustered by therapist (clients nested in therapists).
 #
-# Run from the repository root after `python tests/reference/make_lavaan_data.py`:
-#     Rscript tests/reference/plm_cluster.R
-# Writes tests/reference/fixtures/plm_cluster.json. Lags by plm::lag on a pdata.frame (a
+# Run from the repository root after `python tests/reference/lavaan/make_lavaan_data.py`:
+#     Rscript tests/reference/plm/plm_cluster.R
+# Writes tests/reference/plm/plm_cluster.json. Lags by plm::lag on a pdata.frame (a
 # missed session gives a missing lag). plm's vcovHC clusters only by client or session, so
 # the fixed-effects model is fitted as the equivalent least-squares dummy-variable
 # regression and clustered by therapist with sandwich::vcovCL(type = "HC0", cadjust = FALSE)
@@ -14,8 +14,9 @@ suppressPackageStartupMessages({
   library(sandwich)
   library(jsonlite)
 })
-fix_dir <- file.path("tests", "reference", "fixtures")
-d <- read.csv(file.path(fix_dir, "lavaan_data_cluster.csv"))
+fix_dir <- file.path("tests", "reference", "plm")
+# the data: written for the lavaan references (tests/reference/lavaan/make_lavaan_data.py)
+d <- read.csv(file.path("tests", "reference", "lavaan", "lavaan_data_cluster.csv"))
 pd <- pdata.frame(d, index = c("client", "session"))
 pd$lag_alliance <- lag(pd$alliance)
 pd$lag_symptoms <- lag(pd$symptoms)

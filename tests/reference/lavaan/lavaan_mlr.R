@@ -1,9 +1,9 @@
 # Robust (MLR) and cluster-robust reference fits for causalrel.sem, by lavaan (0.6.14 when
 # these fixtures were made).
 #
-# Run from the repository root after `python tests/reference/make_lavaan_data.py`:
-#     Rscript tests/reference/lavaan_mlr.R
-# Writes tests/reference/fixtures/lavaan_mlr_<case>_params.csv (parameterEstimates with
+# Run from the repository root after `python tests/reference/lavaan/make_lavaan_data.py`:
+#     Rscript tests/reference/lavaan/lavaan_mlr.R
+# Writes tests/reference/lavaan/lavaan_mlr_<case>_params.csv (parameterEstimates with
 # robust standard errors, + std.all) and lavaan_mlr_<case>_fit.json (fitMeasures with the
 # scaled test and the robust fit indices, timing, versions).
 #
@@ -14,7 +14,7 @@
 # the casewise scores are summed within therapists (cluster-robust standard errors and test).
 
 models_only <- TRUE
-source(file.path("tests", "reference", "lavaan_clpm.R"))
+source(file.path("tests", "reference", "lavaan", "lavaan_clpm.R"))
 
 mlr_measures <- c(measures, "chisq.scaled", "df.scaled", "pvalue.scaled",
                   "chisq.scaling.factor", "cfi.robust", "tli.robust", "rmsea.robust",

@@ -1,8 +1,8 @@
 # Reference fits for causalrel.sem, by lavaan (0.6.14 when these fixtures were made).
 #
-# Run from the repository root after `python tests/reference/make_lavaan_data.py`:
-#     Rscript tests/reference/lavaan_clpm.R
-# Writes tests/reference/fixtures/lavaan_<case>_params.csv (parameterEstimates + std.all)
+# Run from the repository root after `python tests/reference/lavaan/make_lavaan_data.py`:
+#     Rscript tests/reference/lavaan/lavaan_clpm.R
+# Writes tests/reference/lavaan/lavaan_<case>_params.csv (parameterEstimates + std.all)
 # and lavaan_<case>_fit.json (fitMeasures, timing, versions).
 #
 # Models are written here independently of the Python code: the RI-CLPM as in the tutorial
@@ -15,7 +15,7 @@
 suppressPackageStartupMessages(library(lavaan))
 library(jsonlite)
 
-fix_dir <- file.path("tests", "reference", "fixtures")
+fix_dir <- file.path("tests", "reference", "lavaan")
 
 read_wide <- function(file, waves, covariates = character(0)) {
   long <- read.csv(file.path(fix_dir, file))

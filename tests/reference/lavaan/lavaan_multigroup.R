@@ -1,8 +1,8 @@
 # Multiple-group reference fits for causalrel.sem, by lavaan (0.6.14 when these were made).
 #
-# Run from the repository root after `python tests/reference/make_lavaan_data.py`:
-#     Rscript tests/reference/lavaan_multigroup.R
-# Writes tests/reference/fixtures/lavaan_mg_<case>_params.csv (parameterEstimates with the
+# Run from the repository root after `python tests/reference/lavaan/make_lavaan_data.py`:
+#     Rscript tests/reference/lavaan/lavaan_multigroup.R
+# Writes tests/reference/lavaan/lavaan_mg_<case>_params.csv (parameterEstimates with the
 # block/group columns, + std.all) and lavaan_mg_<case>_fit.json (fitMeasures, group labels).
 #
 # Data: two treatment arms ("control", "treatment"; a string column `arm`, constant within
@@ -16,7 +16,7 @@
 suppressPackageStartupMessages(library(lavaan))
 library(jsonlite)
 
-fix_dir <- file.path("tests", "reference", "fixtures")
+fix_dir <- file.path("tests", "reference", "lavaan")
 long <- read.csv(file.path(fix_dir, "lavaan_data_multigroup.csv"))
 waves <- 1:5
 ids <- unique(long$client)

@@ -1,10 +1,10 @@
 # Reference for causalrel.bayes.MLM: the same person-mean-centred model and priors in brms.
-# Inputs (from make_bayes_fixtures.py): fixtures/brms_mlm_design_{symptoms,alliance}.csv and
-# fixtures/brms_mlm_priors.json. Output: fixtures/brms_mlm.json with posterior means/SDs of every
+# Inputs (from make_bayes_fixtures.py): tests/reference/brms/brms_mlm_design_{symptoms,alliance}.csv and
+# tests/reference/brms/brms_mlm_priors.json. Output: tests/reference/brms/brms_mlm.json with posterior means/SDs of every
 # parameter (long run: 4 x 5000 draws) and the ESS/second of a 4 x 1000 run (benchmark).
-# Run from the repository root: Rscript tests/reference/brms_mlm.R
+# Run from the repository root: Rscript tests/reference/brms/brms_mlm.R
 suppressPackageStartupMessages({library(brms); library(jsonlite); library(posterior)})
-fx <- "tests/reference/fixtures"
+fx <- "tests/reference/brms"
 pri <- fromJSON(file.path(fx, "brms_mlm_priors.json"))
 out <- list(versions = list(R = R.version.string, brms = as.character(packageVersion("brms")),
                             rstan = as.character(packageVersion("rstan"))))

@@ -1,8 +1,8 @@
 # Reference values from R plm for causalrel.panel (fixed effects and dynamic panel GMM).
 #
-# Run from the repository root:   Rscript tests/reference/plm_reference.R
-# Writes tests/reference/fixtures/plm_data.csv (simulated sessions, with gaps and missing
-# ratings) and tests/reference/fixtures/plm_results.json (estimates, SEs and tests).
+# Run from the repository root:   Rscript tests/reference/plm/plm_reference.R
+# Writes tests/reference/plm/plm_data.csv (simulated sessions, with gaps and missing
+# ratings) and tests/reference/plm/plm_results.json (estimates, SEs and tests).
 # The Python test suite reads only those two files; it never needs R.
 # Versions used: R 4.2.2, plm 2.6-2, jsonlite.
 suppressPackageStartupMessages({
@@ -10,7 +10,7 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
-out_dir <- file.path("tests", "reference", "fixtures")
+out_dir <- file.path("tests", "reference", "plm")
 dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
 
 # ---------------------------------------------------------------------------------------------
