@@ -9,8 +9,8 @@ import pytest
 from causalrel import DataError, DataWarning, load_panel
 from causalrel.bayes import DSEM, MLM, Prior
 from causalrel.bayes.mlm import mlm_design
-from causalrel.design import check_exclusions
 from causalrel.bayes.sampling import available_samplers, sample
+from causalrel.design import check_exclusions
 from causalrel.simulate import simulate
 
 

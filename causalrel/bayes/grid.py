@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import DataError, SessionPanel
+from ..design import centred_time
 from .common import show_clients, warn_clients
 
 __all__ = ["SessionGrid", "TREND_UNIT"]
@@ -103,10 +104,11 @@ class SessionGrid:
         self.valid = in_range[:, 1:].astype(float)
         # time for latent trends: sessions from the middle of each client's range, in units of
         # TREND_UNIT sessions (0 in padding, which is masked anyway)
-        centre = (lengths - 1) / 2.0
-        self.time = np.where(
-            in_range, (np.arange(self.n_slots)[None, :] - centre[:, None]) / TREND_UNIT, 0.0
-        )
+        # (causalrel.design.centred_time over every cell of the grid, by client)
+        ci, si = np.nonzero(in_range)
+        cells = pd.DataFrame({"client": ci, "session": first[ci] + si})
+        self.time = np.zeros(in_range.shape)
+        self.time[ci, si] = centred_time(cells, "client", "session", by="client", unit=TREND_UNIT)
         self.n_transitions = int(self.valid.sum())
 
         self.therapist_idx = None
