@@ -12,7 +12,10 @@ the Nickell bias of the MLM's autoregressions in short series, which the DSEM re
 
 Coverage and bias are reported over all fits and over the fits that passed every diagnostic.
 
-Runs sequentially (each fit uses 2 cores); about 1 minute per replication on 2 cores.
+Runs sequentially (each fit uses 2 cores); about 1 minute per replication on 2 cores. Every
+replication of one design has the same structure, so each model compiles once (the first
+replication) and later ones reuse it (causalrel.bayes.compiled; latent cells are padded to a
+shared size).
 """
 
 from __future__ import annotations
