@@ -36,8 +36,11 @@ dsem      874.3 s (+47.7 s)          12.5 s (+40.4 s)            (in the committ
 ========  =========================  ==========================  ===========================
 
 DSEM 200 x 20, 10% missing, 4 x 1000 (``benchmarks/bench_bayes.py --part reuse``, load 10):
-first fit 1603 s (784 s compiling, 706 s sampling); the second fit's figures are in
-``benchmarks/results/bench_bayes_reuse.json`` when that run finished.
+first fit 1603 s (784 s compiling, 706 s sampling). A second replication whose latent cells
+fell in another padded bucket (784 vs 806 cells) compiled again, in 402 s: PyTensor's numba disk
+cache halves a recompilation; ``benchmarks/results/bench_bayes_reuse.json``. A change of DSEM
+priors reuses the compilation (priors are ``pm.Data``): 88 s against 1336 s for the first fit
+(300 x 7, ``benchmarks/validate_bayes_trends.py``, load 3-8).
 """
 
 from __future__ import annotations
