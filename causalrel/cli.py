@@ -213,8 +213,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         # --covariates names model inputs, not only columns to keep: a family without a
         # covariates option says so (exit 2) instead of silently ignoring them
         opts["covariates"] = list(panel.covariates)
-    if not sys.stderr.isatty() and accepts(args.model, "progressbar"):
-        opts.setdefault("progressbar", False)  # bars in a log file are noise
+    if not sys.stderr.isatty() and accepts(args.model, "progress"):
+        opts.setdefault("progress", False)  # bars in a log file are noise
     res = fit_model(args.model, panel, **opts)
     if args.json:
         _print_json(res.to_dict())

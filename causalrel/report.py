@@ -57,7 +57,7 @@ BAYES_OPTIONS: dict[str, Any] = {"draws": 2000, "tune": 1000, "chains": 4}
 
 #: How ``analyze``'s ``trend`` setting reaches the DSEM (the causal layer reads it too):
 #: "linear" -> random latent trends (``trend=True``), "detrend" -> observed trends removed.
-DSEM_TREND = {"linear": {"trend": True}, "detrend": {"detrend": True}, "none": {}}
+DSEM_TREND = {"linear": {"time": "client"}, "detrend": {"detrend": True}, "none": {}}
 
 #: Per family: what it assumes, and when to distrust it (two plain-language lines).
 FAMILY_NOTES: dict[str, tuple[str, str]] = {
