@@ -51,7 +51,6 @@ def run(kind: str, file: Path, therapist: str, out: Path) -> dict:
             name: (round(m["seconds"], 1) if "seconds" in m else next(iter(m)))
             for name, m in s["models"].items()
         }
-        result["steps"]["causal layer"] = round(s["causal"].get("seconds") or float("nan"), 1)
         result["failed"] = s["failed"]
         result["not_converged"] = s["not_converged"]
     else:

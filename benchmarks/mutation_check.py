@@ -199,21 +199,21 @@ MUTANTS = [
     # -- the causal layer ------------------------------------------------------------------------
     Mutant(
         "causal: placebo verdict flipped",
-        "causalrel/causal.py",
+        "causalrel/causal/refute.py",
         'passed=bool(sig["is_statistically_significant"]),',
         'passed=not bool(sig["is_statistically_significant"]),',
         ("tests/test_checks_fail.py",),
     ),
     Mutant(
         "causal: subset verdict flipped",
-        "causalrel/causal.py",
+        "causalrel/causal/refute.py",
         "passed=flipped <= SUBSET_FLIP_MAX,",
         "passed=flipped >= SUBSET_FLIP_MAX,",
         ("tests/test_checks_fail.py",),
     ),
     Mutant(
         "causal: placebo permutes across clients",
-        "causalrel/causal.py",
+        "causalrel/causal/frame.py",
         "shuffled = np.lexsort((rng.random(len(groups)), groups))",
         "shuffled = rng.permutation(len(groups))",
         ("tests/test_causal.py::test_permute_within_never_crosses_clients",),

@@ -13,7 +13,9 @@ converged; the share converged is in the table). The committed output,
 ``benchmarks/results/validate_time_defaults.{csv,txt}``, is what the families' defaults and their
 notes cite. Families whose ``time`` option is not there yet are fitted with the options that mean
 the same (FE/DPD: ``time_effects`` = common, ``detrend`` = client), so the table also measures
-what those settings do today.
+what those settings do today. The committed run predates fe/dpd's ``time=`` (issue 13): it fitted
+them with ``time_effects`` / ``detrend``; fe/dpd's own ``time`` values are validated by
+``benchmarks/validate_panel_time.py``.
 
 Run: ``python benchmarks/validate_time_defaults.py [--reps 20] [--workers 2]`` (about an hour on
 2 busy cores at 20 replications; ``--quick`` for a 4-replication smoke run).
@@ -30,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 import causalrel
-from causalrel.families import accepts
+from causalrel.families import accepts, family_spec
 
 OUT = Path(__file__).parent / "results"
 XY, YX = "alliance->symptoms", "symptoms->alliance"
@@ -51,9 +53,7 @@ LEGACY = {"common": {"time_effects": True}, "client": {"detrend": True}}
 def settings(family: str) -> dict[str, dict]:
     """``{time value: options}`` for the values the family can fit."""
     if accepts(family, "time"):
-        from causalrel.families import TIME_SUPPORT
-
-        return {t: {"time": t} for t in TIME_SUPPORT.get(family, ("none", "common", "client"))}
+        return {t: {"time": t} for t in family_spec(family).time_support}
     out = {"none": {}}
     for t, opts in LEGACY.items():
         if all(accepts(family, k) for k in opts):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import DataError, SessionPanel, load_panel, parse_na, parse_ranges
-from .families import FAMILIES, FAMILY_HELP
+from .families import FAMILIES
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -464,6 +464,30 @@ def _installed_samplers() -> list[str]:
     return [s for s in ("nutpie", "numpyro") if importlib.util.find_spec(s)] + ["pymc"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """A sub-command parser whose description may be written only when its help is shown
+    (``describe``): ``fit``'s list of families reads every family class, which ``causalrel
+    --help`` and the other commands need not import."""
+
+    def __init__(self, *args: Any, describe: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._describe = describe
+
+    def format_help(self) -> str:
+        if self._describe is not None:
+            self.description, self._describe = self._describe(), None
+        return super().format_help()
+
+
+def _families_help() -> str:
+    """``causalrel fit --help``: one line per registered family, from the family itself."""
+    from .families import family_spec
+
+    return "Fit one model family. Families:\n" + "\n".join(
+        f"  {n:<7} {family_spec(n, strict=False).summary}" for n in FAMILIES
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="causalrel",
@@ -476,7 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument("--version", action="version", version=f"causalrel {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
 
     p = sub.add_parser("validate", help="check a data file and say what is wrong, if anything")
     _data_flags(p)
@@ -505,8 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fit",
         help="fit one model family",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Fit one model family. Families:\n"
-        + "\n".join(f"  {n:<7} {FAMILY_HELP.get(n, '(no description)')}" for n in FAMILIES),
+        describe=_families_help,
     )
     p.add_argument("model", choices=list(FAMILIES), help="model family (see above)")
     _data_flags(p)

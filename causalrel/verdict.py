@@ -64,7 +64,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ALPHA", "Credibility", "credibility", "verdict", "direction_verdict", "sentence"]
+__all__ = [
+    "ALPHA",
+    "Credibility",
+    "credibility",
+    "verdict",
+    "direction_verdict",
+    "sentence",
+    "analysis_verdict",
+]
 
 #: Level of every test the rules use.
 ALPHA = 0.05
@@ -393,3 +401,48 @@ def _clinical(v: Mapping[str, Any], cause: str, outcome: str) -> str:
     if v.get("rci_share") is not None:
         s += f", {v['rci_share']:.0%} of the reliable-change threshold"
     return s + "."
+
+
+# -- from an analysis run ---------------------------------------------------------------------
+def analysis_verdict(
+    results: Mapping[str, Any],
+    time_client: Mapping[str, Any],
+    description: Mapping[str, Any],
+    *,
+    x: str,
+    y: str,
+    rci: Mapping[str, float] | None = None,
+    warnings: list[str] | None = None,
+    bayesian_run: bool = True,
+) -> dict[str, Any]:
+    """``summary.json["verdict"]`` from an ``analyze`` run: every fitted family, the
+    ``time="client"`` refits (as ``name:time=client``), and the context the rules need (the
+    CLPM vs RI-CLPM chi-bar-square test, the test of the slope variances, sessions per
+    client). A test that cannot be run is noted in ``warnings``."""
+    from .data import DataError
+    from .sem.compare import compare_nested, compare_slopes
+
+    notes = warnings if warnings is not None else []
+    every: dict[str, Any] = dict(results)
+    every.update({f"{n}:time=client": r for n, r in time_client.items()})
+    context: dict[str, Any] = {"median_sessions": description["sessions"]["median_per_client"]}
+    clpm, riclpm = every.get("clpm"), every.get("riclpm")
+    if clpm is not None and riclpm is not None and clpm.converged and riclpm.converged:
+        try:
+            context["random_intercepts_p"] = compare_nested(clpm, riclpm).pvalue_chibar
+        except DataError as exc:  # e.g. different clients: the CLPM then cannot be vouched for
+            notes.append(f"verdict: no CLPM vs RI-CLPM test ({exc})")
+    client = time_client.get("riclpm")
+    if riclpm is not None and client is not None and riclpm.converged and client.converged:
+        try:
+            t = compare_slopes(riclpm, client)
+            context["client_slopes_p"] = (
+                t.pvalue_chibar if t.pvalue_chibar is not None else t.pvalue
+            )
+        except DataError as exc:
+            notes.append(f"verdict: no slope-variance test ({exc})")
+    sds = {v: e["sd_within"] for v, e in description["variables"].items()}
+    out = verdict(every, x=x, y=y, context=context, within_sd=sds, rci=rci or None)
+    out["context"] = context
+    out["bayesian_families_run"] = bayesian_run
+    return out

@@ -514,7 +514,7 @@ def test_generated_tables_never_reach_a_bug_report(table, command, tmp_path, cap
 
 def test_ctrl_c_in_analyze_stops_and_leaves_no_report(base, tmp_path, capsys, monkeypatch):
     """Nothing is fitted after the interrupt, and no old report stays behind as if done."""
-    import causalrel.report as report
+    import causalrel.report.run as report
 
     out = tmp_path / "rep"
     out.mkdir()

@@ -78,13 +78,13 @@ def test_draw_graph_needs_no_graphviz(small_sim):
 def test_within_estimate_brackets_truth_and_raw_does_not(fitted, confounded):
     truth = confounded.truth.within
     for key in (XY, YX):
-        e = fitted.effects[key]
+        e = fitted.effects["within"][key]
         assert e.lower <= truth[key] <= e.upper, (key, e, truth[key])
     est = fitted.estimates.set_index(["effect", "data"])
     raw = est.loc[(XY, "raw scores (client traits ignored)")]
     # the stable-trait confounding pushes the raw-score estimate far from the truth
     assert not raw["lower"] <= truth[XY] <= raw["upper"]
-    assert abs(raw["est"] - truth[XY]) > 3 * abs(fitted.effects[XY].est - truth[XY])
+    assert abs(raw["est"] - truth[XY]) > 3 * abs(fitted.effects["within"][XY].est - truth[XY])
 
 
 @pytest.mark.parametrize("trend,suffix", [("none", "individual"), ("detrend", "detrended")])
@@ -101,10 +101,28 @@ def test_matches_plm_within_estimator(trend, suffix):
         assert d.effect.se == pytest.approx(r["se"], rel=0.01)
 
 
+def test_exclusions_are_in_the_vocabulary_and_add_up():
+    """Every row left out has one reason of causalrel.design.EXCLUSIONS, per outcome."""
+    from causalrel.design import check_exclusions
+
+    sim = simulate(150, 7, mcar=0.05, skip=0.1, seed=4)
+    data = sim.data[~((sim.data["client"] <= 3) & (sim.data["session"] > 1))]  # one-session
+    panel = load_panel(data, warn=False)
+    for cause, outcome in (("alliance", "symptoms"), ("symptoms", "alliance")):
+        raw, _, excluded = within_frame(panel, cause, outcome, trend="none")
+        check_exclusions(excluded)
+        rows = sum(v for k, v in excluded.items() if k.startswith("rows."))
+        assert rows + len(raw) == panel.n_rows, excluded
+        assert excluded["clients.too_few_sessions"] == 3
+    res = CausalAnalysis(panel, trend="none").fit(refute=False)
+    check_exclusions(res.excluded)
+    assert any(k.endswith(":symptoms") for k in res.excluded)  # per outcome where they differ
+
+
 def test_within_frame_counts_and_centres(small_sim):
     raw, within, excluded = within_frame(small_sim.panel(), "alliance", "symptoms")
     assert len(raw) == len(within) == 200 * 9  # session 1 has no previous session
-    assert excluded == {"rows_without_previous_session": 200}
+    assert excluded == {"rows.first_session": 200}
     means = within.groupby("client")[["symptoms", "alliance_lag1", "session"]].mean()
     assert np.abs(means.to_numpy()).max() < 1e-10
 
@@ -176,7 +194,7 @@ def test_sensitivity_robustness_values(fitted):
     b = fitted.benchmarks
     for key in (XY, YX):
         rows = b[b["effect"] == key].sort_values("times_as_strong")
-        est = fitted.effects[key].est
+        est = fitted.effects["within"][key].est
         # a stronger confounder moves the bias-adjusted estimate monotonically towards (and
         # past) zero
         shifted = (rows["bias_adjusted_estimate"] - est) * np.sign(est)
@@ -235,7 +253,7 @@ def test_to_dict_json_safe_and_model_results(fitted):
     json.dumps(d, allow_nan=False)
     assert {"effects", "estimates", "identification", "refutations", "sensitivity"} <= set(d)
     assert len(d["refutations"]) == 6
-    mr = fitted.as_model_results().to_dict()
+    mr = d  # CausalResults is a ModelResults: the contract and the causal tables in one dict
     assert mr["model"] == "dowhy" and set(mr["effects"]["within"]) == {XY, YX}
 
 
@@ -244,3 +262,26 @@ def test_fast_settings_and_plots(small_sim):
     assert res.refutations["n_simulations"].tolist() == [30, 20, 20, 30, 20, 20]
     fig = res.plot_sensitivity()
     assert len(fig.axes) >= 2
+
+
+def test_results_follow_the_vocabulary(fitted, small_sim):
+    """A ModelResults: lavaan's params columns, .engine = DoWhy's estimates, level=."""
+    from dowhy.causal_estimator import CausalEstimate
+
+    from causalrel import ModelResults
+    from causalrel.results import PARAM_COLUMNS
+
+    assert isinstance(fitted, ModelResults) and fitted.model == "dowhy" and fitted.converged
+    assert list(fitted.params.columns[: len(PARAM_COLUMNS)]) == PARAM_COLUMNS
+    row = fitted.params.iloc[0]
+    assert (row["lhs"], row["op"], row["rhs"]) == ("symptoms", "~", "alliance_lag1")
+    assert row["est"] == fitted.effects["within"][XY].est
+    assert row["ci.lower"] == fitted.effects["within"][XY].lower
+    assert set(fitted.engine) == {XY, YX}
+    assert all(isinstance(e, CausalEstimate) for e in fitted.engine.values())
+    assert fitted.engine[XY].value == pytest.approx(fitted.effects["within"][XY].est)
+    wide = CausalAnalysis(small_sim.panel()).fit(refute=False, level=0.99).effects["within"][XY]
+    narrow = CausalAnalysis(small_sim.panel()).fit(refute=False).effects["within"][XY]
+    assert wide.est == narrow.est and wide.upper - wide.lower > narrow.upper - narrow.lower
+    with pytest.warns(DeprecationWarning, match="is a ModelResults"):
+        assert fitted.as_model_results() is fitted

@@ -61,7 +61,7 @@ def _one_client_carries_it():
 def test_subset_refuter_fails_when_one_client_carries_the_effect():
     panel = _one_client_carries_it()
     res = CausalAnalysis(panel).fit(n_placebo=2, n_random_common_cause=2, n_subsets=60, seed=4)
-    assert res.effects[XY].est > 0
+    assert res.effects["within"][XY].est > 0
     row = _refutation(res, XY, SUBSET)
     assert not bool(row["passed"])
     assert row["p_value"] > SUBSET_FLIP_MAX  # share of subsets with the other sign

@@ -9,16 +9,11 @@ import pandas as pd
 import pytest
 
 from causalrel import DataError, ModelResults
+from causalrel.bayes import DSEM
 from causalrel.cli import main
-from causalrel.families import FAMILIES
-from causalrel.report import (
-    BAYES_OPTIONS,
-    FAMILY_NOTES,
-    FIGURES,
-    _family_options,
-    analyze,
-    effects_table,
-)
+from causalrel.families import FAMILIES, family_spec
+from causalrel.report import FIGURES, analyze, effects_table
+from causalrel.report.run import _family_options
 from causalrel.results import Effect
 from causalrel.simulate import simulate
 
@@ -62,9 +57,9 @@ def test_files_exist_and_hold_every_family(report):
             assert m["model"] == name and m["diagnostics"]["converged"] is True
     md = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
-    for name in [*FAMILIES, "dowhy"]:
+    for name in FAMILIES:
         assert f"| {name} |" in md, name
-        assert FAMILY_NOTES[name][0][:40] in md
+        assert family_spec(name).assumes[:40] in md
     # self-contained: every figure embedded, nothing linked
     assert html.count('src="data:image/png;base64,') == len(FIGURES)
     assert '.png"' not in html.replace('src="data:image/png', "")
@@ -102,7 +97,7 @@ def test_clpm_bias_shows_and_unbiased_families_bracket_the_truth(report, confoun
         for key in (XY, YX):
             e = within[name][key]
             assert e["lower"] <= truth[key] <= e["upper"], (name, key, e, truth[key])
-    dowhy = summary["causal"]["effects"][XY]
+    dowhy = summary["models"]["dowhy"]["effects"]["within"][XY]
     assert dowhy["lower"] <= truth[XY] <= dowhy["upper"]
 
 
@@ -121,18 +116,19 @@ def test_effects_table_reads_the_report_back(report, confounded):
         "truth",
     ]
     fitted = [n for n, m in summary["models"].items() if "effects" in m]
-    assert list(dict.fromkeys(table["family"])) == [*fitted, "dowhy"]  # skipped: no rows
+    assert list(dict.fromkeys(table["family"])) == fitted  # skipped: no rows; dowhy last
+    assert fitted[-1] == "dowhy"
     assert "mlm" not in set(table["family"]) and table.notna().all().all()
     clpm = table[(table.family == "clpm") & (table.effect == XY)].iloc[0]
     assert clpm["est"] == summary["models"]["clpm"]["effects"]["within"][XY]["est"]
     dowhy = table[(table.family == "dowhy") & (table.effect == XY)].iloc[0]
-    assert dowhy["lower"] == summary["causal"]["effects"][XY]["lower"]
+    assert dowhy["lower"] == summary["models"]["dowhy"]["effects"]["within"][XY]["lower"]
     assert (table["truth"] == table["effect"].map(truth)).all()
     pd.testing.assert_frame_equal(effects_table(summary), effects_table(out / "summary.json"))
     assert "truth" not in effects_table(summary)
     cross = effects_table(summary, effects=[YX, XY])
-    assert list(cross["effect"]) == [YX, XY] * (len(fitted) + 1)
-    assert list(dict.fromkeys(cross["family"])) == [*fitted, "dowhy"]
+    assert list(cross["effect"]) == [YX, XY] * len(fitted)
+    assert list(dict.fromkeys(cross["family"])) == fitted
 
 
 @pytest.mark.slow
@@ -236,7 +232,8 @@ def test_bad_arguments(tmp_path, small_sim):
 
 def test_sampler_options_defaults_and_user_override(small_sim, tmp_path):
     opts = _family_options("dsem", 5, {})
-    assert {k: opts[k] for k in BAYES_OPTIONS} == BAYES_OPTIONS and opts["seed"] == 5
+    defaults = DSEM.analyze_options
+    assert {k: opts[k] for k in defaults} == defaults and opts["seed"] == 5
     assert _family_options("dsem", 5, {"draws": 50})["draws"] == 50
     assert "draws" not in _family_options("fe", 5, {})  # only options a family accepts
     # analyze's trend setting reaches the DSEM (latent trends by default), and only the DSEM

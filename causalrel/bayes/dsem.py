@@ -133,7 +133,26 @@ class DSEM(BayesModel):
     >>> res.within  # doctest: +SKIP
     """
 
+    # -- what the family is (read by causalrel.families; see CONTRIBUTING.md) --
     name = "dsem"
+    summary = "Bayesian dynamic SEM: latent means, random lags per client (PyMC)"
+    assumes = (
+        "Assumes a multilevel VAR(1) around latent client means (with each client's own linear "
+        "trend unless trend='none'), random lagged effects and stationary deviations; missing "
+        "sessions are imputed inside the model."
+    )
+    distrust_when = (
+        "Distrust it when the sampler diagnostics fail, when priors dominate (few clients), or "
+        "when change over treatment is far from linear."
+    )
+    samples = True
+    time_support = ("none", "common", "client")
+    #: analyze's sampler settings (as MLM's; benchmarks/results/).
+    analyze_options = {"draws": 2000, "tune": 1000, "chains": 4}
+    #: How analyze's ``trend`` reaches it: "linear" -> random latent trends, "detrend" ->
+    #: observed trends removed first.
+    trend_options = {"linear": {"time": "client"}, "detrend": {"detrend": True}, "none": {}}
+
     #: LOO off by default: with a random effect per client and latent cells many Pareto k exceed
     #: 0.7 (measured: ~600 of 3800 transitions on a 200 x 20 panel), so PSIS-LOO is unreliable
     #: here; ``fit(loo=True)`` computes it pointwise over session transitions, conditional on each

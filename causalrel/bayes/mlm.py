@@ -138,7 +138,22 @@ class MLM(BayesModel):
     >>> res.within  # doctest: +SKIP
     """
 
+    # -- what the family is (read by causalrel.families; see CONTRIBUTING.md) --
     name = "mlm"
+    summary = "Bayesian multilevel model of person-mean-centred lags (PyMC)"
+    assumes = (
+        "Assumes a Bayesian multilevel regression on person-mean-centred predictors with random "
+        "intercepts and slopes; the observed client mean stands in for the true one."
+    )
+    distrust_when = (
+        "Distrust it in short series (centring on observed means carries Nickell-type bias) and "
+        "whenever R-hat > 1.01, divergences or a small effective sample size are reported."
+    )
+    samples = True
+    time_support = ("none", "common", "client")
+    #: analyze's sampler settings: at 1000 draws the random-effect SDs of the shipped data fell
+    #: short of the diagnostics (bulk ESS ~320 < 400, R-hat 1.012: benchmarks/results/).
+    analyze_options = {"draws": 2000, "tune": 1000, "chains": 4}
 
     def __init__(
         self,

@@ -292,7 +292,18 @@ class DynamicPanel:
     ['alliance->alliance', 'alliance->symptoms']
     """
 
+    # -- what the family is (read by causalrel.families; see CONTRIBUTING.md) --
     name = "dpd"
+    summary = "dynamic-panel GMM (Arellano-Bond), as R's plm::pgmm"
+    assumes = (
+        "Assumes Arellano-Bond differencing removes the stable traits and that earlier sessions' "
+        "scores are valid instruments (no second-order serial correlation)."
+    )
+    distrust_when = (
+        "Distrust it when the AR(2) or Hansen/Sargan test rejects, or when wide intervals show "
+        "weak instruments (many instruments, few clients)."
+    )
+    samples = False
     time_support = ("none", "common", "client")
 
     def __init__(

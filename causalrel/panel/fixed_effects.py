@@ -78,7 +78,18 @@ class FixedEffects:
     True
     """
 
+    # -- what the family is (read by causalrel.families; see CONTRIBUTING.md) --
     name = "fe"
+    summary = "fixed-effects regression on lagged values (within-client; short-panel bias)"
+    assumes = (
+        "Assumes that removing each client's mean (fixed effects) removes all confounding, and "
+        "that last session's scores are the only lagged influences."
+    )
+    distrust_when = (
+        "Distrust it in short series: with a lagged outcome it is biased by order 1/T (Nickell "
+        "1981); shared trends also bias it unless removed."
+    )
+    samples = False
     time_support = ("none", "common", "client")
 
     def __init__(

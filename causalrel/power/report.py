@@ -8,7 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..report import _Doc, _plt, _save
+from ..report.document import Document as _Doc
+from ..report.figures import _plt
+from ..report.figures import save as _save
 from ..results import _jsonable
 from .summary import clients_needed
 

@@ -716,7 +716,21 @@ class RICLPM(_MeansSEM):
     ``linear_means``) means (``Sx ~1``) are rows of ``params``.
     """
 
+    # -- what the family is (read by causalrel.families; see CONTRIBUTING.md) --
     name = "riclpm"
+    summary = "random-intercept CLPM (SEM): lagged effects within clients, stable traits apart"
+    assumes = (
+        "Assumes stable client levels (random intercepts) plus within-client cross-lagged "
+        "effects that are linear and the same for every client; sessions are the waves."
+    )
+    distrust_when = (
+        "Distrust it with strong trends, few clients for many waves, effects that differ a lot "
+        "between clients, or convergence / Heywood warnings."
+    )
+    samples = False
+    time_support = ("none", "common", "client")
+    trend_check = True  # analyze refits it with time="client" (the LCM-SR)
+
     min_waves = 3
     prefix = "w"
     between = ("RIx", "RIy")
@@ -811,7 +825,21 @@ class CLPM(_MeansSEM):
     association when clients differ in stable levels (Hamaker et al. 2015; Lucas 2023).
     """
 
+    # -- what the family is (read by causalrel.families; see CONTRIBUTING.md) --
     name = "clpm"
+    summary = "cross-lagged panel model (SEM); mixes between- and within-client differences"
+    assumes = (
+        "Assumes every client shares one stable level: the lagged paths mix differences between "
+        "clients with changes within a client (one SEM over the sessions as waves)."
+    )
+    distrust_when = (
+        "Distrust it whenever clients differ in their stable levels (a between-client share "
+        "well above zero): the cross-lags are then biased by stable traits (Hamaker et al. 2015)."
+    )
+    samples = False
+    time_support = ("none", "common")
+    trend_check = False
+
     min_waves = 2
     # time="client" is refused by check_time: latent slopes in a model without random
     # intercepts are not the LCM-SR (use the RI-CLPM).
@@ -859,7 +887,21 @@ class DPML(_PanelSEM):
         fixed effects and the first wave (the random-trend dynamic model). Needs 4 waves.
     """
 
+    # -- what the family is (read by causalrel.families; see CONTRIBUTING.md) --
     name = "dpml"
+    summary = "dynamic panel model by ML (SEM): lagged outcome with client effects (Allison)"
+    assumes = (
+        "Assumes client fixed effects that may correlate with everything, lagged effects, and "
+        "sequential exogeneity, estimated by maximum likelihood (Allison et al. 2017)."
+    )
+    distrust_when = (
+        "Distrust it with very short series, clearly non-normal scores, or when the fit does not "
+        "converge; like all panel models it assumes no time-varying confounder."
+    )
+    samples = False
+    time_support = ("none", "common", "client")
+    trend_check = True  # analyze refits it with time="client" (client trend factors)
+
     min_waves = 3
     between = ("FEx", "FEy")
     slopes = ("TRx", "TRy")
