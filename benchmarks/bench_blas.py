@@ -62,7 +62,7 @@ with warnings.catch_warnings(record=True) as caught:
     panel = cr.load_panel(sys.argv[2], therapist="therapist", warn=False)
     m = MLM(panel)
     model = m.build()
-    idata, info = sample(model, draws=int(sys.argv[3]), tune=int(sys.argv[3]), chains=4, seed=1, progressbar=False)
+    idata, info = sample(model, draws=int(sys.argv[3]), tune=int(sys.argv[3]), chains=4, seed=1, progress=False)
     if mode == "numba":  # functions compiled from here on (PPC, log-likelihood) use NUMBA
         import pytensor
         pytensor.config.mode = "NUMBA"

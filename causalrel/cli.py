@@ -213,11 +213,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         # --covariates names model inputs, not only columns to keep: a family without a
         # covariates option says so (exit 2) instead of silently ignoring them
         opts["covariates"] = list(panel.covariates)
-    if not sys.stderr.isatty():  # bars in a log file are noise
-        # ``progress`` is the one name; ``progressbar`` where a family has not switched yet
-        opt = next((o for o in ("progress", "progressbar") if accepts(args.model, o)), None)
-        if opt is not None:
-            opts.setdefault(opt, False)
+    if not sys.stderr.isatty() and accepts(args.model, "progress"):
+        opts.setdefault("progress", False)  # bars in a log file are noise
     res = fit_model(args.model, panel, **opts)
     if args.json:
         _print_json(res.to_dict())

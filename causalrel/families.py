@@ -37,6 +37,8 @@ riclpm    one mean per variable       wave-specific means (default)    LCM-SR: +
 dpml      one intercept from wave 2   wave-specific intercepts         + client trend factors
 fe        client effects (default)    + session fixed effects          + client linear trends
 dpd       differences only            + session effects (default)      GMM on differences
+mlm       no session term (default)   fixed effect of session          + its random slope
+dsem      stationary means (default)  fixed trend of the latent means  + random latent trends
 ========  ==========================  ===============================  =======================
 
 fe and dpd with ``time="client"`` are the random-trend model (Wooldridge 2010 sec. 11.7):

@@ -534,7 +534,7 @@ def test_ctrl_c_in_analyze_stops_and_leaves_no_report(base, tmp_path, capsys, mo
 
 
 def test_fit_shows_no_sampler_bars_in_a_log(base, tmp_path, capsys, monkeypatch):
-    """stderr is not a terminal here: Bayesian fits get progressbar=False, others nothing."""
+    """stderr is not a terminal here: Bayesian fits get progress=False, others nothing."""
     import causalrel.families as families
 
     seen = {}
@@ -548,7 +548,7 @@ def test_fit_shows_no_sampler_bars_in_a_log(base, tmp_path, capsys, monkeypatch)
     for name in ("mlm", "fe"):
         got, _, err = cli(capsys, "fit", name, f)
         assert got == 2 and "stop here" in err
-    assert seen == {"mlm": {"progressbar": False}, "fe": {}}
+    assert seen == {"mlm": {"progress": False}, "fe": {}}
 
 
 @pytest.mark.parametrize("model", ["clpm", "riclpm", "dpml"])

@@ -10,6 +10,7 @@ from causalrel import DataError, DataWarning, load_panel
 from causalrel.bayes import DSEM, MLM, Prior
 from causalrel.bayes.mlm import mlm_design
 from causalrel.bayes.sampling import available_samplers, sample
+from causalrel.design import check_exclusions
 from causalrel.simulate import simulate
 
 
@@ -71,7 +72,8 @@ def test_dsem_names_clients_with_too_few_sessions_and_whole_missing_variable(sim
     text = " ".join(str(w.message) for w in rec)
     assert "fewer than two rated sessions" in text and "client(s) 3." in text
     assert "'alliance' is missing in every session" in text and "client(s) 5." in text
-    assert model.grid.excluded == {"clients_with_fewer_than_2_rated_sessions": 1}
+    assert model.grid.excluded == {"clients.too_few_sessions": 1}
+    check_exclusions(model.grid.excluded)
     assert 3 not in set(model.grid.clients) and 5 in set(model.grid.clients)
 
 
@@ -85,7 +87,9 @@ def test_mlm_names_clients_without_values_or_lags(sim):
     text = " ".join(str(w.message) for w in rec)
     assert "'symptoms' is missing in every session" in text and "client(s) 6." in text
     assert "no two consecutive sessions" in text and "4" in text
-    assert model.excluded["clients_without_a_lag"] >= 1
+    assert model.excluded["clients.too_few_sessions"] == 1  # client 4: one session
+    check_exclusions(model.excluded)  # the contract's vocabulary (causalrel.design)
+    assert model.excluded["rows.first_session"] == data["client"].nunique()
 
 
 def test_too_few_clients_for_random_effects_is_an_error_naming_them():
@@ -160,7 +164,8 @@ def test_detrend_and_therapist_options_change_the_model():
     plain = MLM(panel, therapist=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        flat = MLM(panel, detrend=True)
+        with pytest.warns(DeprecationWarning, match="use time='client'"):
+            flat = MLM(panel, detrend=True)
     assert "trend was removed" in " ".join(flat.notes)
     # detrending removes the shared drift: the within deviations no longer trend with session
     for m, expect_trend in ((plain, True), (flat, False)):
@@ -219,3 +224,33 @@ def test_sd_corr_cholesky_prior_is_lkj_and_matches_lkjcholeskycov():
     ref = prior.prior["c_corr"].values.reshape(-1, n, n)[:, low[0], low[1]]
     assert stats.ks_2samp(thin.ravel(), ref.ravel()).pvalue > 0.001
     assert abs(r.var() - ref.var()) < 0.006
+
+
+def test_unsupported_sds_are_those_piled_at_zero():
+    from causalrel.bayes.base import unsupported_sds
+    from causalrel.bayes.common import PARAM_COLUMNS
+
+    rows = [
+        dict(lhs="a", op="sd", rhs="client", term="sd(a)", **{"ci.lower": 0.002, "ci.upper": 0.1}),
+        dict(lhs="b", op="sd", rhs="client", term="sd(b)", **{"ci.lower": 0.05, "ci.upper": 0.2}),
+        dict(lhs="c", op="sd", rhs="innovation", term="sigma(c)", **{"ci.lower": 0, "ci.upper": 1}),
+    ]
+    params = pd.DataFrame(rows).reindex(columns=PARAM_COLUMNS)
+    assert unsupported_sds(params, "client") == ["sd(a)"]
+    assert unsupported_sds(pd.DataFrame(), "client") == []
+
+
+def test_time_vocabulary_and_deprecated_spellings(sim):
+    panel = sim.panel()
+    assert DSEM(panel).time == "none" and MLM(panel).time == "none"
+    with pytest.warns(DeprecationWarning, match="use time='client'"):
+        assert DSEM(panel, trend=True).time == "client"
+    with pytest.raises(DataError, match="time must be one of"):
+        MLM(panel, time="linear")
+    m = MLM(panel, time="client")
+    assert m._preds("symptoms")[-1] == "session"
+    assert m.priors["symptoms:sd"].params["sigma"].shape == (3,)
+    assert MLM(panel, time="common").priors["symptoms:sd"].params["sigma"].shape == (2,)
+    assert {"gamma_trend"} <= {v.name for v in DSEM(panel, time="common").build().free_RVs}
+    with pytest.raises(DataError, match="level must lie strictly between"):
+        MLM(panel).fit(level=95)

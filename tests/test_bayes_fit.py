@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # every test here samples (or uses a sampled fixt
 
 FIX = {t: Path(__file__).parent / "reference" / t for t in ("brms", "lme4")}
 # the sampler is pinned: the same seed gives the same draws only within one backend (and version)
-FAST = dict(chains=4, progressbar=False, cores=2, sampler="nutpie")
+FAST = dict(chains=4, progress=False, cores=2, sampler="nutpie")
 #: how many Monte Carlo standard errors two posterior means may differ by
 MC_Z = 4.0
 
@@ -197,7 +197,7 @@ def test_dsem_with_therapists_and_covariates():
     assert "sd_therapist(mean(alliance))" in params.index
     # severity was not in the generating model: its between-level coefficient covers 0
     row = params.loc["mean(symptoms) ~ severity"]
-    assert row["lower"] < 0 < row["upper"]
+    assert row["ci.lower"] < 0 < row["ci.upper"]
 
 
 def test_dsem_latent_trends_recover_lags_that_detrending_biases():
@@ -207,7 +207,7 @@ def test_dsem_latent_trends_recover_lags_that_detrending_biases():
         trend_sd=(0.03, 0.04), mcar=0.05, seed=31,
     )  # fmt: skip
     panel = sim.panel()
-    res = DSEM(panel, trend=True, random_lags=False).fit(draws=1000, tune=1000, seed=3, **FAST)
+    res = DSEM(panel, time="client", random_lags=False).fit(draws=1000, tune=1000, seed=3, **FAST)
     _converged(res)
     truth = sim.truth.within
     for key, true in truth.items():
@@ -217,18 +217,23 @@ def test_dsem_latent_trends_recover_lags_that_detrending_biases():
     slopes = sim.truth.clients[["trend_alliance", "trend_symptoms"]]  # each client's true slope
     for v in ("alliance", "symptoms"):
         row = params.loc[f"trend({v})"]
-        assert row["lower"] < slopes[f"trend_{v}"].mean() < row["upper"], (v, row)
+        assert row["ci.lower"] < slopes[f"trend_{v}"].mean() < row["ci.upper"], (v, row)
         sd = params.loc[f"sd(trend({v}))"]
-        assert sd["lower"] < slopes[f"trend_{v}"].std() < sd["upper"], (v, sd)
+        assert sd["ci.lower"] < slopes[f"trend_{v}"].std() < sd["ci.upper"], (v, sd)
     assert set(res.clients["effect"]) >= {"trend(alliance)", "trend(symptoms)"}
     # removing each client's observed trend first biases the autoregressions down
-    flat = DSEM(panel, detrend=True, random_lags=False).fit(draws=1000, tune=1000, seed=3, **FAST)
+    with pytest.warns(DeprecationWarning, match="detrend=True is deprecated"):
+        flat_model = DSEM(panel, detrend=True, random_lags=False)
+    flat = flat_model.fit(draws=1000, tune=1000, seed=3, **FAST)
     _converged(flat)
     for key in ("alliance->alliance", "symptoms->symptoms"):
         d, t = flat.effects["within"][key], res.effects["within"][key]
         assert d.upper < truth[key] and abs(t.est - truth[key]) < abs(d.est - truth[key])
-    with pytest.raises(Exception, match="choose one of trend=True"):
-        DSEM(panel, trend=True, detrend=True)
+    with (
+        pytest.raises(Exception, match="choose one of time='client'"),
+        pytest.warns(DeprecationWarning),
+    ):
+        DSEM(panel, time="client", detrend=True)
 
 
 @pytest.fixture(scope="module")
@@ -271,4 +276,4 @@ def test_mlm_therapist_level_agrees_with_lme4_and_brms_and_recovers_its_sd(thera
         assert abs(sd_t["est"] - reml) < 2 * sd_t["se"], (out, sd_t["est"], reml)
         b = post.loc["sd_therapist__Intercept"]
         assert abs(sd_t["est"] - b["mean"]) < 0.2 * b["sd"], (out, sd_t["est"], b["mean"])
-        assert sd_t["lower"] < true_sd[out] < sd_t["upper"], (out, sd_t, true_sd[out])
+        assert sd_t["ci.lower"] < true_sd[out] < sd_t["ci.upper"], (out, sd_t, true_sd[out])

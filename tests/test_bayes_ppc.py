@@ -20,7 +20,7 @@ from causalrel.families import _keyword_names
 from causalrel.simulate import simulate
 
 # the sampler is pinned: the same seed gives the same draws only within one backend (and version)
-FAST = dict(chains=2, cores=2, progressbar=False, sampler="nutpie")
+FAST = dict(chains=2, cores=2, progress=False, sampler="nutpie")
 SD_LOG_SD = 0.4
 
 
@@ -127,8 +127,13 @@ def test_ppc_option_routes_through_fit_model():
 
 @pytest.mark.parametrize(
     "options",
-    [dict(random_innovations=True), dict(random_lags=False), dict(trend=True)],
-    ids=["random_innovations", "fixed_lags", "trend"],
+    [
+        dict(random_innovations=True),
+        dict(random_lags=False),
+        dict(time="client"),
+        dict(time="common"),
+    ],
+    ids=["random_innovations", "fixed_lags", "time_client", "time_common"],
 )
 @pytest.mark.slow
 def test_dsem_one_step_moments_match_the_model(options):
@@ -149,7 +154,7 @@ def test_dsem_one_step_moments_match_the_model(options):
     names = ["client_mean", "rho", "missing"]
     names += ["client_lag"] if model.random_lags else ["gamma_lag"]
     names += ["client_sigma"] if model.random_innovations else ["sigma"]
-    names += ["client_trend"] if options.get("trend") else []
+    names += {"client": ["client_trend"], "common": ["gamma_trend"]}.get(options.get("time"), [])
     pot = next(p for p in pm_model.potentials if p.name == "transitions")
     outs = [pm_model[n] for n in names] + [pot]
     fn = pm_model.compile_fn(
@@ -203,7 +208,7 @@ def test_dsem_recovers_random_innovation_sds(hetero, dsem_fit):
         # the average log SD (raw units) and its between-client SD
         row = params.loc[f"log_sigma({v})"]
         true = np.log(truth.params["innovation_sd"][j])
-        assert row["lower"] < true < row["upper"], (v, row, true)
+        assert row["ci.lower"] < true < row["ci.upper"], (v, row, true)
         assert abs(row["est"] - true) < 3 * row["se"]
         key = f"sd(log_sigma({v}))"
         e = res.effects["between"][key]

@@ -237,13 +237,13 @@ def test_sampler_options_defaults_and_user_override(small_sim, tmp_path):
     assert _family_options("dsem", 5, {"draws": 50})["draws"] == 50
     assert "draws" not in _family_options("fe", 5, {})  # only options a family accepts
     # analyze's trend setting reaches the DSEM (latent trends by default), and only the DSEM
-    assert opts["trend"] is True and "detrend" not in opts
+    assert opts["time"] == "client" and "detrend" not in opts
     assert _family_options("dsem", 5, {}, trend="detrend")["detrend"] is True
-    assert "trend" not in _family_options("dsem", 5, {}, trend="none")
-    assert "trend" not in _family_options("mlm", 5, {}) and "detrend" not in _family_options(
+    assert "time" not in _family_options("dsem", 5, {}, trend="none")
+    assert "time" not in _family_options("mlm", 5, {}) and "detrend" not in _family_options(
         "mlm", 5, {}, trend="detrend"
     )
-    assert _family_options("dsem", 5, {"trend": False})["trend"] is False  # the user wins
+    assert _family_options("dsem", 5, {"time": "none"})["time"] == "none"  # the user wins
     with pytest.raises(DataError, match="trend must be one of"):
         analyze(small_sim.panel(), out=tmp_path / "t", trend="cubic", progress=False)
 

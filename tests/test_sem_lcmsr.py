@@ -228,7 +228,7 @@ def test_time_none_is_invariant_means():
 def test_time_errors_name_the_families_that_can(panels):
     p = panels["complete"]
     with pytest.raises(
-        DataError, match="Families that can fit time='client': riclpm, dpml, fe, dpd"
+        DataError, match="Families that can fit time='client': riclpm, dpml, fe, dpd, mlm, dsem"
     ):
         CLPM(p, time="client")
     with pytest.raises(DataError, match="'clpm' supports time = 'none', 'common'"):
@@ -236,7 +236,7 @@ def test_time_errors_name_the_families_that_can(panels):
     with pytest.raises(DataError, match="time must be one of"):
         RICLPM(p, time="clients")
     with pytest.raises(DataError, match="has no time option yet.*riclpm"):
-        check_time("mlm", "client")  # fe and dpd have time= since issue 13
+        check_time("other", "client")  # every registered family has a time option now
     with pytest.raises(DataError, match="Families that can"):
         fit_model("clpm", p, time="client")
     with pytest.raises(DataError, match="linear_means=True .* needs time='client'"):
@@ -247,7 +247,7 @@ def test_time_errors_name_the_families_that_can(panels):
         RICLPM(p, waves=[1, 2, 3], time="client")
     with pytest.raises(DataError, match="needs at least 4 waves"):
         DPML(p, waves=[1, 2, 3], time="client")
-    assert time_families("client") == ["riclpm", "dpml", "fe", "dpd"]
+    assert time_families("client") == ["riclpm", "dpml", "fe", "dpd", "mlm", "dsem"]
 
 
 def test_slope_test_refuses_non_nested_fits(panels):
@@ -273,8 +273,8 @@ def test_cli_fit_riclpm_time_client(capsys):
     ref = reference("missing_constrained")[1]["fit"]
     assert d["fit"]["chisq"] == pytest.approx(ref["chisq"], abs=0.01)
     assert "slope(alliance)~slope(symptoms)" in d["effects"]["between"]
-    for model in ("clpm", "mlm", "dsem"):  # fe and dpd have time= since issue 13
+    for model in ("clpm",):
         assert main(["fit", model, f, "--time", "client"]) == 2, model
         err = capsys.readouterr().err
-        assert "Families that can fit time='client': riclpm, dpml, fe, dpd" in err
+        assert "Families that can fit time='client': riclpm, dpml, fe, dpd, mlm, dsem" in err
         assert "Traceback" not in err

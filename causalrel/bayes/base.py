@@ -13,6 +13,7 @@ options (which ``causalrel.fit_model`` and the CLI route by name) are the same f
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,27 @@ from .diagnostics import diagnose, what_to_try
 from .results import BayesResults
 from .sampling import sample
 
+#: The ``time`` values of the Bayesian families (issue 13's vocabulary): ``"none"`` no change
+#: over sessions; ``"common"`` change shared by all clients (MLM: a fixed effect of session;
+#: DSEM: a fixed linear trend of the latent means); ``"client"`` each client's own linear
+#: trajectory besides the shared one (MLM: the session effect's random slope; DSEM: random
+#: latent trends).
+TIMES = ("none", "common", "client")
+
+
+#: A random-effect SD whose interval's lower bound is below this share of its upper bound has a
+#: posterior piled at zero (a half-normal-like shape; a supported SD's interval sits away from 0).
+SUPPORT_RATIO = 0.1
+
+
+def unsupported_sds(params: Any, client: str) -> list[str]:
+    """Terms of between-client SDs whose posterior piles at zero (see :data:`SUPPORT_RATIO`)."""
+    if not len(params) or "op" not in params:
+        return []
+    sds = params[(params["op"] == "sd") & (params["rhs"] == client)]
+    weak = sds[sds["ci.lower"] < SUPPORT_RATIO * sds["ci.upper"]]
+    return [str(t) for t in weak["term"]]
+
 
 class BayesModel:
     """Base of :class:`~causalrel.bayes.MLM` and :class:`~causalrel.bayes.DSEM`."""
@@ -31,9 +53,22 @@ class BayesModel:
     name: str = "bayes"
     #: whether ``fit`` computes PSIS-LOO/WAIC unless told otherwise
     loo_default: bool = True
+    #: interval level of the summaries (set by ``fit(level=...)``)
+    level: float = 0.95
 
     def _setup(self, panel: SessionPanel, *, therapist: bool | None, detrend: bool) -> None:
-        """Shared constructor steps: resolve the therapist level, detrend, start the notes."""
+        """Shared constructor steps: resolve the therapist level, detrend, start the notes.
+
+        ``detrend`` is deprecated (one release): ``time="client"`` models each client's trend
+        with the other effects instead of removing the observed one first.
+        """
+        if detrend:
+            warnings.warn(
+                f"{self.name}: detrend=True is deprecated; use time='client' (each client's "
+                "own linear trend, estimated with the lagged effects).",
+                DeprecationWarning,
+                stacklevel=3,
+            )
         if therapist is None:
             therapist = panel.therapist is not None
         if therapist and panel.therapist is None:
@@ -69,7 +104,8 @@ class BayesModel:
         """The diagnostics block (:func:`~causalrel.bayes.diagnostics.diagnose`) and timings."""
         out = diagnose(idata, self._diagnosed())
         out["sampler"] = info["sampler"]
-        out.update({k: info[k] for k in ("compile_seconds", "sample_seconds") if k in info})
+        keys = ("compile_seconds", "sample_seconds", "reused_compilation")
+        out.update({k: info[k] for k in keys if k in info})
         return out
 
     def _loo(self, idata: Any) -> dict[str, Any]:
@@ -90,6 +126,30 @@ class BayesModel:
         """One-step-ahead replicates of the outcomes for the draws in ``posterior``."""
         raise NotImplementedError  # pragma: no cover
 
+    @staticmethod
+    def _time(time: str | None, trend: bool | None, name: str) -> str:
+        """Resolve ``time`` (``"none" | "common" | "client"``) and the deprecated ``trend``."""
+        if trend is not None:
+            warnings.warn(
+                f"{name}: trend= is deprecated; use time='client' (trend=True) or "
+                "time='none' (trend=False).",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            if time is not None and time != ("client" if trend else "none"):
+                raise DataError(f"{name}: give time= or the deprecated trend=, not both.")
+            time = "client" if trend else "none"
+        time = "none" if time is None else time
+        if time not in TIMES:
+            raise DataError(
+                f"{name}: time must be one of {', '.join(repr(t) for t in TIMES)}; got {time!r}."
+            )
+        return time
+
+    def _structure(self) -> Any:
+        """Structure key of the compiled model (:mod:`~causalrel.bayes.compiled`); None: no reuse."""
+        return None
+
     def fit(
         self,
         *,
@@ -99,10 +159,13 @@ class BayesModel:
         seed: int | None = None,
         sampler: str | None = None,
         target_accept: float = 0.9,
-        progressbar: bool = True,
+        progress: bool = True,
         cores: int | None = None,
         loo: bool | None = None,
         ppc: bool = True,
+        level: float = 0.95,
+        retry: bool = True,
+        **deprecated: Any,
     ) -> BayesResults:
         """Sample the posterior and summarise it per the results contract.
 
@@ -119,8 +182,10 @@ class BayesModel:
             NUTS backend; default the fastest installed.
         target_accept : float
             Step-size adaptation target; raise to 0.95-0.99 after divergences.
-        progressbar : bool
-            Show the sampler's progress.
+        progress : bool
+            Show progress: "compiling (first time for this shape)" or "reusing compiled model"
+            (nutpie compiles a model once per structure and process,
+            :mod:`causalrel.bayes.compiled`), then the sampler's bar.
         cores : int, optional
             Parallel chains (default: all cores).
         loo : bool, optional
@@ -135,29 +200,83 @@ class BayesModel:
             posterior predictive p-values ``"ppc_p:{outcome}:{statistic}"`` in ``fit``
             (:mod:`causalrel.bayes.ppc`). Extreme p-values get a note; they do not change
             ``converged``.
+        level : float
+            Level of the equal-tailed credible intervals in ``effects`` and ``params``.
+        retry : bool
+            When the diagnostics fail, sample once more with twice the tuning and draws (and
+            ``target_accept`` at least 0.95 after divergences) before reporting failure; the
+            notes say so. The second run replaces the first.
+        **deprecated
+            ``progressbar``: the old spelling of ``progress`` (one release; a
+            DeprecationWarning). Not in the signature, so option routing offers ``progress``.
 
         Returns
         -------
         BayesResults
-            Contract results with ``idata``; a :class:`~causalrel.results.ConvergenceWarning`
-            is emitted when the diagnostics fail, saying what to try.
+            Contract results with ``idata`` (also ``engine``); a
+            :class:`~causalrel.results.ConvergenceWarning` is emitted when the diagnostics
+            fail, saying what to try.
         """
+        unknown = set(deprecated) - {"progressbar"}
+        if unknown:
+            raise TypeError(f"fit() got unexpected keyword argument(s) {sorted(unknown)}")
+        if "progressbar" in deprecated:
+            warnings.warn(
+                "fit(progressbar=...) is deprecated; use fit(progress=...).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            progress = bool(deprecated["progressbar"])
+        if not 0 < level < 1:
+            raise DataError(f"level must lie strictly between 0 and 1 (e.g. 0.95); got {level}.")
+        opts = dict(draws=draws, tune=tune, target_accept=target_accept)
+        res = self._fit_once(opts, chains, seed, sampler, progress, cores, loo, ppc, level)
+        if retry and not res.converged:
+            first = res.diagnostics.get("message", "")
+            more = dict(opts, draws=2 * draws, tune=2 * tune)
+            if res.diagnostics.get("divergences"):
+                more["target_accept"] = max(target_accept, 0.95)
+            res = self._fit_once(more, chains, seed, sampler, progress, cores, loo, ppc, level)
+            res.diagnostics["retried"] = True
+            res.notes.append(
+                f"the first run ({chains} x {draws} draws after {tune} tuning, target_accept "
+                f"{target_accept}) did not pass the diagnostics ({first}); these results are "
+                f"from one automatic longer run ({chains} x {more['draws']} after "
+                f"{more['tune']}, target_accept {more['target_accept']})."
+            )
+        res.warn_if_not_converged(what_to_try(res.diagnostics, simpler=self._simpler()))
+        return res
+
+    def _fit_once(
+        self, opts: dict, chains, seed, sampler, progress, cores, loo, ppc, level
+    ) -> BayesResults:
         model = self.build()
         t0 = time.perf_counter()
         idata, info = sample(
             model,
-            draws=draws,
-            tune=tune,
             chains=chains,
             seed=seed,
             sampler=sampler,
-            target_accept=target_accept,
-            progressbar=progressbar,
+            progress=progress,
             cores=cores,
+            key=self._structure(),
+            label=self.name,
+            **opts,
         )
         seconds = time.perf_counter() - t0
+        self.level = level
         res = self._summarise(idata, seconds, info["sampler"])
         res.diagnostics = self._diagnose(idata, info)
+        weak = unsupported_sds(res.params, self.panel.client)
+        if weak:
+            res.diagnostics["unsupported_sds"] = weak
+            res.notes.append(
+                "between-client SD(s) the data do not support (posterior piled at zero: lower "
+                f"interval bound under {SUPPORT_RATIO:.0%} of the upper): {', '.join(weak)}. "
+                "These random effects may be dropped (fixed at zero: "
+                f"{self._simpler()}); slow mixing of such SDs is the usual cause of R-hat and ESS "
+                "failures."
+            )
         if self.loo_default if loo is None else loo:
             res.fit.update(self._loo(idata))
         if ppc:
@@ -166,5 +285,4 @@ class BayesModel:
             fit, notes = _ppc.check(idata, reps)
             res.fit.update(fit)
             res.notes.extend(notes)
-        res.warn_if_not_converged(what_to_try(res.diagnostics, simpler=self._simpler()))
         return res

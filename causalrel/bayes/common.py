@@ -21,6 +21,7 @@ __all__ = [
     "check_n_clients",
     "client_rows",
     "params_frame",
+    "PARAM_COLUMNS",
     "loo_waic",
 ]
 
@@ -65,41 +66,65 @@ def check_n_clients(clients: Iterable[Any], n_random: int, model: str, simpler: 
     return None
 
 
-def effect(draws: np.ndarray) -> Effect:
-    """Posterior mean, SD and 95% equal-tailed interval."""
-    return Effect.from_draws(np.asarray(draws))
+def effect(draws: np.ndarray, level: float = 0.95) -> Effect:
+    """Posterior mean, SD and equal-tailed interval at ``level``."""
+    return Effect.from_draws(np.asarray(draws), level=level)
 
 
-def param_row(term: str, draws: np.ndarray) -> dict[str, Any]:
-    """One row of the params table from draws shaped ``(chain, draw)``."""
+#: The params table of the Bayesian families: lavaan's columns first (``z`` and ``pvalue`` are
+#: NaN: a posterior has none), then the readable ``term`` and the convergence diagnostics.
+PARAM_COLUMNS = [
+    "lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci.lower", "ci.upper",
+    "term", "r_hat", "ess_bulk", "ess_tail",
+]  # fmt: skip
+
+
+def param_row(
+    lhs: str, op: str, rhs: str, draws: np.ndarray, *, term: str, level: float = 0.95
+) -> dict[str, Any]:
+    """One row of the params table from draws shaped ``(chain, draw)``.
+
+    ``lhs op rhs`` as in lavaan: ``y ~ x`` a regression (lagged) coefficient, ``y ~1`` an
+    intercept or mean; Bayesian extras ``sd`` (a standard deviation: of a random effect, with
+    ``rhs`` the grouping column, or of a residual/innovation) and ``cor`` (a correlation).
+    Mean, SD and equal-tailed ``level`` interval of the draws, R-hat and bulk/tail ESS.
+    """
     import arviz as az
 
     d = np.asarray(draws, dtype=float)
-    e = Effect.from_draws(d)
+    e = Effect.from_draws(d, level=level)
     with ignoring(*ARVIZ_DIAGNOSTICS):
         rhat = float(az.rhat(d)) if d.shape[0] > 1 else float("nan")
         bulk = float(az.ess(d, method="bulk"))
         tail = float(az.ess(d, method="tail"))
     return {
-        "term": term,
+        "lhs": lhs,
+        "op": op,
+        "rhs": rhs,
         "est": e.est,
         "se": e.se,
-        "lower": e.lower,
-        "upper": e.upper,
-        "rhat": rhat,
+        "z": float("nan"),
+        "pvalue": float("nan"),
+        "ci.lower": e.lower,
+        "ci.upper": e.upper,
+        "term": term,
+        "r_hat": rhat,
         "ess_bulk": bulk,
         "ess_tail": tail,
     }
 
 
-def client_rows(clients: Any, effect_name: str, draws: np.ndarray) -> pd.DataFrame:
+def client_rows(
+    clients: Any, effect_name: str, draws: np.ndarray, level: float = 0.95
+) -> pd.DataFrame:
     """Per-client posterior summary of one random effect (draws shaped ``(..., client)``).
 
-    Columns ``client, effect, est, se, lower, upper`` (mean, SD, 95% equal-tailed interval).
+    Columns ``client, effect, est, se, lower, upper`` (mean, SD, equal-tailed ``level``
+    interval).
     """
     d = np.asarray(draws, dtype=float)
     d = d.reshape(-1, d.shape[-1])
-    q = np.quantile(d, [0.025, 0.975], axis=0)
+    q = np.quantile(d, [0.5 - level / 2, 0.5 + level / 2], axis=0)
     return pd.DataFrame(
         {
             "client": np.asarray(clients),
@@ -113,8 +138,8 @@ def client_rows(clients: Any, effect_name: str, draws: np.ndarray) -> pd.DataFra
 
 
 def params_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    cols = ["term", "est", "se", "lower", "upper", "rhat", "ess_bulk", "ess_tail"]
-    return pd.DataFrame(rows, columns=cols)
+    """The params table (:data:`PARAM_COLUMNS`)."""
+    return pd.DataFrame(rows, columns=PARAM_COLUMNS)
 
 
 def loo_waic(idata: Any, var_name: str | None = None, prefix: str = "") -> dict[str, Any]:

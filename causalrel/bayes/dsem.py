@@ -37,6 +37,7 @@ distribution that avoids conditioning on the first observed value.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -53,11 +54,11 @@ from .common import (
     effect,
     param_row,
     params_frame,
-    show_clients,
-    warn_clients,
 )
+from .compiled import bucket
+from .grid import TREND_UNIT, SessionGrid
 from .ppc import Replicates
-from .priors import Prior, describe_priors, lkj_cholesky, resolve_priors
+from .priors import Prior, describe_priors, lkj_cholesky, prior_key, resolve_priors
 from .results import BayesResults
 
 __all__ = ["DSEM", "DEFAULT_PRIORS"]
@@ -82,136 +83,6 @@ DEFAULT_PRIORS: dict[str, Prior] = {
 
 LAGS = ("xx", "xy", "yx", "yy")  # "xy" = x at t-1 -> y at t
 
-#: Sessions per unit of the trend slope on the sampling scale (a standardised trend of 1 is one
-#: pooled SD per 10 sessions): keeps the trend parameters near unit scale for NUTS.
-TREND_UNIT = 10.0
-
-
-class _Grid:
-    """The full session grid of every client, flat, ordered by client and session."""
-
-    def __init__(
-        self, panel: SessionPanel, *, therapist: bool, covariates: tuple[str, ...]
-    ) -> None:
-        x, y, c, s = panel.x, panel.y, panel.client, panel.session
-        d = panel.data
-        d = d[d[[x, y]].notna().any(axis=1)]
-        self.notes: list[str] = []
-        self.excluded: dict[str, int] = {}
-        n_rated = d.groupby(c, sort=False).size()
-        all_clients = panel.data[c].unique()
-        too_few = [k for k in all_clients if n_rated.get(k, 0) < 2]
-        if too_few:
-            self.notes.append(
-                warn_clients(
-                    "dsem: these clients have fewer than two rated sessions, so no lag; "
-                    f"they are left out ({len(too_few)} client(s))",
-                    too_few,
-                )
-            )
-            self.excluded["clients_with_fewer_than_2_rated_sessions"] = len(too_few)
-            d = d[~d[c].isin(too_few)]
-        if d.empty:
-            raise DataError(
-                "dsem: no client has two or more rated sessions; a VAR(1) needs repeated "
-                "sessions per client."
-            )
-        for v in (x, y):
-            seen = d.groupby(c, sort=False)[v].count()
-            none = list(seen.index[seen == 0])
-            if none:
-                self.notes.append(
-                    warn_clients(
-                        f"dsem: '{v}' is missing in every session of {len(none)} client(s); their "
-                        f"'{v}' values are imputed from the model alone (latent), which adds no "
-                        f"information about '{v}'",
-                        none,
-                    )
-                )
-        self.clients = pd.Index(d[c].unique(), name=c)
-        code = pd.Categorical(d[c], categories=self.clients).codes.astype(np.int64)
-        sess = d[s].to_numpy(np.int64)
-        first = pd.Series(sess).groupby(code).min().to_numpy()
-        last = pd.Series(sess).groupby(code).max().to_numpy()
-        lengths = last - first + 1
-        self.n_clients = len(self.clients)
-        self.lengths = lengths
-        self.n_slots = int(lengths.max())
-        self.first_session = first
-        # dense grid (client, slot, variable); slot t is session first_i + t; padding past a
-        # client's last session is neither data nor parameter (its transitions are masked)
-        in_range = np.arange(self.n_slots)[None, :] < lengths[:, None]
-        self.in_range = in_range
-        raw = np.full((self.n_clients, self.n_slots, 2), np.nan)
-        slot = sess - first[code]
-        raw[code, slot, 0] = d[x].to_numpy(float)
-        raw[code, slot, 1] = d[y].to_numpy(float)
-        self.raw = raw
-        self.n_cells = int(lengths.sum())
-        self.n_rows = len(d)
-        self.n_missed_sessions = self.n_cells - len(d)
-        self.loc = np.nanmean(raw.reshape(-1, 2), axis=0)
-        self.scale = np.nanstd(raw.reshape(-1, 2), axis=0, ddof=1)
-        z = (raw - self.loc) / self.scale
-        latent = np.isnan(z) & in_range[:, :, None]
-        self.n_missing_ratings = int(latent.sum()) - 2 * self.n_missed_sessions
-        self.miss_pos = np.flatnonzero(latent.ravel())
-        self.filled = np.where(np.isnan(z), 0.0, z).ravel()
-        # transition slot t -> t+1 is valid when slot t+1 is inside the client's range
-        self.valid = in_range[:, 1:].astype(float)
-        # time for latent trends: sessions from the middle of each client's range, in units of
-        # TREND_UNIT sessions (0 in padding, which is masked anyway)
-        centre = (lengths - 1) / 2.0
-        self.time = np.where(
-            in_range, (np.arange(self.n_slots)[None, :] - centre[:, None]) / TREND_UNIT, 0.0
-        )
-        self.n_transitions = int(self.valid.sum())
-
-        self.therapist_idx = None
-        self.therapists = None
-        if therapist:
-            tcol = panel.therapist
-            per = d.groupby(c, sort=False)[tcol].nunique()
-            many = list(per.index[per > 1])
-            if many:
-                raise DataError(
-                    f"dsem: clients must each have one therapist for the therapist level; "
-                    f"{len(many)} client(s) have more: {show_clients(many)}. Fit without the "
-                    "therapist level or give each client one therapist."
-                )
-            tid = d.groupby(c, sort=False)[tcol].first().reindex(self.clients)
-            if tid.isna().any():
-                raise DataError(
-                    "dsem: the therapist id is missing for client(s) "
-                    f"{show_clients(tid.index[tid.isna()])}."
-                )
-            self.therapists = pd.Index(tid.unique(), name=tcol)
-            self.therapist_idx = np.array(pd.Categorical(tid, categories=self.therapists).codes)
-        self.covariates = covariates
-        self.cov = None
-        if covariates:
-            cm = d.groupby(c, sort=False)[list(covariates)].mean().reindex(self.clients)
-            for cv in covariates:
-                bad = list(cm.index[cm[cv].isna()])
-                if bad:
-                    raise DataError(
-                        f"dsem: covariate '{cv}' is missing for every session of client(s) "
-                        f"{show_clients(bad)}; give a value or drop the covariate."
-                    )
-                varies = d.groupby(c, sort=False)[cv].nunique()
-                if (varies > 1).any():
-                    self.notes.append(
-                        f"covariate '{cv}' varies within clients; its client mean is used."
-                    )
-            self.cov_loc = cm.mean().to_numpy()
-            self.cov_scale = cm.std(ddof=1).replace(0, np.nan).to_numpy()
-            if np.isnan(self.cov_scale).any():
-                raise DataError(
-                    "dsem: a between-level covariate is constant across clients: "
-                    f"{[cv for cv, sc in zip(covariates, self.cov_scale, strict=True) if np.isnan(sc)]}."
-                )
-            self.cov = ((cm.to_numpy() - self.cov_loc) / self.cov_scale).astype(float)
-
 
 class DSEM(BayesModel):
     """Bivariate multilevel VAR(1) with latent client means (dynamic SEM), fitted with NUTS.
@@ -225,10 +96,12 @@ class DSEM(BayesModel):
         the latent means random: a simpler structure for few clients.
     random_innovations : bool
         Client-specific innovation SDs (log-normal between clients).
-    trend : bool
-        Client-specific linear trends of the latent means, ``mu_it = mu_i + tau_i (t - c_i)``
-        with ``c_i`` the middle of client ``i``'s sessions and ``tau_i`` a random effect in the
-        between-level covariance (as a time covariate with a random slope in Mplus' DSEM). The
+    time : {"none", "common", "client"}
+        Change over sessions (issue 13's vocabulary). ``"none"`` (default): stationary latent
+        means. ``"common"``: one fixed linear trend of the latent means shared by all clients.
+        ``"client"``: client-specific linear trends, ``mu_it = mu_i + tau_i (t - c_i)`` with
+        ``c_i`` the middle of client ``i``'s sessions and ``tau_i`` a random effect in the
+        between-level covariance (as a time covariate with a random slope in Mplus' DSEM); the
         model-based counterpart of ``detrend``: estimated jointly with the lags, so it does not
         bias the autoregressions downwards the way removing each client's observed trend does
         in short series. Use it when symptoms fall and the alliance rises over treatment.
@@ -239,7 +112,8 @@ class DSEM(BayesModel):
         Client-level covariates (from ``panel.covariates``; a client's mean is used) on which all
         random effects are regressed (between level). Standardised internally.
     detrend : bool
-        Remove each client's linear trend first (:func:`causalrel.decompose.detrend`).
+        Deprecated (one release): remove each client's linear trend first
+        (:func:`causalrel.decompose.detrend`); ``time="client"`` is the model-based way.
     centred_means : bool
         Sample the latent client means centred (default) and the other random effects
         non-centred given them. With more than a handful of sessions per client the data pin
@@ -250,6 +124,8 @@ class DSEM(BayesModel):
         Priors replacing the defaults (:data:`DEFAULT_PRIORS`, standardised scale), by class:
         ``mean lag sd_mean sd_lag sigma log_sigma sd_log_sigma trend sd_trend cor sd_therapist
         beta`` (a trend is per 10 sessions on that scale).
+    trend : bool, optional
+        Deprecated spelling (one release): ``trend=True`` is ``time="client"``.
 
     Examples
     --------
@@ -270,12 +146,12 @@ class DSEM(BayesModel):
         "when change over treatment is far from linear."
     )
     samples = True
-    time_support = ()  # no time option yet (issue 13)
+    time_support = ("none", "common", "client")
     #: analyze's sampler settings (as MLM's; benchmarks/results/).
     analyze_options = {"draws": 2000, "tune": 1000, "chains": 4}
     #: How analyze's ``trend`` reaches it: "linear" -> random latent trends, "detrend" ->
     #: observed trends removed first.
-    trend_options = {"linear": {"trend": True}, "detrend": {"detrend": True}, "none": {}}
+    trend_options = {"linear": {"time": "client"}, "detrend": {"detrend": True}, "none": {}}
 
     #: LOO off by default: with a random effect per client and latent cells many Pareto k exceed
     #: 0.7 (measured: ~600 of 3800 transitions on a 200 x 20 panel), so PSIS-LOO is unreliable
@@ -289,17 +165,19 @@ class DSEM(BayesModel):
         *,
         random_lags: bool = True,
         random_innovations: bool = False,
-        trend: bool = False,
+        time: str | None = None,
         therapist: bool | None = None,
         covariates: tuple[str, ...] | list[str] | None = None,
         detrend: bool = False,
         centred_means: bool = True,
         priors: Mapping[str, Any] | None = None,
+        trend: bool | None = None,
     ) -> None:
         covariates = tuple(covariates or ())
-        if trend and detrend:
+        time = self._time(time, trend, self.name)
+        if time != "none" and detrend:
             raise DataError(
-                "dsem: choose one of trend=True (latent trends, estimated with the lags) and "
+                f"dsem: choose one of time='{time}' (latent trends, estimated with the lags) and "
                 "detrend=True (observed trends removed before fitting), not both."
             )
         unknown = [cv for cv in covariates if cv not in panel.covariates]
@@ -312,10 +190,11 @@ class DSEM(BayesModel):
         panel = self.panel
         self.random_lags = bool(random_lags)
         self.random_innovations = bool(random_innovations)
-        self.trend = bool(trend)
+        self.time = time
+        self.trend = time == "client"  # random latent trends (the former trend=True)
         self.centred_means = bool(centred_means)
         self.priors = resolve_priors(DEFAULT_PRIORS, priors)
-        self.grid = _Grid(panel, therapist=self.therapist, covariates=covariates)
+        self.grid = SessionGrid(panel, therapist=self.therapist, covariates=covariates)
         self.notes += self.grid.notes
         self.random_names = self._random_names()
         simpler = (
@@ -390,32 +269,38 @@ class DSEM(BayesModel):
 
         g, p = self.grid, self.priors
         n, k = g.n_clients, len(self.random_names)
+        n_miss = len(g.miss_pos)
+        n_pad = bucket(n_miss)  # latent cells padded: panels alike share one compilation
         coords = {
             "client": np.asarray(g.clients).astype(str),
             "variable": [self.panel.x, self.panel.y],
             "lag": [self._lag_key(c) for c in LAGS],
         }
         with pm.Model(coords=coords) as model:
-            gamma_mean = p["mean"].make("gamma_mean", shape=2)
-            gamma_lag = p["lag"].make("gamma_lag", shape=4)
+            # every data-dependent array is a pm.Data container (a shared variable), so the
+            # compiled model is reused with new data of the same structure (compiled.py)
+            valid = pm.Data("valid", g.valid)
+            n_trans = pm.Data("n_transitions", float(g.n_transitions))
+            gamma_mean = p["mean"].make("gamma_mean", shape=2, data=True)
+            gamma_lag = p["lag"].make("gamma_lag", shape=4, data=True)
             parts = []
             if self.random_lags:
                 parts.append(gamma_lag)
             if self.trend:
-                parts.append(p["trend"].make("gamma_trend", shape=2))
+                parts.append(p["trend"].make("gamma_trend", shape=2, data=True))
             if self.random_innovations:
-                parts.append(p["log_sigma"].make("gamma_log_sigma", shape=2))
-            chol = lkj_cholesky("chol_re", k, p["cor"].params["eta"], self._sd_prior())
+                parts.append(p["log_sigma"].make("gamma_log_sigma", shape=2, data=True))
+            chol = lkj_cholesky("chol_re", k, p["cor"].params["eta"], self._sd_prior(), data=True)
             loc_mu = pt.broadcast_to(gamma_mean[None, :], (n, 2))
             beta = None
             if g.cov is not None:
-                beta = p["beta"].make("beta", shape=(k, g.cov.shape[1]))
-                shift = pt.dot(pt.as_tensor(g.cov), beta.T)
+                beta = p["beta"].make("beta", shape=(k, g.cov.shape[1]), data=True)
+                shift = pt.dot(pm.Data("cov", g.cov), beta.T)
                 loc_mu = loc_mu + shift[:, :2]
             if self.therapist:
-                sd_t = p["sd_therapist"].make("sd_therapist", shape=2)
+                sd_t = p["sd_therapist"].make("sd_therapist", shape=2, data=True)
                 z_t = pm.Normal("z_therapist", 0.0, 1.0, shape=(len(g.therapists), 2))
-                loc_mu = loc_mu + (z_t * sd_t)[g.therapist_idx]
+                loc_mu = loc_mu + (z_t * sd_t)[pm.Data("therapist_idx", g.therapist_idx)]
             l11 = chol[:2, :2]
             if self.centred_means:
                 # centred latent means (well identified by a client's sessions) ...
@@ -465,22 +350,35 @@ class DSEM(BayesModel):
                 sx_t, sy_t = s_first[:, None, 0], s_first[:, None, 1]
                 lsx_t, lsy_t = log_s[:, None, 0], log_s[:, None, 1]
             else:
-                sigma = p["sigma"].make("sigma", shape=2)
+                sigma = p["sigma"].make("sigma", shape=2, data=True)
                 sx_t, sy_t = sigma[0], sigma[1]
                 lsx_t, lsy_t = pt.log(sigma[0]), pt.log(sigma[1])
                 s_first = sigma[None, :]
             r01 = pm.Beta("rho01", 2.0, 2.0)
             rho = pm.Deterministic("rho", 2.0 * r01 - 1.0)
 
-            if len(g.miss_pos):
-                missing = pm.Flat("missing", shape=len(g.miss_pos))
-                vflat = pt.set_subtensor(pt.as_tensor(g.filled)[g.miss_pos], missing)
+            filled = pm.Data("filled", np.append(g.filled, 0.0))  # last: sink of padding
+            if n_pad:
+                # padding cells write into the sink (never read) and get a standard normal
+                # density, so they are independent of the model and mix at once
+                pos = np.full(n_pad, g.filled.size, dtype=np.int64)
+                pos[:n_miss] = g.miss_pos
+                pad = np.zeros(n_pad)
+                pad[n_miss:] = 1.0
+                missing = pm.Flat("missing", shape=n_pad)
+                vflat = pt.set_subtensor(filled[pm.Data("miss_pos", pos)], missing)
+                pm.Potential(
+                    "missing_padding", -0.5 * pt.sum(pm.Data("miss_pad", pad) * missing**2)
+                )
             else:
-                vflat = pt.as_tensor(g.filled)
-            v = vflat.reshape((n, g.n_slots, 2))
+                vflat = filled
+            v = vflat[:-1].reshape((n, g.n_slots, 2))
             w = v - mu[:, None, :]
-            if self.trend:
-                w = w - tau[:, None, :] * g.time[:, :, None]
+            if self.time != "none":
+                t_d = pm.Data("time", g.time)[:, :, None]
+                if self.time == "common":
+                    tau = p["trend"].make("gamma_trend", shape=2, data=True)[None, :]
+                w = w - tau[:, None, :] * t_d
             wp, wc = w[:, :-1], w[:, 1:]
             ex = wc[..., 0] - ph[..., 0] * wp[..., 0] - ph[..., 2] * wp[..., 1]
             ey = wc[..., 1] - ph[..., 1] * wp[..., 0] - ph[..., 3] * wp[..., 1]
@@ -488,13 +386,13 @@ class DSEM(BayesModel):
             one_m = 1.0 - rho**2
             quad = (ux**2 - 2.0 * rho * ux * uy + uy**2) / (2.0 * one_m)
             lp = -lsx_t - lsy_t - quad
-            const = g.n_transitions * (-0.5 * pt.log(one_m) - np.log(2 * np.pi))
+            const = n_trans * (-0.5 * pt.log(one_m) - np.log(2 * np.pi))
             if self.random_innovations:
-                pm.Potential("transitions", pt.sum(lp * g.valid) + const)
+                pm.Potential("transitions", pt.sum(lp * valid) + const)
             else:
                 pm.Potential(
                     "transitions",
-                    pt.sum(-quad * g.valid) + g.n_transitions * (-lsx_t - lsy_t) + const,
+                    pt.sum(-quad * valid) + n_trans * (-lsx_t - lsy_t) + const,
                 )
             # first session: stationary variance of each variable's own AR(1)
             w1 = w[:, 0]
@@ -505,8 +403,27 @@ class DSEM(BayesModel):
         return model
 
     # -- fitting --------------------------------------------------------------------------------
+    def _structure(self) -> tuple:
+        """What the compiled model depends on besides its ``pm.Data`` (compiled.py's key)."""
+        g = self.grid
+        return (
+            self.name,
+            self.random_lags,
+            self.random_innovations,
+            self.time,
+            self.centred_means,
+            prior_key(self.priors, values=False),  # prior values are pm.Data
+            g.n_clients,
+            g.n_slots,
+            bucket(len(g.miss_pos)),
+            None if g.therapists is None else len(g.therapists),
+            None if g.cov is None else g.cov.shape[1],
+        )
+
     def _simpler(self) -> str:
-        drift = "" if self.trend else "; if scores drift over treatment, trend=True (--trend)"
+        drift = (
+            "" if self.trend else "; if scores drift over treatment, time='client' (--time client)"
+        )
         if self.random_lags or self.random_innovations:
             return (
                 "a simpler random-effects structure (random_lags=False, random_innovations=False)"
@@ -524,7 +441,7 @@ class DSEM(BayesModel):
     def _diagnosed(self) -> list[str]:
         names = ["gamma_mean", "gamma_lag", "chol_re_stds", "rho"]
         names += ["gamma_log_sigma"] if self.random_innovations else ["sigma"]
-        if self.trend:
+        if self.time != "none":
             names.append("gamma_trend")
         if self.therapist:
             names.append("sd_therapist")
@@ -546,6 +463,9 @@ class DSEM(BayesModel):
         g, post = self.grid, idata.posterior
         x, y = self.panel.x, self.panel.y
         sc, loc = g.scale, g.loc
+        names = {"x": x, "y": y}
+        eff = partial(effect, level=self.level)
+        row = partial(param_row, level=self.level)
         rows: list[dict[str, Any]] = []
         within: dict[str, Effect] = {}
         between: dict[str, Effect] = {}
@@ -553,67 +473,80 @@ class DSEM(BayesModel):
 
         gm = np.asarray(post["gamma_mean"])
         for j, v in enumerate((x, y)):
-            rows.append(param_row(f"mean({v})", loc[j] + sc[j] * gm[..., j]))
+            rows.append(row(v, "~1", "", loc[j] + sc[j] * gm[..., j], term=f"mean({v})"))
         gl = np.asarray(post["gamma_lag"])
         for j, code in enumerate(LAGS):
             d = gl[..., j] * self._lag_factor(code)
             key = self._lag_key(code)
-            within[key] = effect(d)
+            within[key] = eff(d)
             draws[key] = d.ravel()
-            rows.append(param_row(key, d))
-        if self.trend:
+            rows.append(row(names[code[1]], "~", names[code[0]], d, term=key))
+        if self.time != "none":
             gt = np.asarray(post["gamma_trend"])
             for j, v in enumerate((x, y)):
-                rows.append(param_row(f"trend({v})", gt[..., j] * sc[j] / TREND_UNIT))
+                d = gt[..., j] * sc[j] / TREND_UNIT
+                rows.append(row(v, "~", self.panel.session, d, term=f"trend({v})"))
         if self.random_innovations:
             gls = np.asarray(post["gamma_log_sigma"])
             for j, v in enumerate((x, y)):
-                rows.append(param_row(f"log_sigma({v})", np.log(sc[j]) + gls[..., j]))
+                d = np.log(sc[j]) + gls[..., j]
+                rows.append(row(v, "log_sd", "innovation", d, term=f"log_sigma({v})"))
         else:
             sg = np.asarray(post["sigma"])
             for j, v in enumerate((x, y)):
-                rows.append(param_row(f"sigma({v})", sc[j] * sg[..., j]))
+                rows.append(row(v, "sd", "innovation", sc[j] * sg[..., j], term=f"sigma({v})"))
         rho = np.asarray(post["rho"])
-        rows.append(param_row(f"cor_innovation({x},{y})", rho))
+        term = f"cor_innovation({x},{y})"
+        rows.append(row(f"innovation({x})", "cor", f"innovation({y})", rho, term=term))
 
         sds = np.asarray(post["chol_re_stds"])
         corr = np.asarray(post["chol_re_corr"])
         factors = self._re_factors()
         for j, name in enumerate(self.random_names):
             d = sds[..., j] * factors[j]
-            rows.append(param_row(f"sd({name})", d))
-            between[f"sd({name})"] = effect(d)
+            rows.append(row(name, "sd", self.panel.client, d, term=f"sd({name})"))
+            between[f"sd({name})"] = eff(d)
         for a in range(len(self.random_names)):
             for b in range(a + 1, len(self.random_names)):
                 d = corr[..., a, b]
-                rows.append(param_row(f"cor({self.random_names[a]},{self.random_names[b]})", d))
-        between = {between_key(x, y): effect(corr[..., 0, 1]), **between}
+                ra, rb = self.random_names[a], self.random_names[b]
+                rows.append(row(ra, "cor", rb, d, term=f"cor({ra},{rb})"))
+        between = {between_key(x, y): eff(corr[..., 0, 1]), **between}
         if self.therapist:
             st = np.asarray(post["sd_therapist"])
             for j, v in enumerate((x, y)):
                 d = sc[j] * st[..., j]
-                rows.append(param_row(f"sd_therapist(mean({v}))", d))
-                between[f"sd_therapist(mean({v}))"] = effect(d)
+                th = self.panel.therapist
+                rows.append(row(f"mean({v})", "sd", th, d, term=f"sd_therapist(mean({v}))"))
+                between[f"sd_therapist(mean({v}))"] = eff(d)
         if g.cov is not None:
             beta = np.asarray(post["beta"])
             for j, name in enumerate(self.random_names):
                 for c, cv in enumerate(g.covariates):
                     d = beta[..., j, c] * factors[j] / g.cov_scale[c]
-                    rows.append(param_row(f"{name} ~ {cv}", d))
+                    rows.append(row(name, "~", cv, d, term=f"{name} ~ {cv}"))
 
         notes = list(self.notes)
         notes.append(
             "effects.within are the average (fixed) lagged effects of the latent-centred VAR(1), "
-            "raw units, posterior mean, posterior SD and 95% credible interval; "
+            f"raw units, posterior mean, posterior SD and {self.level:.0%} credible interval; "
             f"effects.between['{between_key(x, y)}'] is the correlation of the latent client "
             "means, 'sd(...)' entries the between-client SDs of the random effects."
         )
-        if self.trend:
+        if self.time == "client":
             notes.append(
-                "the latent means follow each client's own linear trend: 'trend(...)' rows are "
-                "the average change per session (raw units), 'sd(trend(...))' its between-client "
-                "SD, and 'mean(...)' the level at the middle of a client's sessions."
+                "time='client': the latent means follow each client's own linear trend: "
+                "'trend(...)' rows are the average change per session (raw units), "
+                "'sd(trend(...))' its between-client SD, and 'mean(...)' the level at the middle "
+                "of a client's sessions."
             )
+        elif self.time == "common":
+            notes.append(
+                "time='common': the latent means follow one linear trend shared by all clients: "
+                "'trend(...)' rows are the change per session (raw units), and 'mean(...)' the "
+                "level at the middle of a client's sessions."
+            )
+        notes.append("params: a lagged effect 'y ~ x' has x at the previous session (term 'x->y').")
         if len(g.miss_pos):
             n_miss_rating = g.n_missing_ratings
             notes.append(
@@ -668,7 +601,9 @@ class DSEM(BayesModel):
             cs = np.asarray(post["client_sigma"])
             for j, v in enumerate((x, y)):
                 blocks.append((f"sigma({v})", g.scale[j] * cs[..., j]))
-        return pd.concat([client_rows(g.clients, n, d) for n, d in blocks], ignore_index=True)
+        return pd.concat(
+            [client_rows(g.clients, n, d, self.level) for n, d in blocks], ignore_index=True
+        )
 
     def _draw_arrays(self, post: Any) -> dict[str, Any]:
         """Per-draw client effects on the standardised scale, shaped ``(chain, draw, ...)``.
@@ -693,12 +628,23 @@ class DSEM(BayesModel):
             )
         return {
             "mu": np.asarray(post["client_mean"]),
-            "trend": np.asarray(post["client_trend"]) if self.trend else None,
+            "trend": self._trend_draws(post),
             "phi": phi,
             "sigma": sig,
             "rho": np.asarray(post["rho"]),
-            "missing": np.asarray(post["missing"]) if len(g.miss_pos) else None,
+            "missing": np.asarray(post["missing"])[..., : len(g.miss_pos)]
+            if len(g.miss_pos)
+            else None,
         }
+
+    def _trend_draws(self, post: Any) -> np.ndarray | None:
+        """Each client's latent trend per draw ``(chain, draw, client, 2)``; None without."""
+        if self.time == "client":
+            return np.asarray(post["client_trend"])
+        if self.time == "common":
+            gt = np.asarray(post["gamma_trend"])
+            return np.broadcast_to(gt[:, :, None, :], gt.shape[:2] + (self.grid.n_clients, 2))
+        return None
 
     def _one_step(self, a: dict[str, Any], ch: int) -> tuple[np.ndarray, ...]:
         """Chain ``ch``'s one-step-ahead moments of every non-first slot (standardised scale).

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,12 +30,20 @@ import pandas as pd
 
 from .._warnings import INFERENCEDATA, ignoring
 from ..data import DataError, SessionPanel
+from ..design import (
+    add_lags,
+    centre_within,
+    lag_exclusions,
+    lag_name,
+    merge_exclusions,
+    person_means,
+)
 from ..results import Effect, between_key, effect_key
 from .base import BayesModel
 from .blas import settle_blas
 from .common import check_n_clients, client_rows, effect, param_row, params_frame, warn_clients
 from .ppc import Replicates
-from .priors import Prior, describe_priors, resolve_priors, sd_corr_cholesky
+from .priors import Prior, describe_priors, prior_key, resolve_priors, sd_corr_cholesky
 from .results import BayesResults
 
 __all__ = ["MLM", "mlm_design"]
@@ -48,33 +57,46 @@ def mlm_design(panel: SessionPanel) -> tuple[dict[str, pd.DataFrame], dict[str, 
     Returns ``({outcome: frame}, info)``; each frame has columns ``client, session`` (of the
     outcome), ``[therapist,] outcome, {x}_within, {y}_within, {cause}_between`` where the
     between column is the client mean of the other variable (grand-mean centred over clients).
-    ``info`` lists clients that cannot be used and why.
+    ``info`` lists clients that cannot be used and why, and ``excluded``: the rows and clients
+    left out per the contract's vocabulary (:data:`causalrel.design.EXCLUSIONS`). Lags,
+    centring and the exclusion counts come from the shared design layer
+    (:mod:`causalrel.design`), as in the other families.
     """
     x, y, c, s = panel.x, panel.y, panel.client, panel.session
     d = panel.data
-    means = d.groupby(c, sort=False)[[x, y]].mean()
+    means = person_means(d, c, [x, y])
     info: dict[str, Any] = {"no_values": {}, "no_lag": []}
     for v in (x, y):
         none = list(means.index[means[v].isna()])
         if none:
             info["no_values"][v] = none
     cols = [c, s] + ([panel.therapist] if panel.therapist else [])
+    _, within = centre_within(d, c, [x, y])
     frame = d[cols + [x, y]].copy()
-    for v in (x, y):
-        frame[f"{v}_within"] = d[v] - d[c].map(means[v])
-    prev = frame[[c, s, f"{x}_within", f"{y}_within"]].copy()
-    prev[s] = prev[s] + 1
-    lagged = frame[cols + [x, y]].merge(prev, on=[c, s], how="left", validate="one_to_one")
+    wcols = [f"{x}_within", f"{y}_within"]
+    frame[wcols] = within[[x, y]].to_numpy()
+    # the predictors are the previous session's deviations (by session number), under the
+    # current deviations' names
+    lagged = add_lags(frame, c, s, wcols).drop(columns=wcols)
+    lagged = lagged.rename(columns={lag_name(w): w for w in wcols})
     centred = means - means.mean()
     eqs: dict[str, pd.DataFrame] = {}
+    counts: dict[str, dict[str, int]] = {}
     for out, other in ((y, x), (x, y)):
         e = lagged.copy()
         e[f"{other}_between"] = e[c].map(centred[other])
-        need = [out, f"{x}_within", f"{y}_within", f"{other}_between"]
-        e = e.dropna(subset=need)
-        eqs[out] = e[cols + need].reset_index(drop=True)
+        need = [out, *wcols, f"{other}_between"]
+        used, counts[out] = lag_exclusions(
+            e,
+            c,
+            s,
+            lagged=e[[*wcols, f"{other}_between"]].notna().all(axis=1).to_numpy(),
+            current=e[out].notna().to_numpy(),
+        )
+        eqs[out] = e.loc[used, cols + need].reset_index(drop=True)
     used = set(eqs[x][c]) | set(eqs[y][c])
     info["no_lag"] = [k for k in d[c].unique() if k not in used]
+    info["excluded"] = merge_exclusions(counts)
     return eqs, info
 
 
@@ -85,11 +107,18 @@ class MLM(BayesModel):
     ----------
     panel : SessionPanel
         The data (:func:`causalrel.load_panel`). ``x`` is the alliance, ``y`` the symptoms.
+    time : {"none", "common", "client"}
+        Change over sessions (issue 13's vocabulary). ``"none"`` (default): no session term.
+        ``"common"``: a fixed effect of session (the outcome's session number, centred) in
+        both equations, i.e. change shared by all clients. ``"client"``: that effect plus its
+        random slope (each client's own linear trajectory), in the clients' covariance with
+        the intercept and the cross-lag slope.
     therapist : bool, optional
         Add a therapist random intercept to both equations (three levels). Default: when the
         panel has a therapist column.
     detrend : bool
-        Remove each client's linear trend first (:func:`causalrel.decompose.detrend`).
+        Deprecated (one release): remove each client's linear trend first
+        (:func:`causalrel.decompose.detrend`); ``time="client"`` models the trends instead.
     centred_intercepts : bool
         Sample the client intercepts centred (default; the slopes stay non-centred given
         them). Several sessions per client pin a client's level down, where non-centred
@@ -121,7 +150,7 @@ class MLM(BayesModel):
         "whenever R-hat > 1.01, divergences or a small effective sample size are reported."
     )
     samples = True
-    time_support = ()  # no time option yet (issue 13)
+    time_support = ("none", "common", "client")
     #: analyze's sampler settings: at 1000 draws the random-effect SDs of the shipped data fell
     #: short of the diagnostics (bulk ESS ~320 < 400, R-hat 1.012: benchmarks/results/).
     analyze_options = {"draws": 2000, "tune": 1000, "chains": 4}
@@ -130,16 +159,23 @@ class MLM(BayesModel):
         self,
         panel: SessionPanel,
         *,
+        time: str | None = None,
         therapist: bool | None = None,
         detrend: bool = False,
         centred_intercepts: bool = True,
         priors: Mapping[str, Any] | None = None,
     ) -> None:
         self.centred_intercepts = bool(centred_intercepts)
+        self.time = self._time(time, None, self.name)
+        if self.time != "none" and detrend:
+            raise DataError(
+                f"mlm: choose one of time='{self.time}' (session effect in the model) and "
+                "detrend=True (observed trends removed before fitting), not both."
+            )
         self._setup(panel, therapist=therapist, detrend=detrend)
         panel = self.panel
         self.eqs, info = mlm_design(panel)
-        self.excluded: dict[str, int] = {}
+        self.excluded: dict[str, int] = dict(info["excluded"])
         for v, clients in info["no_values"].items():
             self.notes.append(
                 warn_clients(
@@ -157,7 +193,7 @@ class MLM(BayesModel):
                     info["no_lag"],
                 )
             )
-            self.excluded["clients_without_a_lag"] = len(info["no_lag"])
+
         for out, e in self.eqs.items():
             if len(e) == 0:
                 raise DataError(
@@ -179,7 +215,8 @@ class MLM(BayesModel):
     def _preds(self, out: str) -> list[str]:
         x, y = self.panel.x, self.panel.y
         other = x if out == y else y
-        return [f"{x}_within", f"{y}_within", f"{other}_between"]
+        preds = [f"{x}_within", f"{y}_within", f"{other}_between"]
+        return preds + ([self.panel.session] if self.time != "none" else [])
 
     def _tag(self, out: str) -> str:
         """PyMC name prefix of an equation (``y``: the symptoms equation, ``x``: the alliance's)."""
@@ -200,7 +237,10 @@ class MLM(BayesModel):
                 "normal", mu=float(e[out].mean()), sigma=2.5 * so
             )
             out_priors[f"{out}:b"] = Prior("normal", mu=0.0, sigma=2.5 * so / sp)
-            out_priors[f"{out}:sd"] = Prior("halfnormal", sigma=np.array([so, so / ss]))
+            sd = [so, so / ss]
+            if self.time == "client":  # the session slope's SD: sd o per SD of session
+                sd.append(so / (float(e[self.panel.session].std(ddof=1)) or 1.0))
+            out_priors[f"{out}:sd"] = Prior("halfnormal", sigma=np.array(sd))
             out_priors[f"{out}:sigma"] = Prior("halfnormal", sigma=so)
             out_priors[f"{out}:cor"] = Prior("lkj", eta=2.0)
             if self.therapist:
@@ -238,20 +278,29 @@ class MLM(BayesModel):
                 }
                 tag = self._tag(out)
                 clients, cid = np.unique(e[c].to_numpy(), return_inverse=True)
-                X = np.array(e[self._preds(out)], dtype=float)  # writable copy (pandas 3 CoW)
-                slope = np.array(e[self._slope(out)], dtype=float)
-                b0 = p["Intercept"].make(f"{tag}_Intercept")
-                b = p["b"].make(f"{tag}_b", shape=3)
+                Xv = np.array(e[self._preds(out)], dtype=float)  # writable copy (pandas 3 CoW)
+                if self.time != "none":  # session, centred: the intercept is at the mean session
+                    Xv[:, 3] -= Xv[:, 3].mean()
+                # data and data-scaled prior parameters are pm.Data containers, so that the
+                # compiled model is reused with new data of the same structure (compiled.py)
+                X = pm.Data(f"{tag}_X", Xv)
+                slope = pm.Data(f"{tag}_slope", np.array(e[self._slope(out)], dtype=float))
+                cid_d = pm.Data(f"{tag}_cid", cid.astype(np.int64))
+                b0 = p["Intercept"].make(f"{tag}_Intercept", data=True)
+                b = p["b"].make(f"{tag}_b", shape=Xv.shape[1], data=True)
+                k = 3 if self.time == "client" else 2  # random effects per client
                 # SDs and correlation as separate parameters (sd_corr_cholesky): with
                 # LKJCholeskyCov the client slope SD mixed poorly where its posterior reaches
                 # zero (measured: 120 clients x 10 sessions in 20 therapists, 4 x 1000 draws,
                 # two seeds: bulk ESS 180-230, R-hat 1.02; separate: 360-440, sampling 3x faster)
-                chol = sd_corr_cholesky(f"{tag}_chol", 2, p["cor"].params["eta"], p["sd"])
+                chol = sd_corr_cholesky(
+                    f"{tag}_chol", k, p["cor"].params["eta"], p["sd"], data=True
+                )
                 n = len(clients)
                 # client-level part of the location: intercept + between predictor
                 xb = np.zeros(n)
-                xb[cid] = X[:, 2]
-                loc = b0 + b[2] * xb
+                xb[cid] = Xv[:, 2]
+                loc = b0 + b[2] * pm.Data(f"{tag}_xb", xb)
                 row_therapist = None
                 if self.therapist:
                     # therapist intercepts, non-centred (their SD is often near zero); nested in
@@ -260,35 +309,63 @@ class MLM(BayesModel):
                     # along a ridge of the likelihood (measured: R-hat 1.03 at sd_therapist
                     # with the shift added to the rows instead)
                     ther, tid = np.unique(e[self.panel.therapist].to_numpy(), return_inverse=True)
-                    sd_t = p["sd_therapist"].make(f"{tag}_sd_therapist")
+                    sd_t = p["sd_therapist"].make(f"{tag}_sd_therapist", data=True)
                     z_t = pm.Normal(f"{tag}_z_therapist", 0.0, 1.0, shape=len(ther))
                     v_t = sd_t * z_t
                     per_client = np.full(n, -1)
                     per_client[cid] = tid
                     nested = bool(pd.Series(tid).groupby(cid).nunique().max() == 1)
                     if nested:
-                        loc = loc + v_t[per_client]
+                        loc = loc + v_t[pm.Data(f"{tag}_therapist_of_client", per_client)]
                     else:
-                        row_therapist = v_t[tid]
+                        row_therapist = v_t[pm.Data(f"{tag}_therapist_of_row", tid)]
                 if self.centred_intercepts:
                     # centred client intercepts (well identified by a client's sessions),
                     # slopes non-centred given them: the same joint normal as u = z @ chol.T
                     a = pm.Normal(f"{tag}_client_intercept", loc, chol[0, 0], shape=n)
                     z0 = (a - loc) / chol[0, 0]
                     z1 = pm.Normal(f"{tag}_z", 0.0, 1.0, shape=n)
-                    u = pt.stack([a - loc, chol[1, 0] * z0 + chol[1, 1] * z1], axis=1)
-                    mean = a[cid] + pt.dot(X[:, :2], b[:2]) + u[cid, 1] * slope
+                    cols = [a - loc, chol[1, 0] * z0 + chol[1, 1] * z1]
+                    if k == 3:
+                        z2 = pm.Normal(f"{tag}_z_time", 0.0, 1.0, shape=n)
+                        cols.append(chol[2, 0] * z0 + chol[2, 1] * z1 + chol[2, 2] * z2)
+                    u = pt.stack(cols, axis=1)
+                    mean = a[cid_d] + pt.dot(X[:, :2], b[:2]) + u[cid_d, 1] * slope
                 else:
-                    z = pm.Normal(f"{tag}_z", 0.0, 1.0, shape=(n, 2))
+                    z = pm.Normal(f"{tag}_z", 0.0, 1.0, shape=(n, k))
                     u = pt.dot(z, chol.T)
-                    mean = loc[cid] + u[cid, 0] + pt.dot(X[:, :2], b[:2]) + u[cid, 1] * slope
+                    mean = loc[cid_d] + u[cid_d, 0] + pt.dot(X[:, :2], b[:2]) + u[cid_d, 1] * slope
+                if self.time != "none":  # fixed effect of session (and its random slope)
+                    mean = mean + X[:, 3] * b[3]
+                    if k == 3:
+                        mean = mean + u[cid_d, 2] * X[:, 3]
                 pm.Deterministic(f"{tag}_u", u)
                 if row_therapist is not None:
                     mean = mean + row_therapist
-                sigma = p["sigma"].make(f"{tag}_sigma")
-                pm.Normal(f"{tag}_obs", mean, sigma, observed=np.array(e[out], dtype=float))
+                sigma = p["sigma"].make(f"{tag}_sigma", data=True)
+                obs = pm.Data(f"{tag}_y", np.array(e[out], dtype=float))
+                pm.Normal(f"{tag}_obs", mean, sigma, observed=obs)
         self.model = model
         return model
+
+    def _structure(self) -> tuple:
+        """What the compiled model depends on besides its ``pm.Data`` (compiled.py's key)."""
+        c, t = self.panel.client, self.panel.therapist
+        sizes = []
+        for out, e in self.eqs.items():
+            n_ther, nested = None, None
+            if self.therapist:
+                n_ther = int(e[t].nunique())
+                nested = bool(e.groupby(c)[t].nunique().max() == 1)
+            sizes.append((out, int(e[c].nunique()), n_ther, nested))
+        return (
+            self.name,
+            self.time,
+            self.therapist,
+            self.centred_intercepts,
+            prior_key(self.priors, values=False),
+            tuple(sizes),
+        )
 
     def _simpler(self) -> str:
         return "a simpler model (therapist=False)"
@@ -360,6 +437,8 @@ class MLM(BayesModel):
     def _summarise(self, idata: Any, seconds: float, sampler: str) -> BayesResults:
         post = idata.posterior
         x, y, c = self.panel.x, self.panel.y, self.panel.client
+        eff = partial(effect, level=self.level)
+        row = partial(param_row, level=self.level)
         rows: list[dict[str, Any]] = []
         within: dict[str, Effect] = {}
         between: dict[str, Effect] = {}
@@ -370,36 +449,51 @@ class MLM(BayesModel):
             tag = self._tag(out)
             b0 = np.asarray(post[f"{tag}_Intercept"])
             b = np.asarray(post[f"{tag}_b"])
-            rows.append(param_row(f"{out} ~ Intercept", b0))
+            rows.append(row(out, "~1", "", b0, term=f"{out} ~ Intercept"))
             for j, pred in enumerate(self._preds(out)):
-                rows.append(param_row(f"{out} ~ {pred}", b[..., j]))
-            within[effect_key(x, out)] = effect(b[..., 0])
-            within[effect_key(y, out)] = effect(b[..., 1])
+                rows.append(row(out, "~", pred, b[..., j], term=f"{out} ~ {pred}"))
+            within[effect_key(x, out)] = eff(b[..., 0])
+            within[effect_key(y, out)] = eff(b[..., 1])
             draws[effect_key(x, out)] = b[..., 0].ravel()
             draws[effect_key(y, out)] = b[..., 1].ravel()
-            between[between_key(other, out)] = effect(b[..., 2])
+            between[between_key(other, out)] = eff(b[..., 2])
             sds = np.asarray(post[f"{tag}_chol_stds"])
             corr = np.asarray(post[f"{tag}_chol_corr"])[..., 0, 1]
             slope_key = effect_key(other, out)
-            rows.append(param_row(f"sd({out}: Intercept | {c})", sds[..., 0]))
-            rows.append(param_row(f"sd({out}: {slope_key} | {c})", sds[..., 1]))
-            rows.append(param_row(f"cor({out}: Intercept, {slope_key} | {c})", corr))
-            between[f"sd(intercept {out})"] = effect(sds[..., 0])
-            between[f"sd({slope_key})"] = effect(sds[..., 1])
+            i_name, s_name = f"{out}:Intercept", f"{out}:{slope_key}"
+            rows.append(row(i_name, "sd", c, sds[..., 0], term=f"sd({out}: Intercept | {c})"))
+            rows.append(row(s_name, "sd", c, sds[..., 1], term=f"sd({out}: {slope_key} | {c})"))
+            term = f"cor({out}: Intercept, {slope_key} | {c})"
+            rows.append(row(i_name, "cor", s_name, corr, term=term))
+            between[f"sd(intercept {out})"] = eff(sds[..., 0])
+            between[f"sd({slope_key})"] = eff(sds[..., 1])
+            if self.time == "client":  # the session slope: its SD and correlations
+                ses = self.panel.session
+                t_name = f"{out}:{ses}"
+                rows.append(row(t_name, "sd", c, sds[..., 2], term=f"sd({out}: {ses} | {c})"))
+                cc = np.asarray(post[f"{tag}_chol_corr"])
+                for j, nm, lab in ((0, i_name, "Intercept"), (1, s_name, slope_key)):
+                    term = f"cor({out}: {lab}, {ses} | {c})"
+                    rows.append(row(nm, "cor", t_name, cc[..., j, 2], term=term))
+                between[f"sd({ses} -> {out})"] = eff(sds[..., 2])
             if self.therapist:
                 st = np.asarray(post[f"{tag}_sd_therapist"])
-                rows.append(param_row(f"sd({out}: Intercept | {self.panel.therapist})", st))
-                between[f"sd_therapist(intercept {out})"] = effect(st)
-            rows.append(param_row(f"sigma({out})", np.asarray(post[f"{tag}_sigma"])))
+                th = self.panel.therapist
+                rows.append(row(i_name, "sd", th, st, term=f"sd({out}: Intercept | {th})"))
+                between[f"sd_therapist(intercept {out})"] = eff(st)
+            sg = np.asarray(post[f"{tag}_sigma"])
+            rows.append(row(out, "sd", "residual", sg, term=f"sigma({out})"))
             # each client's cross-lag: fixed + random slope
             clients = np.unique(e[c].to_numpy())
             u = np.asarray(post[f"{tag}_u"])[..., 1]
             slope_j = 0 if out == y else 1
-            client_frames.append(client_rows(clients, slope_key, b[..., slope_j][..., None] + u))
+            client_frames.append(
+                client_rows(clients, slope_key, b[..., slope_j][..., None] + u, self.level)
+            )
         notes = list(self.notes)
         notes.append(
             "effects.within are the fixed within-client (person-mean-centred) lagged effects, raw "
-            "units, posterior mean, SD and 95% credible interval; they carry the Nickell bias of "
+            f"units, posterior mean, SD and {self.level:.0%} credible interval; they carry the Nickell bias of "
             f"short series (about -(1 + rho)/(T - 1)). effects.between['{between_key(x, y)}'] is "
             f"the coefficient of a client's mean {x} on next-session {y} (and "
             f"'{between_key(y, x)}' the reverse); 'sd(...)' are between-client SDs."

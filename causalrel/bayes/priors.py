@@ -17,7 +17,14 @@ import numpy as np
 
 from ..data import DataError
 
-__all__ = ["Prior", "resolve_priors", "describe_priors", "lkj_cholesky", "sd_corr_cholesky"]
+__all__ = [
+    "Prior",
+    "resolve_priors",
+    "describe_priors",
+    "prior_key",
+    "lkj_cholesky",
+    "sd_corr_cholesky",
+]
 
 #: Distribution names a :class:`Prior` understands -> (PyMC class name, parameter names).
 _DISTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -120,16 +127,27 @@ class Prior:
         cls = getattr(pm, _DISTS[self.dist][0])
         return cls.dist(**self.params, shape=shape)
 
-    def make(self, name: str, *, shape: Any = None, dims: Any = None):
-        """Create the named PyMC random variable inside the current model context."""
+    def make(self, name: str, *, shape: Any = None, dims: Any = None, data: bool = False):
+        """Create the named PyMC random variable inside the current model context.
+
+        ``data=True`` passes the parameters as ``pm.Data`` containers named
+        ``"{name}.{parameter}"`` (except those in ``_BAKED``), so that a compiled model can be
+        reused with other values (data-scaled priors, :mod:`causalrel.bayes.compiled`).
+        """
         import pymc as pm
 
         if self.dist == "lkj":
             raise DataError("An lkj prior is only used for correlation matrices.")
         cls = getattr(pm, _DISTS[self.dist][0])
+        params = dict(self.params)
+        if data:
+            params = {
+                k: v if k in _BAKED else pm.Data(f"{name}.{k}", np.asarray(v, dtype=float))
+                for k, v in params.items()
+            }
         if dims is not None:
-            return cls(name, **self.params, dims=dims)
-        return cls(name, **self.params, shape=shape)
+            return cls(name, **params, dims=dims)
+        return cls(name, **params, shape=shape)
 
 
 def _short(v: Any) -> str:
@@ -164,15 +182,42 @@ def resolve_priors(
     return out
 
 
+def prior_key(priors: Mapping[str, Prior], *, values: bool = True) -> tuple:
+    """A hashable, exact summary of ``priors`` for the compile cache (:mod:`.compiled`).
+
+    ``values=False`` keeps only the distributions and the parameters that stay constants in
+    the compiled code (the LKJ ``eta``; the shape ``nu``/``alpha`` of an SD prior): for models
+    that pass the other prior parameters as data.
+    """
+    out = []
+    for name in sorted(priors):
+        p = priors[name]
+        vals = tuple(
+            (
+                k,
+                np.shape(v),
+                np.asarray(v, dtype=float).tobytes() if values or k in _BAKED else None,
+            )
+            for k, v in sorted(p.params.items())
+        )
+        out.append((name, p.dist, vals))
+    return tuple(out)
+
+
+#: Prior parameters that are constants of the compiled model even when the others are data.
+_BAKED = ("eta", "nu", "alpha")
+
+
 def describe_priors(priors: Mapping[str, Prior]) -> str:
     """One line stating every prior, for the results' notes."""
     return "priors: " + "; ".join(f"{k} ~ {v}" for k, v in priors.items())
 
 
-def lkj_cholesky(name: str, n: int, eta: float, sd_prior: Prior) -> Any:
+def lkj_cholesky(name: str, n: int, eta: float, sd_prior: Prior, *, data: bool = False) -> Any:
     """Cholesky factor of a covariance matrix with an LKJ(eta) correlation prior and SD prior.
 
-    ``sd_prior`` may have a vector of scales (one per dimension). Stores ``{name}_stds`` and
+    ``sd_prior`` may have a vector of scales (one per dimension; a ``pm.Data`` container
+    ``"{name}_sd_scale"`` with ``data=True``, see :meth:`Prior.make`). Stores ``{name}_stds`` and
     ``{name}_corr`` in the trace and returns the (n, n) lower-triangular factor.
     """
     import pymc as pm
@@ -188,12 +233,13 @@ def lkj_cholesky(name: str, n: int, eta: float, sd_prior: Prior) -> Any:
         compute_corr=True,
         store_in_trace=False,
     )
+    scale = pm.Data(f"{name}_sd_scale", scale) if data else pt.as_tensor(scale)
     pm.Deterministic(f"{name}_stds", stds_u * scale)
     pm.Deterministic(f"{name}_corr", corr)
-    return pt.as_tensor(scale)[:, None] * chol_u
+    return scale[:, None] * chol_u
 
 
-def sd_corr_cholesky(name: str, n: int, eta: float, sd_prior: Prior) -> Any:
+def sd_corr_cholesky(name: str, n: int, eta: float, sd_prior: Prior, *, data: bool = False) -> Any:
     """Like :func:`lkj_cholesky`, but with the SDs and the correlations as separate parameters.
 
     ``LKJCholeskyCov`` samples the entries of the covariance's Cholesky factor, whose
@@ -212,13 +258,16 @@ def sd_corr_cholesky(name: str, n: int, eta: float, sd_prior: Prior) -> Any:
     ``LKJCorr`` is sampled through a transform of the correlation matrix's entries, not the
     Cholesky factor that the models need). Stores ``{name}_stds`` and ``{name}_corr`` in the
     trace and returns the (n, n) lower-triangular Cholesky factor of the covariance,
-    ``diag(sds) @ L``.
+    ``diag(sds) @ L``. ``data=True`` passes the SD scales as a ``pm.Data`` container
+    ``"{name}_sd_scale"`` (see :meth:`Prior.make`).
     """
     import pymc as pm
     import pytensor.tensor as pt
 
     unit, scale = sd_prior.unit()
     scale = np.broadcast_to(np.asarray(scale, dtype=float), (n,)).copy()
+    if data:
+        scale = pm.Data(f"{name}_sd_scale", scale)
     sds = pm.Deterministic(f"{name}_stds", unit.make(f"{name}_sd_unit", shape=n) * scale)
     m = n * (n - 1) // 2
     y = pm.Flat(f"{name}_cpc_unconstrained", shape=m)

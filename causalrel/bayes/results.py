@@ -1,6 +1,7 @@
 """BayesResults: the results contract plus the posterior (ArviZ ``InferenceData``) and plots.
 
-``to_dict()`` keeps the contract's shape; the extra Python-side attributes are ``idata`` (every
+``to_dict()`` keeps the contract's shape; the extra Python-side attributes are ``idata`` (also
+``engine``, the name every family's results share for the underlying engine result; every
 draw, sample statistics, posterior predictive replicates and, for the MLM, pointwise
 log-likelihoods), ``clients`` (each client's posterior random effects in raw units, for "for
 whom does the alliance matter?") and ``priors``.
@@ -46,7 +47,12 @@ class BayesResults(ModelResults):
     sampler: str = ""
     draws: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def interval(self, key: str, level: float = 0.9) -> tuple[float, float]:
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.engine is None:  # the contract's engine result: the same object as ``idata``
+            self.engine = self.idata
+
+    def interval(self, key: str, level: float = 0.95) -> tuple[float, float]:
         """Equal-tailed credible interval of within effect ``key`` at ``level``."""
         import numpy as np
 

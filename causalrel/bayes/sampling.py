@@ -5,8 +5,9 @@ model compiled with numba) and numpyro (JAX). Measured with ``benchmarks/bench_b
 DSEM (200 clients x 20 sessions, 10% missing, 4 x 1000 draws, 2 cores): nutpie 75 s in all
 (20 s compiling, 48 s sampling; min bulk ESS 488), numpyro 158 s (min bulk ESS 230), PyMC's own
 sampler over 12 minutes (stopped). So nutpie is the default when installed, then numpyro, then
-PyMC's sampler. A compiled nutpie model is kept on the PyMC model, so refits skip compiling.
-The same ``seed`` gives the same draws for a given backend.
+PyMC's sampler. nutpie models are compiled once per structure and reused with new data
+(:mod:`causalrel.bayes.compiled`), so refits and fits of other data of the same shape skip
+compiling. The same ``seed`` gives the same draws for a given backend.
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ def sample(
     seed: int | None = None,
     sampler: str | None = None,
     target_accept: float = 0.9,
-    progressbar: bool = True,
+    progress: bool = True,
     cores: int | None = None,
+    key: Any = None,
+    label: str = "model",
 ) -> tuple[Any, dict[str, Any]]:
     """Draw from a PyMC model's posterior with NUTS.
 
@@ -69,16 +72,24 @@ def sample(
         NUTS backend; default the fastest installed (:func:`default_sampler`).
     target_accept : float
         Target acceptance rate of step-size adaptation; raise it (0.95, 0.99) after divergences.
-    progressbar : bool
-        Show progress.
+    progress : bool
+        Show progress: whether the model is compiled or a compilation reused, then the
+        sampler's bar.
     cores : int, optional
         Chains run in parallel on this many cores (default: all, at most ``chains``).
+    key : hashable, optional
+        Structure key of ``model`` for nutpie's compile cache
+        (:func:`~causalrel.bayes.compiled.compiled_model`); ``None``: compile once per model
+        object.
+    label : str
+        The model's name in the progress text.
 
     Returns
     -------
     idata : arviz.InferenceData
     info : dict
-        ``sampler`` used, ``seconds`` of sampling (``compile_seconds`` separately for nutpie).
+        ``sampler`` used, ``seconds`` of sampling (``compile_seconds`` separately for nutpie,
+        and ``reused_compilation``: whether a cached compilation was reused).
     """
     import pymc as pm
 
@@ -101,10 +112,12 @@ def sample(
     if sampler == "nutpie":
         import nutpie
 
-        compiled = getattr(model, "_causalrel_nutpie", None)
-        if compiled is None:  # compile once per model object; refits reuse it
-            compiled = nutpie.compile_pymc_model(model)
-            model._causalrel_nutpie = compiled
+        from .compiled import compiled_model, relabel
+
+        if key is None:  # no structure key: compile once per model object
+            key = ("model", id(model))
+        compiled, reused = compiled_model(model, key, label=label, progress=progress)
+        info["reused_compilation"] = reused
         info["compile_seconds"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         with warnings.catch_warnings():
@@ -117,8 +130,9 @@ def sample(
                 cores=cores,
                 seed=seed if seed is not None else int.from_bytes(os.urandom(4), "little"),
                 target_accept=target_accept,
-                progress_bar=progressbar,
+                progress_bar=progress,
             )
+        idata = relabel(idata, model)
         info["sample_seconds"] = time.perf_counter() - t1
     else:
         extra: dict[str, Any] = {"cores": cores}
@@ -135,7 +149,7 @@ def sample(
             chains=chains,
             random_seed=seed,
             target_accept=target_accept,
-            progressbar=progressbar,
+            progressbar=progress,
             model=model,
             compute_convergence_checks=False,
             **extra,

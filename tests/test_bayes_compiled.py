@@ -1,0 +1,122 @@
+"""Compile once, reuse with new data (issue 22): same draws as a fresh compile, progress text.
+
+The reuse tests sample: each asserts convergence and the estimates besides the identity of the
+draws (a reused compilation must give exactly what a fresh one gives for the same seed).
+"""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from causalrel import DataWarning
+from causalrel.bayes import DSEM, MLM
+from causalrel.bayes.compiled import COMPILING, REUSING, bucket, cache_info, clear_cache
+from causalrel.simulate import simulate
+
+FAST = dict(chains=4, cores=2, progress=False, sampler="nutpie", seed=7, retry=False)
+
+
+def test_bucket_pads_a_little_and_groups_nearby_sizes():
+    assert bucket(0) == 0 and bucket(1) == 16 and bucket(16) == 16
+    sizes = np.arange(17, 5000)
+    b = np.array([bucket(int(n)) for n in sizes])
+    assert np.all(b >= sizes) and np.all(b <= np.ceil(sizes * 2 ** (1 / 8)) + 1)
+    assert np.all(np.diff(b) >= 0)
+    assert len(np.unique(b)) < len(sizes) / 20  # many sizes share one compiled shape
+    assert bucket(800) == bucket(790)
+
+
+def test_the_session_grid_needs_no_pymc():
+    code = (
+        "import sys; from causalrel.bayes.grid import SessionGrid; "
+        "from causalrel.simulate import simulate; "
+        "g = SessionGrid(simulate(10, 5, mcar=0.2, seed=1).panel(), therapist=False, "
+        "covariates=()); assert g.n_clients == 10 and len(g.miss_pos) > 0; "
+        "assert 'pymc' not in sys.modules and 'pytensor' not in sys.modules, 'imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_structure_keys_differ_by_option_and_shape_not_by_data():
+    a = simulate(30, 6, mcar=0.1, seed=1).panel()
+    b = simulate(30, 6, mcar=0.1, seed=2).panel()
+    assert MLM(a)._structure() == MLM(b)._structure()
+    assert MLM(a)._structure() != MLM(a, time="common")._structure()
+    assert MLM(a, time="common")._structure() != MLM(a, time="client")._structure()
+    da, db = DSEM(a), DSEM(b)
+    assert (bucket(len(da.grid.miss_pos)) == bucket(len(db.grid.miss_pos))) == (
+        da._structure() == db._structure()
+    )
+    assert DSEM(a)._structure() != DSEM(a, random_lags=False)._structure()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        assert DSEM(a)._structure() != DSEM(simulate(31, 6, seed=1).panel())._structure()
+
+
+def _converged(res):
+    d = res.diagnostics
+    assert d["converged"], d.get("message")
+
+
+@pytest.mark.slow
+def test_mlm_reuse_gives_the_fresh_compile_draws_and_says_so(capsys):
+    sims = [simulate(60, 8, cross=(-0.2, -0.1), mcar=0.05, seed=s) for s in (3, 4)]
+    a, b = (MLM(s.panel()) for s in sims)
+    assert a._structure() == b._structure()  # same clients; rows may differ (pm.Data)
+    clear_cache()
+    ra = a.fit(draws=1000, tune=1000, loo=False, ppc=False, **dict(FAST, progress=True))
+    rb = b.fit(draws=1000, tune=1000, loo=False, ppc=False, **dict(FAST, progress=True))
+    err = capsys.readouterr().err
+    assert f"mlm: {COMPILING}" in err and f"mlm: {REUSING}" in err
+    assert err.index(COMPILING) < err.index(REUSING)
+    assert not ra.diagnostics["reused_compilation"] and rb.diagnostics["reused_compilation"]
+    clear_cache()
+    fresh = MLM(sims[1].panel()).fit(draws=1000, tune=1000, loo=False, ppc=False, **FAST)
+    assert not fresh.diagnostics["reused_compilation"]
+    for var in ("y_b", "x_b", "y_chol_stds", "x_client_intercept"):
+        np.testing.assert_array_equal(
+            rb.idata.posterior[var].values, fresh.idata.posterior[var].values
+        )
+    for res in (ra, rb):
+        _converged(res)
+        for key, true in {"alliance->symptoms": -0.2, "symptoms->alliance": -0.1}.items():
+            e = res.effects["within"][key]
+            assert e.lower < true < e.upper, (key, e)
+    assert cache_info()["structures"] == 1
+
+
+@pytest.mark.slow
+def test_dsem_reuse_across_missingness_gives_the_fresh_compile_draws():
+    def panel(seed):
+        return simulate(80, 8, ar=(0.3, 0.4), cross=(-0.2, -0.1), mcar=0.1, seed=seed)
+
+    # two replications of one design whose latent cells fall in one padded bucket
+    seeds = [s for s in range(20, 40) if bucket(len(DSEM(panel(s).panel()).grid.miss_pos))]
+    by_bucket: dict[int, list[int]] = {}
+    for s in seeds:
+        by_bucket.setdefault(bucket(len(DSEM(panel(s).panel()).grid.miss_pos)), []).append(s)
+    s1, s2 = next(v for v in by_bucket.values() if len(v) >= 2)[:2]
+    m1, m2 = DSEM(panel(s1).panel()), DSEM(panel(s2).panel())
+    assert len(m1.grid.miss_pos) != len(m2.grid.miss_pos) or s1 != s2
+    opts = dict(draws=1000, tune=1000, **FAST)
+    clear_cache()
+    r1 = m1.fit(**opts)
+    r2 = m2.fit(**opts)
+    assert r2.diagnostics["reused_compilation"]
+    clear_cache()
+    fresh = DSEM(panel(s2).panel()).fit(**opts)
+    for var in ("gamma_lag", "chol_re_stds", "client_mean", "missing"):
+        np.testing.assert_array_equal(
+            r2.idata.posterior[var].values, fresh.idata.posterior[var].values
+        )
+    truth = panel(s2).truth.within
+    for res in (r1, r2):
+        _converged(res)
+        for key, true in truth.items():
+            e = res.effects["within"][key]
+            assert e.lower < true < e.upper, (key, e, true)
+    # client labels are the new panel's, not the first compilation's
+    assert list(r2.idata.posterior["client"].values) == [str(c) for c in m2.grid.clients]
