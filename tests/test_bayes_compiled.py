@@ -101,7 +101,7 @@ def test_dsem_reuse_across_missingness_gives_the_fresh_compile_draws():
     s1, s2 = next(v for v in by_bucket.values() if len(v) >= 2)[:2]
     m1, m2 = DSEM(panel(s1).panel()), DSEM(panel(s2).panel())
     assert len(m1.grid.miss_pos) != len(m2.grid.miss_pos) or s1 != s2
-    opts = dict(draws=1000, tune=1000, **FAST)
+    opts = dict(draws=2000, tune=1000, **FAST)  # 1000 draws gave bulk ESS 398 < 400
     clear_cache()
     r1 = m1.fit(**opts)
     r2 = m2.fit(**opts)
@@ -113,10 +113,10 @@ def test_dsem_reuse_across_missingness_gives_the_fresh_compile_draws():
             r2.idata.posterior[var].values, fresh.idata.posterior[var].values
         )
     truth = panel(s2).truth.within
-    for res in (r1, r2):
+    for res in (r1, r2):  # 8 checks: 3 posterior SDs (a 95% interval would miss 1 in 3 runs)
         _converged(res)
         for key, true in truth.items():
             e = res.effects["within"][key]
-            assert e.lower < true < e.upper, (key, e, true)
+            assert abs(e.est - true) < 3 * e.se, (key, e, true)
     # client labels are the new panel's, not the first compilation's
     assert list(r2.idata.posterior["client"].values) == [str(c) for c in m2.grid.clients]
