@@ -149,7 +149,7 @@ def bench_reuse(seed: int) -> list[dict]:
     for fit_no, data_seed in enumerate((1, second), start=1):
         sim = design(data_seed)
         t0 = time.perf_counter()
-        model = DSEM(sim.panel())
+        model = DSEM(sim.panel(), reuse=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             res = model.fit(**opts, retry=False)

@@ -56,7 +56,7 @@ def main() -> None:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ConvergenceWarning)
                 opts = dict(draws=args.draws, tune=args.tune, chains=4, seed=r, progress=False)
-                res = cls(panel).fit(**opts, loo=False)
+                res = cls(panel, reuse=True).fit(**opts, loo=False)  # one compile per model
             for key, true in sim.truth.within.items():
                 e = res.effects["within"][key]
                 lo, hi = res.interval(key, 0.9)

@@ -83,7 +83,7 @@ def main() -> None:
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                res = DSEM(panel, time="client", priors=priors).fit(
+                res = DSEM(panel, time="client", priors=priors, reuse=True).fit(
                     draws=args.draws, tune=1000, seed=r, progress=False, retry=False, ppc=False
                 )
             d = res.diagnostics

@@ -43,17 +43,17 @@ def test_the_session_grid_needs_no_pymc():
 def test_structure_keys_differ_by_option_and_shape_not_by_data():
     a = simulate(30, 6, mcar=0.1, seed=1).panel()
     b = simulate(30, 6, mcar=0.1, seed=2).panel()
-    assert MLM(a)._structure() == MLM(b)._structure()
-    assert MLM(a)._structure() != MLM(a, time="common")._structure()
-    assert MLM(a, time="common")._structure() != MLM(a, time="client")._structure()
+    assert MLM(a)._key() == MLM(b)._key()
+    assert MLM(a)._key() != MLM(a, time="common")._key()
+    assert MLM(a, time="common")._key() != MLM(a, time="client")._key()
     da, db = DSEM(a), DSEM(b)
     assert (bucket(len(da.grid.miss_pos)) == bucket(len(db.grid.miss_pos))) == (
-        da._structure() == db._structure()
+        da._key() == db._key()
     )
-    assert DSEM(a)._structure() != DSEM(a, random_lags=False)._structure()
+    assert DSEM(a)._key() != DSEM(a, random_lags=False)._key()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        assert DSEM(a)._structure() != DSEM(simulate(31, 6, seed=1).panel())._structure()
+        assert DSEM(a)._key() != DSEM(simulate(31, 6, seed=1).panel())._key()
 
 
 def _converged(res):
@@ -61,11 +61,26 @@ def _converged(res):
     assert d["converged"], d.get("message")
 
 
+def test_only_models_built_for_reuse_have_shared_data_and_a_structure_key():
+    panel = simulate(30, 6, mcar=0.1, seed=1).panel()
+    for cls in (MLM, DSEM):
+        single, shared = cls(panel), cls(panel, reuse=True)
+        assert single._structure() is None and shared._structure() == shared._key()
+        assert not single.build().data_vars  # constants: PyTensor folds them at compile time
+        names = {v.name for v in shared.build().data_vars}
+        assert names, cls
+    # the DSEM pads latent cells to a shared bucket only when built for reuse
+    single, shared = DSEM(panel), DSEM(panel, reuse=True)
+    n = len(single.grid.miss_pos)
+    assert single.build()["missing"].type.shape == (n,)
+    assert shared.build()["missing"].type.shape == (bucket(n),) and bucket(n) > n
+
+
 @pytest.mark.slow
 def test_mlm_reuse_gives_the_fresh_compile_draws_and_says_so(capsys):
     sims = [simulate(60, 8, cross=(-0.2, -0.1), mcar=0.05, seed=s) for s in (3, 4)]
-    a, b = (MLM(s.panel()) for s in sims)
-    assert a._structure() == b._structure()  # same clients; rows may differ (pm.Data)
+    a, b = (MLM(s.panel(), reuse=True) for s in sims)
+    assert a._key() == b._key()  # same clients; rows may differ (pm.Data)
     clear_cache()
     ra = a.fit(draws=1000, tune=1000, loo=False, ppc=False, **dict(FAST, progress=True))
     rb = b.fit(draws=1000, tune=1000, loo=False, ppc=False, **dict(FAST, progress=True))
@@ -74,7 +89,7 @@ def test_mlm_reuse_gives_the_fresh_compile_draws_and_says_so(capsys):
     assert err.index(COMPILING) < err.index(REUSING)
     assert not ra.diagnostics["reused_compilation"] and rb.diagnostics["reused_compilation"]
     clear_cache()
-    fresh = MLM(sims[1].panel()).fit(draws=1000, tune=1000, loo=False, ppc=False, **FAST)
+    fresh = MLM(sims[1].panel(), reuse=True).fit(draws=1000, tune=1000, loo=False, ppc=False, **FAST)
     assert not fresh.diagnostics["reused_compilation"]
     for var in ("y_b", "x_b", "y_chol_stds", "x_client_intercept"):
         np.testing.assert_array_equal(
@@ -99,7 +114,7 @@ def test_dsem_reuse_across_missingness_gives_the_fresh_compile_draws():
     for s in seeds:
         by_bucket.setdefault(bucket(len(DSEM(panel(s).panel()).grid.miss_pos)), []).append(s)
     s1, s2 = next(v for v in by_bucket.values() if len(v) >= 2)[:2]
-    m1, m2 = DSEM(panel(s1).panel()), DSEM(panel(s2).panel())
+    m1, m2 = DSEM(panel(s1).panel(), reuse=True), DSEM(panel(s2).panel(), reuse=True)
     assert len(m1.grid.miss_pos) != len(m2.grid.miss_pos) or s1 != s2
     opts = dict(draws=2000, tune=1000, **FAST)  # 1000 draws gave bulk ESS 398 < 400
     clear_cache()
@@ -107,7 +122,7 @@ def test_dsem_reuse_across_missingness_gives_the_fresh_compile_draws():
     r2 = m2.fit(**opts)
     assert r2.diagnostics["reused_compilation"]
     clear_cache()
-    fresh = DSEM(panel(s2).panel()).fit(**opts)
+    fresh = DSEM(panel(s2).panel(), reuse=True).fit(**opts)
     for var in ("gamma_lag", "chol_re_stds", "client_mean", "missing"):
         np.testing.assert_array_equal(
             r2.idata.posterior[var].values, fresh.idata.posterior[var].values

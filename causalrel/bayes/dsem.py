@@ -126,6 +126,12 @@ class DSEM(BayesModel):
         beta`` (a trend is per 10 sessions on that scale).
     trend : bool, optional
         Deprecated spelling (one release): ``trend=True`` is ``time="client"``.
+    reuse : bool
+        Build the model for reuse (:mod:`causalrel.bayes.compiled`): data as ``pm.Data``
+        containers, so that another model of the same structure (family, options, sizes) in this
+        process samples with this one's compiled code and new data, paying sampling only. Costs
+        the first compilation about 1.4x (measured, see ``BayesModel._data``); for repeated fits
+        of one design (validation grids, power studies). Default ``False``: one fit, constants.
 
     Examples
     --------
@@ -172,7 +178,9 @@ class DSEM(BayesModel):
         centred_means: bool = True,
         priors: Mapping[str, Any] | None = None,
         trend: bool | None = None,
+        reuse: bool = False,
     ) -> None:
+        self.reuse = bool(reuse)
         covariates = tuple(covariates or ())
         time = self._time(time, trend, self.name)
         if time != "none" and detrend:
@@ -270,7 +278,8 @@ class DSEM(BayesModel):
         g, p = self.grid, self.priors
         n, k = g.n_clients, len(self.random_names)
         n_miss = len(g.miss_pos)
-        n_pad = bucket(n_miss)  # latent cells padded: panels alike share one compilation
+        # latent cells padded when built for reuse: panels alike share one compilation
+        n_pad = bucket(n_miss) if self.reuse else n_miss
         coords = {
             "client": np.asarray(g.clients).astype(str),
             "variable": [self.panel.x, self.panel.y],
@@ -279,28 +288,28 @@ class DSEM(BayesModel):
         with pm.Model(coords=coords) as model:
             # every data-dependent array is a pm.Data container (a shared variable), so the
             # compiled model is reused with new data of the same structure (compiled.py)
-            valid = pm.Data("valid", g.valid)
-            n_trans = pm.Data("n_transitions", float(g.n_transitions))
-            gamma_mean = p["mean"].make("gamma_mean", shape=2, data=True)
-            gamma_lag = p["lag"].make("gamma_lag", shape=4, data=True)
+            valid = self._data("valid", g.valid)
+            n_trans = self._data("n_transitions", float(g.n_transitions))
+            gamma_mean = p["mean"].make("gamma_mean", shape=2, data=self.reuse)
+            gamma_lag = p["lag"].make("gamma_lag", shape=4, data=self.reuse)
             parts = []
             if self.random_lags:
                 parts.append(gamma_lag)
             if self.trend:
-                parts.append(p["trend"].make("gamma_trend", shape=2, data=True))
+                parts.append(p["trend"].make("gamma_trend", shape=2, data=self.reuse))
             if self.random_innovations:
-                parts.append(p["log_sigma"].make("gamma_log_sigma", shape=2, data=True))
-            chol = lkj_cholesky("chol_re", k, p["cor"].params["eta"], self._sd_prior(), data=True)
+                parts.append(p["log_sigma"].make("gamma_log_sigma", shape=2, data=self.reuse))
+            chol = lkj_cholesky("chol_re", k, p["cor"].params["eta"], self._sd_prior(), data=self.reuse)
             loc_mu = pt.broadcast_to(gamma_mean[None, :], (n, 2))
             beta = None
             if g.cov is not None:
-                beta = p["beta"].make("beta", shape=(k, g.cov.shape[1]), data=True)
-                shift = pt.dot(pm.Data("cov", g.cov), beta.T)
+                beta = p["beta"].make("beta", shape=(k, g.cov.shape[1]), data=self.reuse)
+                shift = pt.dot(self._data("cov", g.cov), beta.T)
                 loc_mu = loc_mu + shift[:, :2]
             if self.therapist:
-                sd_t = p["sd_therapist"].make("sd_therapist", shape=2, data=True)
+                sd_t = p["sd_therapist"].make("sd_therapist", shape=2, data=self.reuse)
                 z_t = pm.Normal("z_therapist", 0.0, 1.0, shape=(len(g.therapists), 2))
-                loc_mu = loc_mu + (z_t * sd_t)[pm.Data("therapist_idx", g.therapist_idx)]
+                loc_mu = loc_mu + (z_t * sd_t)[self._data("therapist_idx", g.therapist_idx)]
             l11 = chol[:2, :2]
             if self.centred_means:
                 # centred latent means (well identified by a client's sessions) ...
@@ -350,14 +359,14 @@ class DSEM(BayesModel):
                 sx_t, sy_t = s_first[:, None, 0], s_first[:, None, 1]
                 lsx_t, lsy_t = log_s[:, None, 0], log_s[:, None, 1]
             else:
-                sigma = p["sigma"].make("sigma", shape=2, data=True)
+                sigma = p["sigma"].make("sigma", shape=2, data=self.reuse)
                 sx_t, sy_t = sigma[0], sigma[1]
                 lsx_t, lsy_t = pt.log(sigma[0]), pt.log(sigma[1])
                 s_first = sigma[None, :]
             r01 = pm.Beta("rho01", 2.0, 2.0)
             rho = pm.Deterministic("rho", 2.0 * r01 - 1.0)
 
-            filled = pm.Data("filled", np.append(g.filled, 0.0))  # last: sink of padding
+            filled = self._data("filled", np.append(g.filled, 0.0))  # last: sink of padding
             if n_pad:
                 # padding cells write into the sink (never read) and get a standard normal
                 # density, so they are independent of the model and mix at once
@@ -366,18 +375,19 @@ class DSEM(BayesModel):
                 pad = np.zeros(n_pad)
                 pad[n_miss:] = 1.0
                 missing = pm.Flat("missing", shape=n_pad)
-                vflat = pt.set_subtensor(filled[pm.Data("miss_pos", pos)], missing)
-                pm.Potential(
-                    "missing_padding", -0.5 * pt.sum(pm.Data("miss_pad", pad) * missing**2)
-                )
+                vflat = pt.set_subtensor(filled[self._data("miss_pos", pos)], missing)
+                if self.reuse:
+                    pm.Potential(
+                        "missing_padding", -0.5 * pt.sum(self._data("miss_pad", pad) * missing**2)
+                    )
             else:
                 vflat = filled
             v = vflat[:-1].reshape((n, g.n_slots, 2))
             w = v - mu[:, None, :]
             if self.time != "none":
-                t_d = pm.Data("time", g.time)[:, :, None]
+                t_d = self._data("time", g.time)[:, :, None]
                 if self.time == "common":
-                    tau = p["trend"].make("gamma_trend", shape=2, data=True)[None, :]
+                    tau = p["trend"].make("gamma_trend", shape=2, data=self.reuse)[None, :]
                 w = w - tau[:, None, :] * t_d
             wp, wc = w[:, :-1], w[:, 1:]
             ex = wc[..., 0] - ph[..., 0] * wp[..., 0] - ph[..., 2] * wp[..., 1]
@@ -403,7 +413,7 @@ class DSEM(BayesModel):
         return model
 
     # -- fitting --------------------------------------------------------------------------------
-    def _structure(self) -> tuple:
+    def _key(self) -> tuple:
         """What the compiled model depends on besides its ``pm.Data`` (compiled.py's key)."""
         g = self.grid
         return (

@@ -131,6 +131,12 @@ class MLM(BayesModel):
         2.5 sd o / sd predictor); sd ~ halfnormal(sd o) for the intercept and sd o / sd of
         the slope's predictor for the slope; sigma ~ halfnormal(sd o); cor ~ lkj(2);
         sd_therapist ~ halfnormal(sd o).
+    reuse : bool
+        Build the model for reuse (:mod:`causalrel.bayes.compiled`): data as ``pm.Data``
+        containers, so that another model of the same structure (family, options, sizes) in this
+        process samples with this one's compiled code and new data, paying sampling only. Costs
+        the first compilation about 1.4x (measured, see ``BayesModel._data``); for repeated fits
+        of one design (validation grids, power studies). Default ``False``: one fit, constants.
 
     Examples
     --------
@@ -164,7 +170,9 @@ class MLM(BayesModel):
         detrend: bool = False,
         centred_intercepts: bool = True,
         priors: Mapping[str, Any] | None = None,
+        reuse: bool = False,
     ) -> None:
+        self.reuse = bool(reuse)
         self.centred_intercepts = bool(centred_intercepts)
         self.time = self._time(time, None, self.name)
         if self.time != "none" and detrend:
@@ -283,24 +291,24 @@ class MLM(BayesModel):
                     Xv[:, 3] -= Xv[:, 3].mean()
                 # data and data-scaled prior parameters are pm.Data containers, so that the
                 # compiled model is reused with new data of the same structure (compiled.py)
-                X = pm.Data(f"{tag}_X", Xv)
-                slope = pm.Data(f"{tag}_slope", np.array(e[self._slope(out)], dtype=float))
-                cid_d = pm.Data(f"{tag}_cid", cid.astype(np.int64))
-                b0 = p["Intercept"].make(f"{tag}_Intercept", data=True)
-                b = p["b"].make(f"{tag}_b", shape=Xv.shape[1], data=True)
+                X = self._data(f"{tag}_X", Xv)
+                slope = self._data(f"{tag}_slope", np.array(e[self._slope(out)], dtype=float))
+                cid_d = self._data(f"{tag}_cid", cid.astype(np.int64))
+                b0 = p["Intercept"].make(f"{tag}_Intercept", data=self.reuse)
+                b = p["b"].make(f"{tag}_b", shape=Xv.shape[1], data=self.reuse)
                 k = 3 if self.time == "client" else 2  # random effects per client
                 # SDs and correlation as separate parameters (sd_corr_cholesky): with
                 # LKJCholeskyCov the client slope SD mixed poorly where its posterior reaches
                 # zero (measured: 120 clients x 10 sessions in 20 therapists, 4 x 1000 draws,
                 # two seeds: bulk ESS 180-230, R-hat 1.02; separate: 360-440, sampling 3x faster)
                 chol = sd_corr_cholesky(
-                    f"{tag}_chol", k, p["cor"].params["eta"], p["sd"], data=True
+                    f"{tag}_chol", k, p["cor"].params["eta"], p["sd"], data=self.reuse
                 )
                 n = len(clients)
                 # client-level part of the location: intercept + between predictor
                 xb = np.zeros(n)
                 xb[cid] = Xv[:, 2]
-                loc = b0 + b[2] * pm.Data(f"{tag}_xb", xb)
+                loc = b0 + b[2] * self._data(f"{tag}_xb", xb)
                 row_therapist = None
                 if self.therapist:
                     # therapist intercepts, non-centred (their SD is often near zero); nested in
@@ -309,16 +317,16 @@ class MLM(BayesModel):
                     # along a ridge of the likelihood (measured: R-hat 1.03 at sd_therapist
                     # with the shift added to the rows instead)
                     ther, tid = np.unique(e[self.panel.therapist].to_numpy(), return_inverse=True)
-                    sd_t = p["sd_therapist"].make(f"{tag}_sd_therapist", data=True)
+                    sd_t = p["sd_therapist"].make(f"{tag}_sd_therapist", data=self.reuse)
                     z_t = pm.Normal(f"{tag}_z_therapist", 0.0, 1.0, shape=len(ther))
                     v_t = sd_t * z_t
                     per_client = np.full(n, -1)
                     per_client[cid] = tid
                     nested = bool(pd.Series(tid).groupby(cid).nunique().max() == 1)
                     if nested:
-                        loc = loc + v_t[pm.Data(f"{tag}_therapist_of_client", per_client)]
+                        loc = loc + v_t[self._data(f"{tag}_therapist_of_client", per_client)]
                     else:
-                        row_therapist = v_t[pm.Data(f"{tag}_therapist_of_row", tid)]
+                        row_therapist = v_t[self._data(f"{tag}_therapist_of_row", tid)]
                 if self.centred_intercepts:
                     # centred client intercepts (well identified by a client's sessions),
                     # slopes non-centred given them: the same joint normal as u = z @ chol.T
@@ -342,13 +350,13 @@ class MLM(BayesModel):
                 pm.Deterministic(f"{tag}_u", u)
                 if row_therapist is not None:
                     mean = mean + row_therapist
-                sigma = p["sigma"].make(f"{tag}_sigma", data=True)
-                obs = pm.Data(f"{tag}_y", np.array(e[out], dtype=float))
+                sigma = p["sigma"].make(f"{tag}_sigma", data=self.reuse)
+                obs = self._data(f"{tag}_y", np.array(e[out], dtype=float))
                 pm.Normal(f"{tag}_obs", mean, sigma, observed=obs)
         self.model = model
         return model
 
-    def _structure(self) -> tuple:
+    def _key(self) -> tuple:
         """What the compiled model depends on besides its ``pm.Data`` (compiled.py's key)."""
         c, t = self.panel.client, self.panel.therapist
         sizes = []

@@ -5,9 +5,9 @@ model compiled with numba) and numpyro (JAX). Measured with ``benchmarks/bench_b
 DSEM (200 clients x 20 sessions, 10% missing, 4 x 1000 draws, 2 cores): nutpie 75 s in all
 (20 s compiling, 48 s sampling; min bulk ESS 488), numpyro 158 s (min bulk ESS 230), PyMC's own
 sampler over 12 minutes (stopped). So nutpie is the default when installed, then numpyro, then
-PyMC's sampler. nutpie models are compiled once per structure and reused with new data
-(:mod:`causalrel.bayes.compiled`), so refits and fits of other data of the same shape skip
-compiling. The same ``seed`` gives the same draws for a given backend.
+PyMC's sampler. A compiled nutpie model is kept on the PyMC model, so refits skip compiling;
+models built with ``reuse=True`` are compiled once per structure and reused with new data
+(:mod:`causalrel.bayes.compiled`). The same ``seed`` gives the same draws for a given backend.
 """
 
 from __future__ import annotations
@@ -114,8 +114,6 @@ def sample(
 
         from .compiled import compiled_model, relabel
 
-        if key is None:  # no structure key: compile once per model object
-            key = ("model", id(model))
         compiled, reused = compiled_model(model, key, label=label, progress=progress)
         info["reused_compilation"] = reused
         info["compile_seconds"] = time.perf_counter() - t0

@@ -76,6 +76,8 @@ class Fitter:
             opts = dict(self.options)
             if seed is not None and "seed" in self.names and "seed" not in opts:
                 opts["seed"] = seed
+            if "reuse" in self._init_names and "reuse" not in opts:
+                opts["reuse"] = True  # a Bayesian family compiles once per design (compiled.py)
             res = fit_model(self.name, panel, **opts)
             message = "" if res.converged else str(res.diagnostics.get("message", ""))
             return res.effects["within"], bool(res.converged), message
