@@ -89,7 +89,9 @@ def test_mlm_reuse_gives_the_fresh_compile_draws_and_says_so(capsys):
     assert err.index(COMPILING) < err.index(REUSING)
     assert not ra.diagnostics["reused_compilation"] and rb.diagnostics["reused_compilation"]
     clear_cache()
-    fresh = MLM(sims[1].panel(), reuse=True).fit(draws=1000, tune=1000, loo=False, ppc=False, **FAST)
+    fresh = MLM(sims[1].panel(), reuse=True).fit(
+        draws=1000, tune=1000, loo=False, ppc=False, **FAST
+    )
     assert not fresh.diagnostics["reused_compilation"]
     for var in ("y_b", "x_b", "y_chol_stds", "x_client_intercept"):
         np.testing.assert_array_equal(

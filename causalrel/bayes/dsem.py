@@ -299,7 +299,9 @@ class DSEM(BayesModel):
                 parts.append(p["trend"].make("gamma_trend", shape=2, data=self.reuse))
             if self.random_innovations:
                 parts.append(p["log_sigma"].make("gamma_log_sigma", shape=2, data=self.reuse))
-            chol = lkj_cholesky("chol_re", k, p["cor"].params["eta"], self._sd_prior(), data=self.reuse)
+            chol = lkj_cholesky(
+                "chol_re", k, p["cor"].params["eta"], self._sd_prior(), data=self.reuse
+            )
             loc_mu = pt.broadcast_to(gamma_mean[None, :], (n, 2))
             beta = None
             if g.cov is not None:
