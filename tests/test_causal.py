@@ -87,12 +87,12 @@ def test_within_estimate_brackets_truth_and_raw_does_not(fitted, confounded):
     assert abs(raw["est"] - truth[XY]) > 3 * abs(fitted.effects["within"][XY].est - truth[XY])
 
 
-@pytest.mark.parametrize("trend,suffix", [("none", "individual"), ("detrend", "detrended")])
-def test_matches_plm_within_estimator(trend, suffix):
+@pytest.mark.parametrize("time,suffix", [("none", "individual"), ("client", "detrended")])
+def test_matches_plm_within_estimator(time, suffix):
     """The DoWhy within estimate is plm's within estimator (tests/reference/plm/plm_reference.R)."""
     ref = json.loads((FIXTURES["plm"] / "plm_results.json").read_text())["fe"]
     panel = load_panel(FIXTURES["plm"] / "plm_data.csv", warn=False)
-    res = CausalAnalysis(panel, trend=trend).fit(refute=False)
+    res = CausalAnalysis(panel, time=time).fit(refute=False)
     for d in res.directions.values():
         coefs = {c["term"]: c for c in ref[f"{d.outcome}_{suffix}"]["coefficients"]}
         r = coefs[f"lag({d.cause})"]
@@ -114,7 +114,7 @@ def test_exclusions_are_in_the_vocabulary_and_add_up():
         rows = sum(v for k, v in excluded.items() if k.startswith("rows."))
         assert rows + len(raw) == panel.n_rows, excluded
         assert excluded["clients.too_few_sessions"] == 3
-    res = CausalAnalysis(panel, trend="none").fit(refute=False)
+    res = CausalAnalysis(panel, time="none").fit(refute=False)
     check_exclusions(res.excluded)
     assert any(k.endswith(":symptoms") for k in res.excluded)  # per outcome where they differ
 
@@ -129,8 +129,15 @@ def test_within_frame_counts_and_centres(small_sim):
 
 def test_bad_input():
     p = simulate(20, 5, seed=1).panel()
-    with pytest.raises(DataError, match="trend"):
+    with pytest.raises(DataError, match="time must be one of"):
+        CausalAnalysis(p, time="linear")
+    with pytest.warns(DeprecationWarning, match="time='common'"):
+        assert CausalAnalysis(p, trend="linear").time == "common"
+    with pytest.warns(DeprecationWarning), pytest.raises(DataError, match="trend"):
         CausalAnalysis(p, trend="quadratic")
+    with pytest.warns(DeprecationWarning), pytest.raises(DataError, match="not both"):
+        CausalAnalysis(p, time="none", trend="detrend")
+    assert CausalAnalysis(p).time == "common" and CausalAnalysis(p).trend == "linear"
     with pytest.raises(DataError, match="subset_fraction"):
         CausalAnalysis(p).fit(subset_fraction=1.5)
     one = simulate(3, 2, seed=1).panel()  # one lagged row per client: nothing within

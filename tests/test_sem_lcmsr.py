@@ -228,7 +228,7 @@ def test_time_none_is_invariant_means():
 def test_time_errors_name_the_families_that_can(panels):
     p = panels["complete"]
     with pytest.raises(
-        DataError, match="Families that can fit time='client': riclpm, dpml, fe, dpd, mlm, dsem"
+        DataError, match="Families that can fit time='client': riclpm, dpml, fe, dpd, mlm, dsem, dowhy"
     ):
         CLPM(p, time="client")
     with pytest.raises(DataError, match="'clpm' supports time = 'none', 'common'"):
@@ -247,7 +247,7 @@ def test_time_errors_name_the_families_that_can(panels):
         RICLPM(p, waves=[1, 2, 3], time="client")
     with pytest.raises(DataError, match="needs at least 4 waves"):
         DPML(p, waves=[1, 2, 3], time="client")
-    assert time_families("client") == ["riclpm", "dpml", "fe", "dpd", "mlm", "dsem"]
+    assert time_families("client") == ["riclpm", "dpml", "fe", "dpd", "mlm", "dsem", "dowhy"]
 
 
 def test_slope_test_refuses_non_nested_fits(panels):
@@ -276,5 +276,5 @@ def test_cli_fit_riclpm_time_client(capsys):
     for model in ("clpm",):
         assert main(["fit", model, f, "--time", "client"]) == 2, model
         err = capsys.readouterr().err
-        assert "Families that can fit time='client': riclpm, dpml, fe, dpd, mlm, dsem" in err
+        assert "Families that can fit time='client': riclpm, dpml, fe, dpd, mlm, dsem, dowhy" in err
         assert "Traceback" not in err

@@ -6,7 +6,8 @@ frame, with cluster-robust standard errors; :class:`CausalAnalysis` is the regis
 from __future__ import annotations
 
 import logging
-import time
+import warnings
+from time import perf_counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from .._warnings import DOWHY, ignoring
 from ..data import DataError, SessionPanel
 from ..results import Effect
 from . import refute as _refute
-from .frame import TRENDS, require_within_variation, within_frame
+from .frame import TIMES, TRENDS, require_within_variation, within_frame
 from .frame import lag_column as _lag
 from .graph import slice_graph
 from .results import CausalResults, DirectionResult
@@ -39,9 +40,14 @@ class CausalAnalysis:
     ----------
     panel : SessionPanel
         The validated data.
-    trend : {"linear", "none", "detrend"}
-        How shared time trends are handled (see :data:`TRENDS`). Default ``"linear"``: the
-        session number, centred within client, is an observed common cause of every score.
+    time : {"common", "none", "client"}
+        Change over sessions, in the words every family uses (:data:`TIMES`). Default
+        ``"common"``: the session number, centred within client, is an observed common cause of
+        every score (the average linear trend). ``"client"``: each client's own linear trend
+        is removed from both scores first. ``"none"``: no time node.
+    trend : {"linear", "none", "detrend"}, optional
+        Deprecated spelling (one release) of ``time``: ``"linear"`` is ``"common"``,
+        ``"detrend"`` is ``"client"``.
 
     Examples
     --------
@@ -61,18 +67,37 @@ class CausalAnalysis:
         "shows, and in short series (Nickell bias, as for fe)."
     )
     samples = False
-    time_support = ()  # time enters through ``trend`` (TRENDS)
+    time_support = ("none", "common", "client")
     #: analyze's refuter simulations per effect, and the fewer ones of ``analyze --fast``.
     analyze_options = {"n_placebo": 200, "n_random_common_cause": 50, "n_subsets": 100}
     fast_options = {"n_placebo": 30, "n_random_common_cause": 20, "n_subsets": 20}
-    #: analyze's ``trend`` is this family's own option.
-    trend_options = {t: {"trend": t} for t in TRENDS}
+    #: How analyze's ``trend`` reaches it.
+    trend_options = {w: {"time": t} for t, w in TIMES.items()}
 
-    def __init__(self, panel: SessionPanel, *, trend: str = "linear") -> None:
-        if trend not in TRENDS:
-            raise DataError(f"trend must be one of {', '.join(TRENDS)}; got {trend!r}.")
+    def __init__(
+        self, panel: SessionPanel, *, time: str | None = None, trend: str | None = None
+    ) -> None:
+        if trend is not None:
+            warnings.warn(
+                "CausalAnalysis(trend=...) is deprecated; use time='common' (trend='linear'), "
+                "time='client' (trend='detrend') or time='none'.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if trend not in TRENDS:
+                raise DataError(f"trend must be one of {', '.join(TRENDS)}; got {trend!r}.")
+            word = {w: t for t, w in TIMES.items()}[trend]
+            if time is not None and time != word:
+                raise DataError("dowhy: give time= or the deprecated trend=, not both.")
+            time = word
+        time = "common" if time is None else time
+        if time not in TIMES:
+            raise DataError(
+                f"dowhy: time must be one of {', '.join(repr(t) for t in TIMES)}; got {time!r}."
+            )
         self.panel = panel
-        self.trend = trend
+        self.time = time
+        self.trend = TIMES[time]  # the frame's word for it (causal.frame.TRENDS)
 
     def fit(
         self,
@@ -110,7 +135,7 @@ class CausalAnalysis:
         if not 0 < subset_fraction < 1:
             raise DataError(f"subset_fraction must lie between 0 and 1; got {subset_fraction}.")
         _quiet_dowhy()
-        start = time.perf_counter()
+        start = perf_counter()
         rng = np.random.default_rng(seed)
         p = self.panel
         directions, engine = {}, {}
@@ -143,7 +168,7 @@ class CausalAnalysis:
             directions,
             trend=self.trend,
             seed=seed,
-            seconds=time.perf_counter() - start,
+            seconds=perf_counter() - start,
             notes=notes,
             engine=engine,
         )
@@ -236,7 +261,7 @@ def _ols_clustered(frame: pd.DataFrame, outcome: str, regressors: Sequence[str])
 def causal_analysis(
     panel: SessionPanel,
     *,
-    trend: str = "linear",
+    time: str = "common",
     fast: bool = False,
     seed: int | None = 1,
     progress: bool = False,
@@ -247,7 +272,7 @@ def causal_analysis(
     Parameters
     ----------
     panel : SessionPanel
-    trend : {"linear", "none", "detrend"}
+    time : {"common", "none", "client"}
     fast : bool
         30 placebo permutations, 20 random common causes and 20 client subsets per effect
         instead of 200, 50 and 100.
@@ -259,4 +284,4 @@ def causal_analysis(
     CausalResults
     """
     n = CausalAnalysis.fast_options if fast else CausalAnalysis.analyze_options
-    return CausalAnalysis(panel, trend=trend).fit(**n, seed=seed, progress=progress)
+    return CausalAnalysis(panel, time=time).fit(**n, seed=seed, progress=progress)

@@ -12,7 +12,7 @@ import pandas as pd
 from ..data import DataError, SessionPanel
 from ..design import centre_within, detrend_panel, lag_exclusions, lag_name
 
-__all__ = ["TRENDS", "lag_column", "within_frame", "permute_within", "require_within_variation"]
+__all__ = ["TIMES", "TRENDS", "lag_column", "within_frame", "permute_within", "require_within_variation"]
 
 #: How shared time trends enter the analysis.
 TRENDS = {
@@ -22,6 +22,10 @@ TRENDS = {
     "detrend": "each client's own linear trend is removed from both scores first "
     "(causalrel.decompose.detrend), so no time node is needed",
 }
+
+
+#: The ``time`` words every family uses -> this layer's ``TRENDS`` word for the same handling.
+TIMES = {"none": "none", "common": "linear", "client": "detrend"}
 
 
 def lag_column(v: str) -> str:
