@@ -228,7 +228,8 @@ def test_time_none_is_invariant_means():
 def test_time_errors_name_the_families_that_can(panels):
     p = panels["complete"]
     with pytest.raises(
-        DataError, match="Families that can fit time='client': riclpm, dpml, fe, dpd, mlm, dsem, dowhy"
+        DataError,
+        match="Families that can fit time='client': riclpm, dpml, fe, dpd, mlm, dsem, dowhy",
     ):
         CLPM(p, time="client")
     with pytest.raises(DataError, match="'clpm' supports time = 'none', 'common'"):

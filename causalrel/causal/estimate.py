@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from time import perf_counter
 from collections.abc import Sequence
+from time import perf_counter
 from typing import Any
 
 import numpy as np

@@ -12,7 +12,14 @@ import pandas as pd
 from ..data import DataError, SessionPanel
 from ..design import centre_within, detrend_panel, lag_exclusions, lag_name
 
-__all__ = ["TIMES", "TRENDS", "lag_column", "within_frame", "permute_within", "require_within_variation"]
+__all__ = [
+    "TIMES",
+    "TRENDS",
+    "lag_column",
+    "within_frame",
+    "permute_within",
+    "require_within_variation",
+]
 
 #: How shared time trends enter the analysis.
 TRENDS = {
