@@ -61,10 +61,13 @@ def settings(family: str) -> dict[str, dict]:
     return out
 
 
-def run(reps: int, workers: int | None, sizes) -> pd.DataFrame:
+def run(
+    reps: int, workers: int | None, sizes, families=FAMILIES, options=None, scheduler=None
+) -> pd.DataFrame:
+    """The replications of every world x size for ``families`` (extra fit ``options`` each)."""
     fams = {
-        f"{fam}|{t}": {"model": fam, **opts}
-        for fam in FAMILIES
+        f"{fam}|{t}": {"model": fam, **opts, **((options or {}).get(fam, {}))}
+        for fam in families
         for t, opts in settings(fam).items()
     }
     tables = []
@@ -82,6 +85,7 @@ def run(reps: int, workers: int | None, sizes) -> pd.DataFrame:
                     seed=13,
                     design=design,
                     workers=workers,
+                    scheduler=scheduler,
                     progress=sys.stderr.isatty(),
                     estimate=False,
                 )

@@ -435,7 +435,7 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
     ),
     "trend": dict(
         action="store_true",
-        help="dsem: random linear trends of the latent means, estimated with the lags",
+        help="deprecated: dsem's --time client (random linear trends of the latent means)",
     ),
     "time_effects": dict(action="store_true", help="deprecated: fe, dpd's --time common"),
     "method": dict(help="dpd: two-step (default), one-step or anderson-hsiao"),
