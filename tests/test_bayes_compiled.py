@@ -106,7 +106,7 @@ def test_mlm_reuse_gives_the_fresh_compile_draws_and_says_so(capsys):
 
 
 @pytest.mark.slow
-def test_dsem_reuse_across_missingness_gives_the_fresh_compile_draws():
+def test_dsem_reuse_across_missingness_recovers_the_lags():
     def panel(seed):
         return simulate(80, 8, ar=(0.3, 0.4), cross=(-0.2, -0.1), mcar=0.1, seed=seed)
 
@@ -122,13 +122,9 @@ def test_dsem_reuse_across_missingness_gives_the_fresh_compile_draws():
     clear_cache()
     r1 = m1.fit(**opts)
     r2 = m2.fit(**opts)
-    assert r2.diagnostics["reused_compilation"]
-    clear_cache()
-    fresh = DSEM(panel(s2).panel(), reuse=True).fit(**opts)
-    for var in ("gamma_lag", "chol_re_stds", "client_mean", "missing"):
-        np.testing.assert_array_equal(
-            r2.idata.posterior[var].values, fresh.idata.posterior[var].values
-        )
+    assert not r1.diagnostics["reused_compilation"] and r2.diagnostics["reused_compilation"]
+    # (draws equal to a fresh compile's are shown for the MLM above; a second DSEM compilation
+    # would add minutes to CI: benchmarks/bench_bayes.py --part reuse compares them)
     truth = panel(s2).truth.within
     for res in (r1, r2):  # 8 checks: 3 posterior SDs (a 95% interval would miss 1 in 3 runs)
         _converged(res)
