@@ -174,3 +174,66 @@ def test_cli_cluster_flag(capsys, model):
     assert any("clustered by therapist" in n for n in cli["notes"])
     code = main(["fit", model, str(DATA), "--cluster", "nurse"])
     assert code == 2 and "not a column" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# Recovery of simulated truth: coverage with therapist-level shocks
+# ---------------------------------------------------------------------------------------------
+def therapist_shock_panel(seed, n_therapists=30, per=10, sessions=6, b=-0.2, share=0.5):
+    """Clients nested in therapists who share session-to-session shocks.
+
+    ``alliance_t = 0.5 alliance_{t-1} + u_x + e_x`` and ``symptoms_t = b alliance_{t-1} +
+    u_y + e_y`` within clients (plus stable client traits), where ``u`` is a shock of the
+    therapist at session ``t``, common to the therapist's clients (``share`` of the innovation
+    variance). The alliance is strictly exogenous in the symptoms equation, so fixed effects
+    without the lagged outcome are unbiased for ``b``, and so is difference GMM (the shocks are
+    serially independent, so lagged levels stay valid instruments); only the standard errors
+    depend on the clustering.
+    """
+    rng = np.random.default_rng(seed)
+    n, burn = n_therapists * per, 20
+    g = np.repeat(np.arange(n_therapists), per)
+    steps = sessions + burn
+    shocks = rng.normal(size=(n_therapists, steps, 2))[g] * np.sqrt(share)
+    shocks += rng.normal(size=(n, steps, 2)) * np.sqrt(1 - share)
+    x, y = np.zeros((n, steps)), np.zeros((n, steps))
+    for t in range(1, steps):
+        x[:, t] = 0.5 * x[:, t - 1] + shocks[:, t, 0]
+        y[:, t] = b * x[:, t - 1] + shocks[:, t, 1]
+    traits = rng.normal(size=(n, 2)) * 0.6
+    data = pd.DataFrame(
+        {
+            "client": np.repeat(np.arange(1, n + 1), sessions),
+            "therapist": np.repeat(g + 1, sessions),
+            "session": np.tile(np.arange(1, sessions + 1), n),
+            "alliance": (x[:, burn:] + traits[:, :1]).ravel(),
+            "symptoms": (y[:, burn:] + traits[:, 1:]).ravel(),
+        }
+    )
+    return load_panel(data, warn=False)
+
+
+@pytest.mark.slow  # 50 data sets x 4 fits: about a minute
+def test_therapist_clustered_intervals_cover_the_truth():
+    """50 seeded data sets (300 clients in 30 therapists, 6 sessions; half of the innovation
+    variance shared within therapist): the 95% intervals of alliance->symptoms clustered by
+    therapist cover the true -0.2 at about the nominal rate (measured: fe 0.96, dpd 1.00), and
+    those clustered by client do not (measured: 0.74 for both). Bounds: at least 0.88 (more
+    than two Monte Carlo SEs, 0.03 each, below 0.95) and at least 0.1 above the client-clustered
+    coverage, which must fall below 0.86."""
+    truth, hits = -0.2, {}
+    for r in range(50):
+        panel = therapist_shock_panel(1000 + r)
+        for fam, model in (
+            ("fe", lambda p=panel: FixedEffects(p, lagged_outcome=False)),
+            ("dpd", lambda p=panel: DynamicPanel(p)),
+        ):
+            for by in ("client", "therapist"):
+                res = model().fit(cluster=None if by == "client" else "therapist")
+                e = res.effects["within"]["alliance->symptoms"]
+                hits.setdefault((fam, by), []).append(e.lower <= truth <= e.upper)
+    cover = {k: float(np.mean(v)) for k, v in hits.items()}
+    for fam in ("fe", "dpd"):
+        assert cover[(fam, "therapist")] >= 0.88, cover
+        assert cover[(fam, "client")] < 0.86, cover
+        assert cover[(fam, "therapist")] - cover[(fam, "client")] >= 0.1, cover

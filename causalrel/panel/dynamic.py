@@ -37,6 +37,11 @@ What comes from linearmodels and what is built here, and why
 * Windmeijer's (2005) finite-sample correction of the two-step SEs is computed here: linearmodels'
   GMM covariance treats the weight matrix as known, which makes two-step SEs far too small.
 * The Hansen/Sargan and Arellano–Bond AR tests are in :mod:`causalrel.panel.hypotheses` (see there).
+* Standard errors clustered above the client (``fit(cluster="therapist")``) are computed here
+  too (:func:`clustered_cov`): pgmm has no such option and linearmodels' clustered GMM
+  covariance, like its two-step one, knows nothing of Windmeijer's correction. For one-step GMM
+  and Anderson–Hsiao the result equals linearmodels' clustered covariance with the same
+  clusters (a test checks it).
 """
 
 from __future__ import annotations
