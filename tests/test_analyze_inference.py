@@ -120,6 +120,9 @@ def test_therapist_column_clusters_and_makes_sem_mlr(normal_sim):
     assert sem == {"estimator": "mlr", "cluster": "therapist"}
     assert inf.options({"cluster", "method"}) == {"cluster": "therapist"}  # fe, dpd
     assert inf.options({"seed"}) == {}  # a family without the options gets none
+    one = normal_sim.data.assign(therapist=7)
+    inf = choose_inference(_panel(one, therapist="therapist"))
+    assert inf.cluster is None and "Not clustered: the data have a single therapist" in inf.reason
 
 
 @pytest.mark.slow  # about 8 s: the RI-CLPM (and its time="client" refit), fe and dpd

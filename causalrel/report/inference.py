@@ -150,6 +150,9 @@ def choose_inference(panel: SessionPanel) -> Inference:
             f"kurtosis {worst_k:+.2f})."
         )
         estimator = "ml"
+    if cluster is not None and panel.data[cluster].nunique() < 2:
+        reason += f" Not clustered: the data have a single {cluster}."
+        cluster = None
     if cluster is not None:
         reason += (
             f" Standard errors clustered by {cluster} (clients nested in therapists) in every "
