@@ -46,6 +46,7 @@ class Mutant:
 CLI = ("tests/test_cli_options.py",)
 SEM = ("tests/test_sem_parity.py",)
 PANEL = ("tests/test_panel_reference.py",)
+CAUSAL = ("tests/test_checks_fail.py",)
 
 MUTANTS = [
     # -- the CLI's wiring ------------------------------------------------------------------------
@@ -98,6 +99,13 @@ MUTANTS = [
         "    for c in columns:\n        base[names[c]] = found[names[c]].to_numpy()\n",
         "    for c in columns:\n        base[names[c]] = data.groupby(client)[c].shift(lag).to_numpy()\n",
         ("tests/test_design.py", "tests/test_data.py", "tests/test_data_properties.py"),
+    ),
+    Mutant(
+        "data: a missing rating at t-1 not counted as rows.previous_session_missing",
+        "causalrel/design.py",
+        '"rows.previous_session_missing": int((~first & ~lag_ok).sum()),',
+        '"rows.previous_session_missing": int((~first & ~present).sum()),',
+        ("tests/test_design.py",),
     ),
     Mutant(
         "data: duplicate client-sessions silently dropped",
@@ -164,6 +172,13 @@ MUTANTS = [
         "z = stats.norm.ppf(level)",
         (*SEM, *CLI),
     ),
+    Mutant(
+        "results: posterior interval at a fixed 95% whatever the level",
+        "causalrel/results.py",
+        "q = np.quantile(d, [0.5 - level / 2, 0.5 + level / 2])",
+        "q = np.quantile(d, [0.025, 0.975])",
+        ("tests/test_results_contract.py",),
+    ),
     # -- panel GMM and fixed effects -------------------------------------------------------------
     Mutant(
         "dpd: AR(2) test computed at lag 1",
@@ -199,14 +214,21 @@ MUTANTS = [
         "causalrel/causal/refute.py",
         'passed=bool(sig["is_statistically_significant"]),',
         'passed=not bool(sig["is_statistically_significant"]),',
-        ("tests/test_checks_fail.py",),
+        CAUSAL,
     ),
     Mutant(
         "causal: subset verdict flipped",
         "causalrel/causal/refute.py",
         "passed=flipped <= SUBSET_FLIP_MAX,",
         "passed=flipped >= SUBSET_FLIP_MAX,",
-        ("tests/test_checks_fail.py",),
+        CAUSAL,
+    ),
+    Mutant(
+        "causal: subset refuter counts the subsets with the same sign",
+        "causalrel/causal/refute.py",
+        "np.mean(np.sign(sub) != np.sign(d.effect.est))",
+        "np.mean(np.sign(sub) == np.sign(d.effect.est))",
+        CAUSAL,
     ),
     Mutant(
         "causal: placebo permutes across clients",

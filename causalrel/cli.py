@@ -446,7 +446,8 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
     ),
     "cluster": dict(
         metavar="COLUMN",
-        help="cluster-robust SEs by this client-level column, e.g. therapist (SEMs: with mlr)",
+        help="cluster-robust SEs by this client-level column, e.g. therapist (SEMs: implies "
+        "mlr; fe, dpd: clustered instead of by client)",
     ),
     "bootstrap": dict(
         type=int, metavar="N", help="SEMs: N bootstrap replications over clients (BCa CIs)"

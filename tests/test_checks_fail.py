@@ -13,6 +13,8 @@ import pytest
 
 from causalrel import load_panel
 from causalrel.causal import SUBSET_FLIP_MAX, CausalAnalysis
+from causalrel.causal.estimate import _quiet_dowhy
+from causalrel.causal.refute import refute
 from causalrel.families import fit_model
 from causalrel.sem import compare_nested
 from causalrel.simulate import simulate
@@ -22,20 +24,23 @@ PLACEBO = "placebo treatment (permuted within client)"
 SUBSET = "data subset (80% of clients)"
 
 
-def _refutation(res, key, refuter):
-    return res.refutations.set_index(["effect", "refuter"]).loc[(key, refuter)]
+def _refute_one_direction(panel, seed, n_placebo=2, n_subsets=2):
+    """The refuters of CausalAnalysis.fit for alliance -> next symptoms only: the same code
+    (fit runs ``refute`` once per direction, the rng drawn in this order), half the work."""
+    _quiet_dowhy()
+    d = CausalAnalysis(panel)._direction(panel.x, panel.y)
+    refute(d, np.random.default_rng(seed), n_placebo, 1, n_subsets, 0.8, False)
+    assert d.key == XY
+    return pd.DataFrame(d.refutations).set_index("refuter")
 
 
-@pytest.mark.slow
 def test_placebo_fails_without_a_lagged_effect_and_passes_with_one():
     null = simulate(150, 10, cross=(0.0, 0.0), seed=21).panel()
-    res = CausalAnalysis(null).fit(n_placebo=30, n_random_common_cause=2, n_subsets=2, seed=2)
-    row = _refutation(res, XY, PLACEBO)
+    row = _refute_one_direction(null, seed=2, n_placebo=20).loc[PLACEBO]
     assert not bool(row["passed"])
     assert row["p_value"] > 0.05
     strong = simulate(150, 10, cross=(-0.3, 0.0), seed=21).panel()
-    res = CausalAnalysis(strong).fit(n_placebo=30, n_random_common_cause=2, n_subsets=2, seed=2)
-    row = _refutation(res, XY, PLACEBO)
+    row = _refute_one_direction(strong, seed=2, n_placebo=20).loc[PLACEBO]
     assert bool(row["passed"]) and row["p_value"] < 0.001
 
 
@@ -59,19 +64,35 @@ def _one_client_carries_it():
     return load_panel(data, ranges=wide, warn=False)
 
 
-@pytest.mark.slow
 def test_subset_refuter_fails_when_one_client_carries_the_effect():
     panel = _one_client_carries_it()
-    res = CausalAnalysis(panel).fit(n_placebo=2, n_random_common_cause=2, n_subsets=60, seed=4)
-    assert res.effects["within"][XY].est > 0
-    row = _refutation(res, XY, SUBSET)
+    table = _refute_one_direction(panel, seed=4, n_subsets=40)
+    assert table.loc[SUBSET, "estimate"] > 0
+    row = table.loc[SUBSET]
     assert not bool(row["passed"])
     assert row["p_value"] > SUBSET_FLIP_MAX  # share of subsets with the other sign
     # without that client the estimate is negative in every subset: the refuter passes
     rest = panel.subset(panel.data["client"] != 9999)
-    res = CausalAnalysis(rest).fit(n_placebo=2, n_random_common_cause=2, n_subsets=20, seed=4)
-    row = _refutation(res, XY, SUBSET)
+    row = _refute_one_direction(rest, seed=4, n_subsets=20).loc[SUBSET]
+    assert row["estimate"] < 0
     assert bool(row["passed"]) and row["p_value"] == 0.0
+
+
+@pytest.mark.slow
+def test_refuters_fail_through_causal_analysis_fit():
+    """The same two failures through the public CausalAnalysis.fit (both directions)."""
+    null = simulate(150, 10, cross=(0.0, 0.0), seed=21).panel()
+    res = CausalAnalysis(null).fit(n_placebo=30, n_random_common_cause=2, n_subsets=2, seed=2)
+    assert not bool(_refutation(res, XY, PLACEBO)["passed"])
+    res = CausalAnalysis(_one_client_carries_it()).fit(
+        n_placebo=2, n_random_common_cause=2, n_subsets=60, seed=4
+    )
+    assert res.effects["within"][XY].est > 0
+    assert not bool(_refutation(res, XY, SUBSET)["passed"])
+
+
+def _refutation(res, key, refuter):
+    return res.refutations.set_index(["effect", "refuter"]).loc[(key, refuter)]
 
 
 def _ar2_panel(n_clients=800, n_sessions=12, seed=5):

@@ -3,17 +3,44 @@
 import json
 import subprocess
 import sys
+import warnings
 
 import pandas as pd
 import pytest
 
 from causalrel.cli import main
+from causalrel.data import DataWarning
 
 
 def run(*args):
+    """``causalrel ARGS`` as the installed command: a new process (its own imports, exit code
+    and standard streams). Costs an interpreter start and the package import (about 1 s of
+    CPU), so most tests use :func:`call`."""
     return subprocess.run(
         [sys.executable, "-m", "causalrel.cli", *args], capture_output=True, text=True
     )
+
+
+@pytest.fixture
+def call(capsys):
+    """``causalrel ARGS`` in this process: ``main(ARGS)``, with argparse's usage errors (which
+    exit) turned into their exit code; returns what ``run`` returns (returncode, stdout,
+    stderr). ``main`` catches every exception it reports, so anything else is a test error.
+    Data warnings are printed to standard error as the command prints them (the test suite
+    otherwise makes them errors); other warnings stay errors."""
+
+    def go(*args):
+        capsys.readouterr()
+        with warnings.catch_warnings():  # also restores the showwarning main installs
+            warnings.filterwarnings("always", category=DataWarning)
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+    return go
 
 
 @pytest.mark.parametrize(
@@ -26,29 +53,32 @@ def test_help_everywhere(cmd, capsys):
     assert "usage: causalrel" in capsys.readouterr().out
 
 
-def test_validate_ok_and_bad_file(tmp_path, example_path):
-    r = run("validate", str(example_path))
+def test_validate_ok_and_bad_file(tmp_path, example_path, call):
+    r = call("validate", str(example_path))
     assert r.returncode == 0 and "OK. 400 clients" in r.stdout
     bad = tmp_path / "bad.csv"
     bad.write_text("client,session,alliance,symptoms\n1,1,3,20\n1,1,4,18\n")
+    r = call("validate", str(bad))
+    assert r.returncode == 2 and "appear more than once" in r.stderr
+    # the installed command: the process exits 2 with the message and no traceback
     r = run("validate", str(bad))
     assert r.returncode == 2
     assert "appear more than once" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_validate_wrong_column_names(tmp_path):
+def test_validate_wrong_column_names(tmp_path, call):
     f = tmp_path / "d.csv"
     pd.DataFrame({"id": [1, 1], "s": [1, 2], "wai": [3, 4], "core": [10, 12]}).to_csv(
         f, index=False
     )
-    r = run("validate", str(f))
+    r = call("validate", str(f))
     assert r.returncode == 2 and "Columns found: 'id', 's', 'wai', 'core'" in r.stderr
-    r = run("validate", str(f), "--client", "id", "--session", "s", "--x", "wai", "--y", "core")
+    r = call("validate", str(f), "--client", "id", "--session", "s", "--x", "wai", "--y", "core")
     assert r.returncode == 0, r.stderr
 
 
-def test_describe_json_contract(example_path):
-    r = run("describe", str(example_path), "--therapist", "therapist", "--json")
+def test_describe_json_contract(example_path, call):
+    r = call("describe", str(example_path), "--therapist", "therapist", "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["n_clients"] == 400
@@ -58,25 +88,24 @@ def test_describe_json_contract(example_path):
     assert set(d["correlations"]) == {"pooled", "between", "within"}
 
 
-def test_describe_text(example_path):
-    r = run("describe", str(example_path))
+def test_describe_text(example_path, call):
+    r = call("describe", str(example_path))
     assert r.returncode == 0 and "within clients" in r.stdout
 
 
-@pytest.mark.slow
-def test_simulate_writes_data_and_truth(tmp_path):
+def test_simulate_writes_data_and_truth(tmp_path, call):
     out = tmp_path / "sim.csv"
-    r = run("simulate", "--out", str(out), "--clients", "30", "--sessions", "5", "--seed", "3")
+    r = call("simulate", "--out", str(out), "--clients", "30", "--sessions", "5", "--seed", "3")
     assert r.returncode == 0, r.stderr
     assert pd.read_csv(out).client.nunique() == 30
     truth = json.loads(out.with_suffix(".truth.json").read_text())
     assert truth["within"]["alliance->symptoms"] == -0.2
-    r2 = run("simulate", "--clients", "30", "--sessions", "5", "--seed", "3")
+    r2 = call("simulate", "--clients", "30", "--sessions", "5", "--seed", "3")
     assert r2.stdout == out.read_text()  # same seed, same data
 
 
-def test_bad_simulate_flag_is_a_clean_error():
-    r = run("simulate", "--cross", "0.1")
+def test_bad_simulate_flag_is_a_clean_error(call):
+    r = call("simulate", "--cross", "0.1")
     assert r.returncode == 2 and "--cross takes 2" in r.stderr
 
 
@@ -105,8 +134,8 @@ def test_fit_model_routes_options_and_rejects_unknown(monkeypatch, small_sim):
         fam.fit_model("nope", small_sim.panel())
 
 
-def test_fit_riclpm_json_follows_contract(example_path):
-    r = run("fit", "riclpm", str(example_path), "--constrained", "--json")
+def test_fit_riclpm_json_follows_contract(example_path, call):
+    r = call("fit", "riclpm", str(example_path), "--constrained", "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["model"] == "riclpm" and d["diagnostics"]["converged"] is True
@@ -127,6 +156,6 @@ def test_fit_fe_and_dpd_with_options(example_path):
     assert r.returncode == 0 and "within-client effects" in r.stdout, r.stderr
 
 
-def test_fit_rejects_option_for_wrong_family(example_path):
-    r = run("fit", "fe", str(example_path), "--constrained")
+def test_fit_rejects_option_for_wrong_family(example_path, call):
+    r = call("fit", "fe", str(example_path), "--constrained")
     assert r.returncode == 2 and "does not apply to model 'fe'" in r.stderr

@@ -35,6 +35,8 @@ def test_wald_and_draws_intervals():
     assert e90.upper - e90.lower == pytest.approx(2 * 1.644854 * 0.5, abs=1e-6)
     d = Effect.from_draws(np.arange(1001.0))
     assert (d.est, d.lower, d.upper) == pytest.approx((500.0, 25.0, 975.0))
+    d80 = Effect.from_draws(np.arange(1001.0), level=0.80)  # the level moves the quantiles
+    assert (d80.lower, d80.upper) == pytest.approx((100.0, 900.0))
 
 
 def test_compare_one_row_per_model_and_effect_in_order():

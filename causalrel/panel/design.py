@@ -49,7 +49,15 @@ __all__ = [
     "within_design",
     "difference_design",
     "lag_name",
+    "FEW_CLUSTERS",
+    "check_clusters",
+    "cluster_note",
 ]
+
+#: Below this many clusters, cluster-robust standard errors are noticeably too small (Cameron &
+#: Miller 2015, *J. Human Resources* 50(2), sec. VI: "few" is fewer than about 20-50); the
+#: panel families say so in their notes.
+FEW_CLUSTERS = 20
 
 #: How the other variable's lag ``c_{t-1}`` relates to the shocks of the outcome equation, and
 #: the first lag of ``c`` (relative to the outcome's session ``t``) that is a valid instrument
@@ -108,6 +116,30 @@ def resolve_time(
             stacklevel=4,
         )
     return time, bool(detrend)
+
+
+def check_clusters(n_clusters: int, cluster: str, outcome: str) -> None:
+    """Refuse cluster-robust SEs from fewer than two clusters (a clear :class:`DataError`)."""
+    if n_clusters < 2:
+        raise DataError(
+            f"cluster='{cluster}': the rows the {outcome} equation uses come from "
+            f"{n_clusters} cluster(s); clustered standard errors need two or more (better 20+). "
+            "Leave out cluster= to cluster by client."
+        )
+
+
+def cluster_note(cluster: str, n_clusters: int) -> str:
+    """The note a panel family adds when its SEs are clustered by ``cluster``."""
+    return (
+        f"Standard errors clustered by {cluster} ({n_clusters} clusters), not by client: "
+        "clients of one cluster may share shocks."
+        + (
+            f" With fewer than {FEW_CLUSTERS} clusters cluster-robust standard errors are too "
+            "small (Cameron & Miller 2015); read p-values near the threshold with care."
+            if n_clusters < FEW_CLUSTERS
+            else ""
+        )
+    )
 
 
 def partial_client_trends(

@@ -37,6 +37,11 @@ What comes from linearmodels and what is built here, and why
 * Windmeijer's (2005) finite-sample correction of the two-step SEs is computed here: linearmodels'
   GMM covariance treats the weight matrix as known, which makes two-step SEs far too small.
 * The Hansen/Sargan and Arellano–Bond AR tests are in :mod:`causalrel.panel.hypotheses` (see there).
+* Standard errors clustered above the client (``fit(cluster="therapist")``) are computed here
+  too (:func:`clustered_cov`): pgmm has no such option and linearmodels' clustered GMM
+  covariance, like its two-step one, knows nothing of Windmeijer's correction. For one-step GMM
+  and Anderson–Hsiao the result equals linearmodels' clustered covariance with the same
+  clusters (a test checks it).
 """
 
 from __future__ import annotations
@@ -49,14 +54,21 @@ import numpy as np
 import pandas as pd
 from linearmodels.iv import IV2SLS, IVGMM
 
-from ..data import DataError, SessionPanel
+from ..data import DataError, SessionPanel, client_column
 from ..design import detrend_panel, first_differences, merge_exclusions
 from ..results import Effect, effect_key
-from .design import CAUSE_TYPES, DifferenceDesign, difference_design, resolve_time
+from .design import (
+    CAUSE_TYPES,
+    DifferenceDesign,
+    check_clusters,
+    cluster_note,
+    difference_design,
+    resolve_time,
+)
 from .hypotheses import ar_test, cluster_sums, hansen_test, sargan_test
 from .results import PanelResults, param_rows
 
-__all__ = ["DynamicPanel", "EquationGMM", "fit_difference"]
+__all__ = ["DynamicPanel", "EquationGMM", "fit_difference", "clustered_cov"]
 
 METHODS = {
     "two-step": "two-step",
@@ -85,6 +97,8 @@ class EquationGMM:
     design: DifferenceDesign = field(repr=False)
     raw: Any = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
+    #: Number of clusters of ``cov`` when clustered by a column other than the client.
+    n_clusters: int | None = None
 
     @property
     def se(self) -> np.ndarray:
@@ -112,8 +126,17 @@ def _inv(a: np.ndarray, what: str, notes: list[str]) -> np.ndarray:
     return np.linalg.inv(a)
 
 
-def fit_difference(design: DifferenceDesign, method: str = "two-step") -> EquationGMM:
-    """Estimate one differenced equation by Anderson–Hsiao IV or one-/two-step difference GMM."""
+def fit_difference(
+    design: DifferenceDesign, method: str = "two-step", clusters: np.ndarray | None = None
+) -> EquationGMM:
+    """Estimate one differenced equation by Anderson–Hsiao IV or one-/two-step difference GMM.
+
+    ``clusters`` (optional): for each of the design's clients (``design.clients``, in order),
+    the code 0..K-1 of its cluster (e.g. its therapist). The estimates do not change (the GMM
+    weights stay the client-level ones, see :func:`clustered_cov`); the reported covariance
+    ``cov`` is then cluster-robust at that level, while the specification tests stay pgmm's
+    client-level ones.
+    """
     d = design
     notes: list[str] = []
     Xa = np.hstack([d.V, d.X])  # (exog first, as linearmodels orders parameters)
@@ -146,7 +169,11 @@ def fit_difference(design: DifferenceDesign, method: str = "two-step") -> Equati
         influence = np.linalg.solve(xz @ a_w @ xz.T, xz @ a_w)
         e = y - Xa @ params
         tests = _tests(e, e, Xa, Za, influence, cov, d, starts, zhz=None, k=k)
-        return EquationGMM(d.outcome, method, names, params, cov, tests, n, G, m, d, res, notes)
+        if clusters is not None:
+            cov = clustered_cov(influence, cluster_sums(Za * e[:, None], starts), clusters)
+        return EquationGMM(
+            d.outcome, method, names, params, cov, tests, n, G, m, d, res, notes, _k(clusters)
+        )
 
     zhz = _zhz(Za, d.neighbour(1))
     a1 = _inv(zhz, "first-step weight matrix (Σ Z'HZ)", notes)
@@ -172,43 +199,80 @@ def fit_difference(design: DifferenceDesign, method: str = "two-step") -> Equati
     e1 = y - Xa @ beta1
     s1 = cluster_sums(Za * e1[:, None], starts)
     omega1 = s1.T @ s1  # Σ_i Z_i'ê1_i ê1_i'Z_i
+    one_step = b1 @ xz @ a1  # (k, m): b1 - β ≈ one_step Z'e
     if method == "one-step":
         cov = np.asarray(res.cov, float)  # = B1 X'Z A1 Ω1 A1 Z'X B1 (robust one-step)
-        influence = b1 @ xz @ a1
+        influence = one_step
         e = e1
+        sandwich = one_step
     else:
         a2 = _inv(omega1, "second-step weight matrix (Σ Z'ee'Z)", notes)
         b2 = np.linalg.inv(xz @ a2 @ xz.T)
         e = y - Xa @ params
         v1 = b1 @ (xz @ a1 @ omega1 @ a1 @ xz.T) @ b1
-        cov = _windmeijer(Xa, Za, s1, e, a2, b2, xz, v1, starts)
         influence = b2 @ xz @ a2
+        D = _windmeijer_d(Xa, Za, s1, e, a2, influence, starts)
+        cov = _windmeijer(b2, D, v1)
+        sandwich = influence + D @ one_step
     tests = _tests(e, e1, Xa, Za, influence, cov, d, starts, zhz=zhz, k=k, omega1=omega1)
+    if clusters is not None:
+        cov = clustered_cov(sandwich, s1, clusters)
     if m > G:
         notes.append(
             f"{d.outcome}: {m} instruments for {G} clients; with more instruments than clients "
             "the Hansen test is weak. Consider collapse=True or max_lag."
         )
-    return EquationGMM(d.outcome, method, names, params, cov, tests, n, G, m, d, res, notes)
+    return EquationGMM(
+        d.outcome, method, names, params, cov, tests, n, G, m, d, res, notes, _k(clusters)
+    )
 
 
-def _windmeijer(Xa, Za, be, e2, a2, b2, xz, v1, starts) -> np.ndarray:
-    """Windmeijer (2005) corrected covariance of the two-step estimator.
+def _k(clusters: np.ndarray | None) -> int | None:
+    return None if clusters is None else int(clusters.max()) + 1
 
-    ``D[:, k] = B2 X'Z A2 (Σ_i Z_i'(x_ik ê1_i' + ê1_i x_ik')Z_i) A2 Z'ê2`` is the derivative of
-    the two-step estimate with respect to the one-step estimate through the weight matrix;
-    ``V = B2 + D B2 + B2 D' + D V1 D'`` with ``V1`` the robust one-step covariance.
-    """
-    k = Xa.shape[1]  # be: (G, m), the clients' Z_i'ê1_i
+
+def _windmeijer_d(Xa, Za, be, e2, a2, left, starts) -> np.ndarray:
+    """Windmeijer's (2005) ``D``: the derivative of the two-step estimate with respect to the
+    one-step estimate through the weight matrix,
+    ``D[:, k] = B2 X'Z A2 (Σ_i Z_i'(x_ik ê1_i' + ê1_i x_ik')Z_i) A2 Z'ê2``
+    (``be``: the clients' ``Z_i'ê1_i``, ``left``: ``B2 X'Z A2``)."""
+    k = Xa.shape[1]
     g = a2 @ (Za.T @ e2)  # A2 Z'ê2
-    left = b2 @ xz @ a2  # (k, m)
     D = np.empty((k, k))
     for j in range(k):
         ax = cluster_sums(Za * Xa[:, j : j + 1], starts)  # (G, m): Z_i'x_ij
         dom = ax.T @ be
         dom = dom + dom.T
         D[:, j] = left @ (dom @ g)
+    return D
+
+
+def _windmeijer(b2: np.ndarray, D: np.ndarray, v1: np.ndarray) -> np.ndarray:
+    """Windmeijer (2005) corrected covariance of the two-step estimator:
+    ``V = B2 + D B2 + B2 D' + D V1 D'`` with ``V1`` the robust one-step covariance."""
     v = b2 + D @ b2 + b2 @ D.T + D @ v1 @ D.T
+    return (v + v.T) / 2
+
+
+def clustered_cov(sandwich: np.ndarray, client_moments: np.ndarray, clusters: np.ndarray):
+    """Cluster-robust covariance ``M Ω_K M'`` of an IV/GMM estimate ``b - β ≈ M Z'e``.
+
+    ``Ω_K = Σ_c (Σ_{i in c} Z_i'ê_i)(Σ_{i in c} Z_i'ê_i)'`` sums the clients' moments
+    (``client_moments``, one row per client, one-step residuals) within each cluster
+    (``clusters``: each client's code 0..K-1) before the outer products: clients of one
+    therapist may share shocks, clients of different therapists may not. For the two-step
+    estimator ``M = B2 X'Z A2 + D B1 X'Z A1`` (Windmeijer's expansion, ``D`` as in
+    :func:`_windmeijer_d`): with one client per cluster, ``M Ω M'`` equals Windmeijer's
+    ``B2 + D B2 + B2 D' + D V1 D'`` exactly (``A2 = Ω^{-1}``), which is how the fixture of
+    ``tests/reference/plm/plm_dpd_cluster.R`` checks it against pgmm. The weight matrices stay
+    the client-level ones, so clustering changes the standard errors, not the estimates: with
+    the usual 20-50 therapists a weight matrix estimated from therapist sums would be singular
+    or noisy whenever the instruments outnumber the therapists (Roodman 2009's
+    too-many-instruments problem, at the cluster level).
+    """
+    sums = np.zeros((int(clusters.max()) + 1, client_moments.shape[1]))
+    np.add.at(sums, clusters, client_moments)
+    v = sandwich @ (sums.T @ sums) @ sandwich.T
     return (v + v.T) / 2
 
 
@@ -327,7 +391,9 @@ class DynamicPanel:
         self.cause_type = cause_type
         self.time, self.detrend = resolve_time("dpd", time, time_effects, detrend)
 
-    def fit(self, *, method: str = "two-step", level: float = 0.95) -> PanelResults:
+    def fit(
+        self, *, method: str = "two-step", cluster: str | None = None, level: float = 0.95
+    ) -> PanelResults:
         """Estimate both equations.
 
         Parameters
@@ -335,6 +401,14 @@ class DynamicPanel:
         method : {"two-step", "one-step", "anderson-hsiao"}
             Two-step GMM with Windmeijer-corrected SEs (default), one-step GMM with
             client-clustered SEs, or Anderson–Hsiao IV (one instrument per regressor).
+        cluster : str, optional
+            Cluster the standard errors by this client-level column instead of the client
+            (e.g. ``"therapist"``: clients nested in therapists, who may share session-to-session
+            shocks); the same option as the SEM and fixed-effects families' ``cluster``. The
+            clients' moments ``Z_i'ê_i`` are summed within clusters in the robust (one-step,
+            Anderson–Hsiao) or Windmeijer-corrected (two-step) covariance
+            (:func:`clustered_cov`); estimates, weights and the Hansen/Sargan/AR tests are
+            unchanged (client-level, as pgmm).
         level : float
             Level of the Wald intervals of ``effects`` and ``params`` (default 0.95).
 
@@ -353,6 +427,7 @@ class DynamicPanel:
         method = METHODS[key]
         panel = self.panel
         notes: list[str] = []
+        codes = client_column(panel, cluster, "cluster", "the therapist") if cluster else None
         if self.detrend:
             panel, note = detrend_panel(panel)
             notes.append(note)
@@ -374,8 +449,15 @@ class DynamicPanel:
                 time_effects=self.time in ("common", "client"),
                 lag_shift=int(self.time == "client"),
             )
-            eqs[outcome] = fit_difference(design, method)
+            clusters = None
+            if codes is not None:
+                clusters = pd.factorize(codes.reindex(design.clients).to_numpy())[0]
+                check_clusters(int(clusters.max()) + 1, cluster, outcome)
+            eqs[outcome] = fit_difference(design, method, clusters)
         seconds = time.perf_counter() - start
+        if cluster:
+            k = max(eq.n_clusters or 0 for eq in eqs.values())
+            notes.append(cluster_note(cluster, k))
         return _results(panel, eqs, method, self, notes, seconds, level)
 
 

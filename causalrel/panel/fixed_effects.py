@@ -38,7 +38,14 @@ from linearmodels.panel.utility import AbsorbingEffectError
 from ..data import DataError, SessionPanel, client_column
 from ..design import detrend_panel, merge_exclusions
 from ..results import Effect, effect_key
-from .design import lag_name, partial_client_trends, resolve_time, within_design
+from .design import (
+    check_clusters,
+    cluster_note,
+    lag_name,
+    partial_client_trends,
+    resolve_time,
+    within_design,
+)
 from .results import PanelResults, param_rows
 
 __all__ = ["FixedEffects"]
@@ -154,6 +161,7 @@ class FixedEffects:
         start = time.perf_counter()
         eqs: dict[str, Any] = {}
         designs = {}
+        n_clusters = 0
         for outcome, cause in ((y, x), (x, y)):
             causes = [x, y] if self.lagged_outcome else [cause]
             design = within_design(panel, outcome, causes)
@@ -175,10 +183,10 @@ class FixedEffects:
                 if codes is None:
                     opts["cluster_entity"] = True
                 else:
-                    clients = frame.index.get_level_values(0)
-                    opts["clusters"] = pd.DataFrame(
-                        {"cluster": codes.reindex(clients).to_numpy()}, index=frame.index
-                    )
+                    labels = codes.reindex(frame.index.get_level_values(0)).to_numpy()
+                    n_clusters = max(n_clusters, int(pd.unique(labels).size))
+                    check_clusters(int(pd.unique(labels).size), cluster, outcome)
+                    opts["clusters"] = pd.DataFrame({"cluster": labels}, index=frame.index)
             try:
                 eqs[outcome] = mod.fit(cov_type=cov_type, **opts)
             except (ValueError, AbsorbingEffectError) as exc:
@@ -221,6 +229,8 @@ class FixedEffects:
                 else ". No lagged outcome."
             )
         )
+        if codes is not None:
+            notes.append(cluster_note(cluster, n_clusters))
         clients = set()
         for d in designs.values():
             clients |= set(d.frame.index.get_level_values(0))

@@ -5,7 +5,10 @@ raises (non-convergence above all) into the report, turns an exception into a re
 failure (never a dropped family), lets Ctrl-C through, and logs one line. What a family needs
 from the run (whether it samples, the defaults ``analyze`` uses, how ``trend`` reaches it,
 whether it is refitted with ``time="client"``) is read from the family itself
-(:func:`causalrel.families.family_spec`); nothing here names a family.
+(:func:`causalrel.families.family_spec`); nothing here names a family. The standard errors
+(MLR for clearly non-normal scores, clustering by therapist) are chosen once per run by
+:func:`causalrel.report.inference.choose_inference` and given to every family that takes the
+option.
 """
 
 from __future__ import annotations
@@ -197,6 +200,16 @@ def analyze(
         Reliable-change threshold of an outcome instrument in its points (e.g.
         ``{"symptoms": 6}``): the verdict then says what the effect is as a share of it.
 
+    Notes
+    -----
+    Standard errors are chosen from the data (:mod:`causalrel.report.inference`): the SEM
+    families use ``estimator="mlr"`` when a score is clearly non-normal (|skewness| > 2 or
+    excess kurtosis > 7, raw or within-client; Curran, West & Finch 1996), and with a therapist
+    column every family with a ``cluster`` option clusters by therapist. The report states the
+    rule, the measured skewness and kurtosis and the decision (``settings["inference"]`` in
+    ``summary.json``); ``options`` overrides it per family (e.g. ``{"riclpm": {"estimator":
+    "ml"}}``).
+
     Returns
     -------
     AnalysisOutcome
@@ -205,6 +218,7 @@ def analyze(
     from ..decompose import describe
     from ..families import FAMILIES, family_spec
     from ..verdict import analysis_verdict
+    from .inference import choose_inference
     from .sections import write_outputs
 
     start = time.perf_counter()
@@ -231,6 +245,7 @@ def analyze(
     with run.step("describe"):
         description = describe(panel)
     outcome.description = description
+    inference = choose_inference(panel)
     outcome.settings = {
         "fast": fast,
         "seed": seed,
@@ -240,6 +255,8 @@ def analyze(
         "source": panel.source,
         "rci": dict(rci or {}),
         "columns": {k: v for k, v in panel.column_map().items() if v},
+        "inference": inference.to_dict(),
+        "family_inference": {},
     }
     outcome.warnings[:0] = [f"data: {m}" for m in panel.warnings]
     c = description["correlations"]
@@ -248,6 +265,7 @@ def analyze(
         f"correlations pooled {c['pooled']:+.2f}, between {c['between']:+.2f}, within "
         f"{c['within']:+.2f}"
     )
+    run.say(f"standard errors: {inference.reason}")
     run.done()
 
     from .tables import effect_line
@@ -262,8 +280,17 @@ def analyze(
             else:
                 run.begin(f"fitting {name}")
                 opts = _family_options(
-                    name, seed, options.get(name, {}), trend=trend, fast=fast, progress=run
+                    name,
+                    seed,
+                    options.get(name, {}),
+                    trend=trend,
+                    fast=fast,
+                    progress=run,
+                    inference=inference,
                 )
+                outcome.settings["family_inference"][name] = {
+                    k: opts[k] for k in ("estimator", "cluster") if k in opts
+                }
                 outcome.results[name] = _fit(name, panel, opts)
         if name in outcome.skipped:
             run.say(f"{name}: skipped (--fast)")
@@ -283,7 +310,9 @@ def analyze(
         label = f"{name} (time=client)"
         errors: dict[str, str] = {}
         with run.step(label, errors):
-            opts = _family_options(name, seed, options.get(name, {}), trend=trend, fast=fast)
+            opts = _family_options(
+                name, seed, options.get(name, {}), trend=trend, fast=fast, inference=inference
+            )
             outcome.time_client[name] = _fit(name, panel, {**opts, "time": "client"})
         if errors:
             outcome.warnings.append(f"{label}: not fitted ({errors[label].split(': ', 1)[1]})")
@@ -344,9 +373,12 @@ def _family_options(
     trend: str = "linear",
     fast: bool = False,
     progress: Any = None,
+    inference: Any = None,
 ) -> dict[str, Any]:
     """``analyze``'s options for family ``name``, kept only where accepted: the seed, quiet
-    progress, the family's ``analyze_options`` (or ``fast_options``) and ``trend_options``.
+    progress, the run's choice of standard errors (``inference``, an
+    :class:`~causalrel.report.inference.Inference`), the family's ``analyze_options`` (or
+    ``fast_options``) and ``trend_options``.
 
     Inner progress bars (``progress``, a :class:`_Run`) are shown only on a terminal and only
     for families that do not sample (a sampler's own display would fight the step bar).
@@ -361,6 +393,8 @@ def _family_options(
         "progressbar": False,
         "progress": inner and not spec.samples,
     }
+    if inference is not None:
+        defaults.update(inference.options(accepted))
     defaults.update(spec.analyze_options)
     if fast:
         defaults.update(spec.fast_options)

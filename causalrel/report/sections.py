@@ -26,6 +26,7 @@ from .figures import (
     fig_variance,
     save,
 )
+from .inference import inference_section
 from .tables import between_table, rows, status, within_table
 
 __all__ = ["SECTIONS", "build_document", "write_outputs", "refuting"]
@@ -322,6 +323,7 @@ SECTIONS: list[Callable[[Document, Any, SessionPanel], None]] = [
     status_section,
     answer_section,
     data_section,
+    inference_section,
     within_section,
     between_section,
     causal_section,

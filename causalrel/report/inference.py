@@ -1,0 +1,188 @@
+"""How ``analyze`` chooses the standard errors: the automatic MLR rule and clustering by therapist.
+
+Two decisions, made once per run from the data and applied to every family that takes the
+option (read from the families' signatures, :func:`causalrel.families.family_options`):
+
+* **Estimator of the SEM families** (``estimator="ml"`` or ``"mlr"``). Normal-theory ML
+  standard errors and chi-square assume multivariate normal scores; with skewed or heavy-tailed
+  scores the chi-square is inflated and the standard errors are too small, while MLR (sandwich
+  standard errors, Yuan–Bentler scaled chi-square) stays right. The rule: **MLR when either
+  score, as raw scores (each session's mean removed) or as within-client deviations (each
+  client's mean removed), has |skewness| > 2 or excess kurtosis > 7.** These are the values of
+  the "moderately non-normal" condition of Curran, West & Finch (1996, *Psychological Methods*
+  1(1), 16-29), at which their simulations showed the ML chi-square clearly inflated while the
+  Satorra–Bentler scaled statistic was unbiased (Finch, West & MacKinnon 1997, *Structural
+  Equation Modeling* 4(2), with the same conditions, found the ML standard errors too small);
+  they are also the limits up to which Finney & DiStefano (2006, in Hancock & Mueller,
+  *Structural Equation Modeling: A Second Course*) consider normal-theory ML acceptable. Below them the data are not "clearly" non-normal, and ML is kept (MLR would
+  move the standard errors little there). Skewness and kurtosis are the bias-adjusted sample
+  statistics (``scipy.stats.skew``/``kurtosis`` with ``bias=False``, what SPSS reports), so the
+  report's numbers are the ones a reader can check. Both kinds of scores are measured because
+  the random-intercept models split the scores into a between part and a within part, and either
+  can be the non-normal one.
+* **Clustering** (``cluster=``). When the data have a therapist column, clients are nested in
+  therapists and may share shocks, so every family with a ``cluster`` option clusters its
+  standard errors by therapist: the SEM families (which implies MLR, as lavaan's
+  ``cluster =``), fe and dpd. The user's own options (``analyze(options=...)``) always win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data import SessionPanel
+from .document import Document
+
+__all__ = [
+    "SKEW_LIMIT",
+    "KURTOSIS_LIMIT",
+    "RULE",
+    "Inference",
+    "normality",
+    "choose_inference",
+    "inference_section",
+]
+
+#: |skewness| above this makes the scores clearly non-normal (Curran, West & Finch 1996).
+SKEW_LIMIT = 2.0
+#: Excess kurtosis above this makes the scores clearly non-normal (Curran, West & Finch 1996).
+KURTOSIS_LIMIT = 7.0
+#: The rule in words, as the report states it.
+RULE = (
+    f"MLR when either score, as raw scores (session means removed) or within-client deviations "
+    f"(client means removed), has |skewness| > {SKEW_LIMIT:g} or excess kurtosis > "
+    f"{KURTOSIS_LIMIT:g}: the moderately non-normal condition of Curran, West & Finch (1996), "
+    "where normal-theory ML's chi-square is clearly inflated (and, in Finch, West & MacKinnon "
+    "1997, its standard errors too small) while the robust statistics are not"
+)
+#: Fewer values than this give no skewness/kurtosis worth a decision.
+MIN_VALUES = 20
+
+
+@dataclass
+class Inference:
+    """``analyze``'s choice of estimator (SEM families) and cluster (every family with one)."""
+
+    estimator: str
+    cluster: str | None
+    measures: pd.DataFrame = field(repr=False)
+    reason: str = ""
+
+    def options(self, accepted: set[str]) -> dict[str, Any]:
+        """The options for a family accepting ``accepted`` (only those it takes)."""
+        out: dict[str, Any] = {}
+        clustered = self.cluster is not None and "cluster" in accepted
+        if "estimator" in accepted:  # clustered SEM standard errors are MLR's (lavaan)
+            out["estimator"] = "mlr" if clustered else self.estimator
+        if clustered:
+            out["cluster"] = self.cluster
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``settings["inference"]`` entry of ``summary.json``."""
+        return {
+            "estimator": self.estimator,
+            "cluster": self.cluster,
+            "rule": RULE,
+            "skew_limit": SKEW_LIMIT,
+            "kurtosis_limit": KURTOSIS_LIMIT,
+            "reason": self.reason,
+            "measures": self.measures.to_dict(orient="records"),
+        }
+
+
+def normality(panel: SessionPanel) -> pd.DataFrame:
+    """Skewness and excess kurtosis of each score, raw (each session's mean removed) and within
+    clients (each client's mean removed; clients with two or more ratings).
+
+    Returns one row per variable and kind: ``variable, scores, n, skew, kurtosis, clearly
+    non-normal`` (the last is NaN-safe: ``False`` when fewer than 20 values were available).
+    """
+    from scipy import stats
+
+    d = panel.data
+    rows = []
+    for v in (panel.x, panel.y):
+        raw = d[v] - d.groupby(panel.session)[v].transform("mean")
+        counts = d.groupby(panel.client)[v].transform("count")
+        within = (d[v] - d.groupby(panel.client)[v].transform("mean")).where(counts >= 2)
+        for kind, values in (("raw (session-centred)", raw), ("within-client", within)):
+            a = values.dropna().to_numpy(float)
+            if len(a) >= MIN_VALUES and np.ptp(a) > 0:
+                skew = float(stats.skew(a, bias=False))
+                kurt = float(stats.kurtosis(a, fisher=True, bias=False))
+            else:
+                skew = kurt = float("nan")
+            rows.append(
+                {
+                    "variable": v,
+                    "scores": kind,
+                    "n": int(len(a)),
+                    "skew": skew,
+                    "kurtosis": kurt,
+                    "clearly non-normal": bool(abs(skew) > SKEW_LIMIT or kurt > KURTOSIS_LIMIT),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def choose_inference(panel: SessionPanel) -> Inference:
+    """Apply the rule (module docstring) to ``panel``: MLR or ML, and the cluster column."""
+    m = normality(panel)
+    hits = m[m["clearly non-normal"]]
+    cluster = panel.therapist
+    if len(hits):
+        what = "; ".join(
+            f"{r.variable} {r.scores}: skew {r.skew:+.2f}, kurtosis {r.kurtosis:+.2f}"
+            for r in hits.itertuples()
+        )
+        reason = f"MLR: the scores are clearly non-normal ({what})."
+        estimator = "mlr"
+    else:
+        worst_s = float(np.nanmax(np.abs(m["skew"]))) if m["skew"].notna().any() else np.nan
+        worst_k = float(np.nanmax(m["kurtosis"])) if m["kurtosis"].notna().any() else np.nan
+        reason = (
+            f"ML: no score is clearly non-normal (largest |skew| {worst_s:.2f}, largest "
+            f"kurtosis {worst_k:+.2f})."
+        )
+        estimator = "ml"
+    if cluster is not None and panel.data[cluster].nunique() < 2:
+        reason += f" Not clustered: the data have a single {cluster}."
+        cluster = None
+    if cluster is not None:
+        reason += (
+            f" Standard errors clustered by {cluster} (clients nested in therapists) in every "
+            "family with a cluster option"
+            + (
+                "; for the SEM families that means MLR (lavaan's cluster = needs it)."
+                if estimator == "ml"
+                else "."
+            )
+        )
+    return Inference(estimator=estimator, cluster=cluster, measures=m, reason=reason)
+
+
+def inference_section(doc: Document, outcome: Any, panel: SessionPanel) -> None:
+    """The report's account of the choice: the rule, the measured skewness and kurtosis, the
+    decision, the clustering, and which families received what."""
+    info = outcome.settings.get("inference")
+    if not info:
+        return
+    doc.h(3, "Standard errors: normality and clustering")
+    m = pd.DataFrame(info["measures"])
+    if len(m):
+        m["clearly non-normal"] = m["clearly non-normal"].map({True: "yes", False: "no"})
+        doc.table(m)
+    doc.p(f"Rule: {info['rule']}. Decision: {info['reason']}")
+    used = [
+        f"{name}: " + ", ".join(f"{k}={v}" for k, v in opts.items())
+        for name, opts in outcome.settings.get("family_inference", {}).items()
+        if opts
+    ]
+    if used:
+        doc.p("Each family was fitted with (options given to analyze override these):")
+        doc.ul(used)
