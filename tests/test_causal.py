@@ -74,6 +74,33 @@ def test_draw_graph_needs_no_graphviz(small_sim):
     assert isinstance(fig, matplotlib.figure.Figure) and fig.axes
 
 
+def _same_session_patches(fig):
+    return [p for p in fig.axes[0].patches if (p.get_gid() or "").startswith("same_session:")]
+
+
+def test_draw_graph_draws_the_same_session_link_as_the_model_has_it(small_sim):
+    panel = small_sim.panel()
+    # default: what every family estimates, a residual covariance (dashed, two heads)
+    cov = _same_session_patches(draw_graph(panel, waves=3))
+    assert [p.get_gid() for p in cov] == ["same_session:symptoms~~alliance"] * 3
+    for p in cov:
+        assert type(p.get_arrowstyle()).__name__ == "CurveFilledAB"  # heads at both ends
+        assert p.get_linestyle() not in ("-", "solid")
+    # the rating order's direction: one solid arrow per session, symptoms -> alliance
+    directed = _same_session_patches(draw_graph(panel, waves=3, same_session="symptoms->alliance"))
+    assert [p.get_gid() for p in directed] == ["same_session:symptoms->alliance"] * 3
+    for p in directed:
+        assert type(p.get_arrowstyle()).__name__ == "CurveFilledB"  # one head, at the outcome
+        assert p.get_linestyle() in ("-", "solid")
+    g = unrolled_graph(panel, waves=3, same_session="alliance->symptoms")
+    assert g.edges["alliance_2", "symptoms_2"]["kind"] == "same_session"
+    assert not g.has_edge("symptoms_2", "alliance_2")
+    assert _same_session_patches(draw_graph(panel, waves=3, same_session="none")) == []
+    with pytest.raises(DataError, match="same_session must be one of"):
+        unrolled_graph(panel, same_session="both")
+    matplotlib.pyplot.close("all")
+
+
 # -- estimation: recovery and the reference -----------------------------------------------------
 def test_within_estimate_brackets_truth_and_raw_does_not(fitted, confounded):
     truth = confounded.truth.within

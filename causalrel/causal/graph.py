@@ -27,7 +27,12 @@ SHOCK_NOW = "shock_this_session"
 
 
 def unrolled_graph(
-    panel: SessionPanel, *, waves: int = 4, therapist: bool | None = None, trend: bool = True
+    panel: SessionPanel,
+    *,
+    waves: int = 4,
+    therapist: bool | None = None,
+    trend: bool = True,
+    same_session: str = "covariance",
 ) -> nx.DiGraph:
     """The time-unrolled causal graph for ``waves`` sessions.
 
@@ -36,8 +41,9 @@ def unrolled_graph(
     ``"time_trend"``. Edge attribute ``kind`` is one of ``"trait"`` (a trait affects every score
     of its variable), ``"trait_corr"`` (the two traits correlate; no direction assumed),
     ``"effect"`` (x_t -> y_{t+1}), ``"reverse"`` (y_t -> x_{t+1}), ``"carry"``
-    (autoregression), ``"shock"`` (same-session correlation; no direction assumed), ``"trend"``
-    and ``"therapist"``. Node attribute ``observed`` is a bool.
+    (autoregression), ``"shock"`` (same-session residual covariance, no direction assumed; edge
+    attribute ``bidirected=True``), ``"same_session"`` (a directed same-session effect),
+    ``"trend"`` and ``"therapist"``. Node attribute ``observed`` is a bool.
 
     Parameters
     ----------
@@ -49,10 +55,18 @@ def unrolled_graph(
         Include the therapist node; default: whether ``panel`` has a therapist column.
     trend : bool
         Include a shared time-trend node.
+    same_session : str
+        What links the two scores of one session. ``"covariance"`` (default): a residual
+        covariance with no direction, which is what every family estimates (the SEMs'
+        ``wx ~~ wy``; the regression families leave the two equations' errors free to
+        correlate). An effect key, ``"{y}->{x}"`` or ``"{x}->{y}"``: a directed same-session
+        effect, for a design whose rating order fixes it (symptoms rated before the session,
+        the alliance after it: ``"symptoms->alliance"``). ``"none"``: no link.
     """
     if waves < 2:
         raise DataError("unrolled_graph needs at least 2 waves to show a lagged effect.")
     x, y = panel.x, panel.y
+    link = _same_session_link(panel, same_session)
     therapist = panel.therapist is not None if therapist is None else therapist
     g = nx.DiGraph()
     for v in (x, y):
@@ -70,13 +84,31 @@ def unrolled_graph(
             g.add_edge(f"trait_{v}", f"{v}_{t}", kind="trait")
             if trend:
                 g.add_edge("time_trend", f"{v}_{t}", kind="trend")
-        g.add_edge(f"{y}_{t}", f"{x}_{t}", kind="shock")
+        if link == "covariance":
+            g.add_edge(f"{y}_{t}", f"{x}_{t}", kind="shock", bidirected=True)
+        elif link is not None:
+            cause, outcome = link
+            g.add_edge(f"{cause}_{t}", f"{outcome}_{t}", kind="same_session")
         if t > 1:
             g.add_edge(f"{x}_{t - 1}", f"{x}_{t}", kind="carry")
             g.add_edge(f"{y}_{t - 1}", f"{y}_{t}", kind="carry")
             g.add_edge(f"{x}_{t - 1}", f"{y}_{t}", kind="effect")
             g.add_edge(f"{y}_{t - 1}", f"{x}_{t}", kind="reverse")
     return g
+
+
+def _same_session_link(panel: SessionPanel, same_session: str) -> str | tuple[str, str] | None:
+    """``"covariance"``, ``None`` (no link) or the (cause, outcome) of a directed link."""
+    x, y = panel.x, panel.y
+    directed = {f"{y}->{x}": (y, x), f"{x}->{y}": (x, y)}
+    if same_session == "covariance":
+        return "covariance"
+    if same_session == "none":
+        return None
+    if same_session in directed:
+        return directed[same_session]
+    choices = ", ".join(f"'{c}'" for c in ["covariance", *directed, "none"])
+    raise DataError(f"same_session must be one of {choices}; got {same_session!r}.")
 
 
 def slice_graph(
@@ -138,20 +170,27 @@ def draw_graph(
     waves: int = 4,
     therapist: bool | None = None,
     trend: bool = True,
+    same_session: str = "covariance",
     ax: Any = None,
 ) -> Any:
     """Draw the time-unrolled graph with matplotlib; returns the Figure.
 
     Alliance scores run along the top row and symptom scores along the bottom row, one column
     per session; each variable's stable client level sits beyond its row. Dashed boxes are
-    unobserved; dashed two-headed links are correlations with no assumed direction. Drawn by
+    unobserved; dashed two-headed links are covariances with no assumed direction. The
+    same-session link is drawn as the model has it (``same_session``, see
+    :func:`unrolled_graph`): a dashed two-headed residual covariance by default, or a solid
+    arrow for a directed same-session effect. Its patches carry the gid
+    ``"same_session:<from>-><to>"`` (``"same_session:<y>~~<x>"`` for the covariance). Drawn by
     hand with matplotlib because DoWhy's and networkx's graph views need the Graphviz ``dot``
     program for a readable layout, which a plain ``pip install`` does not bring.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    g = unrolled_graph(panel, waves=waves, therapist=therapist, trend=trend)
+    g = unrolled_graph(
+        panel, waves=waves, therapist=therapist, trend=trend, same_session=same_session
+    )
     x, y = panel.x, panel.y
     step = 2.1
     if ax is None:
@@ -177,8 +216,9 @@ def draw_graph(
         "carry": "#444444",
         "trait": "#9a9a9a",
         "therapist": "#777777",
+        "same_session": "#9467bd",
     }
-    widths = {"effect": 2.4, "reverse": 2.4, "carry": 1.6}
+    widths = {"effect": 2.4, "reverse": 2.4, "carry": 1.6, "same_session": 1.6}
     for a, b, d in g.edges(data=True):
         kind = d["kind"]
         if kind == "trend":
@@ -191,27 +231,31 @@ def draw_graph(
                 p0 = (pos[a][0] + half[a][0], pos[a][1])
                 p1 = (pos[b][0] + half[b][0], pos[b][1])
                 style["connectionstyle"] = "arc3,rad=-1.2"
-            ax.add_patch(FancyArrowPatch(p0, p1, mutation_scale=10, **style))
+            patch = FancyArrowPatch(p0, p1, mutation_scale=12, **style)
+            if kind == "shock":
+                patch.set_gid(f"same_session:{g.nodes[a]['variable']}~~{g.nodes[b]['variable']}")
+            ax.add_patch(patch)
             continue
         bend = "arc3,rad=0"
         if kind == "therapist":  # around the left-hand side of the grid, to the trait's left edge
             p0 = (pos[a][0], pos[a][1] + np.sign(pos[b][1] - pos[a][1]) * half[a][1])
             p1 = (pos[b][0] - half[b][0], pos[b][1])
             bend = f"arc3,rad={-0.35 if pos[b][1] > pos[a][1] else 0.35}"
-        ax.add_patch(
-            FancyArrowPatch(
-                p0,
-                p1,
-                connectionstyle=bend,
-                arrowstyle="-|>",
-                mutation_scale=14,
-                color=colours[kind],
-                lw=widths.get(kind, 0.9),
-                shrinkA=0,
-                shrinkB=1,
-                zorder=2,
-            )
+        patch = FancyArrowPatch(
+            p0,
+            p1,
+            connectionstyle=bend,
+            arrowstyle="-|>",
+            mutation_scale=14,
+            color=colours[kind],
+            lw=widths.get(kind, 0.9),
+            shrinkA=0,
+            shrinkB=1,
+            zorder=2,
         )
+        if kind == "same_session":
+            patch.set_gid(f"same_session:{g.nodes[a]['variable']}->{g.nodes[b]['variable']}")
+        ax.add_patch(patch)
     for node, (px, py) in pos.items():
         observed = g.nodes[node].get("observed", True)
         w, h = half[node]
@@ -237,8 +281,15 @@ def draw_graph(
         plt.Line2D([], [], color=colours["reverse"], lw=2.4, label=f"{y} → next {x} (reverse)"),
         plt.Line2D([], [], color=colours["carry"], lw=1.6, label="carry-over"),
         plt.Line2D([], [], color=colours["trait"], lw=0.9, label="stable trait → every score"),
-        plt.Line2D([], [], color="#888888", ls="--", lw=1, label="correlation (no direction)"),
     ]
+    link = _same_session_link(panel, same_session)
+    both = " (traits; same session)" if link == "covariance" else " (traits)"
+    handles.append(
+        plt.Line2D([], [], color="#888888", ls="--", lw=1, label="covariance, no direction" + both)
+    )
+    if link not in ("covariance", None):
+        label = f"{link[0]} → {link[1]}, same session"
+        handles.append(plt.Line2D([], [], color=colours["same_session"], lw=1.6, label=label))
     ax.legend(
         handles=handles,
         loc="upper center",
