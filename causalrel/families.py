@@ -94,6 +94,7 @@ REQUIRED: dict[str, type | tuple[type, ...]] = {
 
 #: Class attributes a family may have, with the value assumed when it has not.
 OPTIONAL: dict[str, Any] = {
+    "between_meaning": "",
     "analyze_options": {},
     "fast_options": {},
     "trend_options": {},
@@ -118,6 +119,9 @@ class FamilySpec:
     fast_options: dict[str, Any] = field(default_factory=dict)
     trend_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     trend_check: bool = False
+    #: what the family's between-client number (``effects["between"]["x~y"]``) is, in words
+    #: ("" when it reports none); the report labels it so that unlike numbers are not compared
+    between_meaning: str = ""
 
 
 #: What a lenient read (``strict=False``) puts where a class says nothing.

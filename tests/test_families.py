@@ -175,3 +175,18 @@ def test_a_registered_family_is_fitted_by_the_cli(toy_registry, small_sim, tmp_p
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
     assert "toy     a toy family for the registry tests" in capsys.readouterr().out
+
+
+def test_families_say_what_their_between_number_is():
+    """Report section 3 labels each between-client number (issue 16): a correlation of random
+    intercepts, of latent means, or the MLM's regression slope are not one quantity."""
+    from causalrel.report.figures import _between_label
+
+    with_between = {"riclpm", "dpml", "mlm", "dsem"}
+    for name in FAMILIES:
+        meaning = family_spec(name).between_meaning
+        assert bool(meaning) == (name in with_between), name
+        label = _between_label(name).replace("\n", " ")
+        assert label == (f"{name} {meaning}" if meaning else name), name
+    assert "not a correlation" in family_spec("mlm").between_meaning
+    assert _between_label("riclpm:time=client").startswith("riclpm:time=client\ncorrelation")

@@ -152,6 +152,7 @@ class DSEM(BayesModel):
         "when change over treatment is far from linear."
     )
     samples = True
+    between_meaning = "correlation of the latent client means"
     time_support = ("none", "common", "client")
     #: analyze's sampler settings (as MLM's; benchmarks/results/).
     analyze_options = {"draws": 2000, "tune": 1000, "chains": 4}

@@ -156,6 +156,10 @@ class MLM(BayesModel):
         "whenever R-hat > 1.01, divergences or a small effective sample size are reported."
     )
     samples = True
+    between_meaning = (
+        "regression slope of the outcome on the client's mean of the other score "
+        "(a slope in raw units, not a correlation)"
+    )
     time_support = ("none", "common", "client")
     #: analyze's sampler settings: at 1000 draws the random-effect SDs of the shipped data fell
     #: short of the diagnostics (bulk ESS ~320 < 400, R-hat 1.012: benchmarks/results/).

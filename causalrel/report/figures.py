@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..data import SessionPanel
+from ..families import FAMILIES, family_spec
 from ..results import between_key, effect_key
 from .tables import rows, status
 
@@ -188,7 +189,7 @@ def fig_between(outcome: Any, panel: SessionPanel):
     plt = _plt()
     kb = between_key(panel.x, panel.y)
     names = outcome.settings["families"]
-    fig, ax = plt.subplots(figsize=(6.6, 0.42 * len(names) + 1.6))
+    fig, ax = plt.subplots(figsize=(7.6, 0.75 * len(names) + 1.6))
     ys = np.arange(len(names))[::-1]
     for y, name in zip(ys, names, strict=True):
         res = outcome.results.get(name)
@@ -206,11 +207,20 @@ def fig_between(outcome: Any, panel: SessionPanel):
             capsize=3,
         )
     ax.axvline(0, color="k", lw=0.8)
-    ax.set_yticks(ys, names)
-    ax.set_xlabel(f"between-client association {kb} (as each family defines it), 95% interval")
+    ax.set_yticks(ys, [_between_label(name) for name in names], fontsize=7)
+    ax.set_xlabel(f"between-client association {kb}, 95% interval (what each number is: left)")
     ax.set_title("Between-client association by family", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _between_label(name: str) -> str:
+    """The family's name and what its between-client number is (its ``between_meaning``)."""
+    import textwrap
+
+    base = name.split(":")[0]  # "riclpm:time=client" is the riclpm
+    meaning = family_spec(base, strict=False).between_meaning if base in FAMILIES else ""
+    return name if not meaning else name + "\n" + "\n".join(textwrap.wrap(meaning, 34))
 
 
 def save(fig: Any, path: Path) -> Path:

@@ -734,6 +734,7 @@ class RICLPM(_MeansSEM):
     min_waves = 3
     prefix = "w"
     between = ("RIx", "RIy")
+    between_meaning = "correlation of the random intercepts (stable client levels)"
     slopes = ("Sx", "Sy")
 
     def __init__(
@@ -902,6 +903,7 @@ class DPML(_PanelSEM):
     time_support = ("none", "common", "client")
     trend_check = True  # analyze refits it with time="client" (client trend factors)
 
+    between_meaning = "correlation of the latent client fixed effects (stable levels)"
     min_waves = 3
     between = ("FEx", "FEy")
     slopes = ("TRx", "TRy")

@@ -1,0 +1,60 @@
+"""Which ``time`` setting is right for the Bayesian MLM (and DSEM)? (issue 13, "defaults are a claim")
+
+The same three worlds, criterion and Monte Carlo measures as
+``benchmarks/validate_time_defaults.py`` (no trend; a shared trend; client trajectories), for the
+Bayesian families under each ``time`` value they offer, at one size (150 clients x 8 sessions,
+5% missing). Each replication is one fit with 4 chains x 1000 draws after 1000 tuning (no
+automatic retry, no LOO or predictive check: the question is the model's bias and coverage,
+not the sampler's); a fit that fails the diagnostics counts as not converged. The replications
+run in one process so that each model structure is compiled once (``reuse=True``, set by the
+power runner; :mod:`causalrel.bayes.compiled`). The committed output,
+``benchmarks/results/validate_bayes_time.{csv,txt}``, is what the MLM's and DSEM's ``time``
+defaults cite.
+
+Run: ``python benchmarks/validate_bayes_time.py [--reps 8] [--families mlm]`` (``--families
+mlm,dsem`` adds the DSEM, many times slower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from validate_time_defaults import SIZES, run, verdicts
+
+OUT = Path(__file__).parent / "results"
+SAMPLER = {"draws": 1000, "tune": 1000, "chains": 4, "retry": False, "loo": False, "ppc": False}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=8)
+    p.add_argument("--families", default="mlm")
+    a = p.parse_args(argv)
+    fams = a.families.split(",")
+    t0 = time.perf_counter()
+    table = run(
+        a.reps, 1, SIZES[:1], families=fams, options={f: dict(SAMPLER) for f in fams},
+        scheduler="serial",
+    )  # fmt: skip
+    cols = ["world", "clients", "sessions", "family", "time", "effect", "true", "converged"]
+    cols += ["bias", "bias_mcse", "rmse", "coverage", "coverage_mcse", "right"]
+    text = (
+        f"validate_bayes_time: {a.reps} replications per cell, seed 13, sampler {SAMPLER}, "
+        f"{time.perf_counter() - t0:.0f} s\n\n"
+        + table[cols].round(3).to_string(index=False)
+        + "\n\nBoth cross-lags right (|bias| <= 15% of truth + 2 MCSE, coverage >= .85):\n"
+        + verdicts(table).to_string()
+        + "\n"
+    )
+    print(text)
+    OUT.mkdir(exist_ok=True)
+    stem = "validate_bayes_time" + ("" if fams == ["mlm"] else "_" + "_".join(fams))
+    table.to_csv(OUT / f"{stem}.csv", index=False)
+    (OUT / f"{stem}.txt").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
