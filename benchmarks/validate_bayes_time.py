@@ -11,6 +11,12 @@ power runner; :mod:`causalrel.bayes.compiled`). The committed output,
 ``benchmarks/results/validate_bayes_time.{csv,txt}``, is what the MLM's and DSEM's ``time``
 defaults cite.
 
+Measured (session 5, 8 replications, MLM only, 2134 s on 2 shared cores at load 4-7, three
+compilations, the rest reused): only 12-75% of the MLM fits passed every diagnostic at 4 x 1000
+draws without the automatic retry (1 to 6 per cell), too few to call any ``time`` value right;
+the MLM's default stays ``"none"`` and the finding belongs to the convergence issue (14): the
+MLM's defaults (4 x 2000 draws with one retry) are what makes it converge, not 4 x 1000.
+
 Run: ``python benchmarks/validate_bayes_time.py [--reps 8] [--families mlm]`` (``--families
 mlm,dsem`` adds the DSEM, many times slower).
 """
