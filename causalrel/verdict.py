@@ -27,7 +27,8 @@ Credibility rules (a family that fails any of them does not count):
   follow their own trajectories and the ``time="common"`` fits ignore them (their cross-lags
   are then biased toward zero: ``benchmarks/validate_lcmsr.py``); if not, the simpler
   ``time="common"`` fit counts and the ``time="client"`` one does not (no family counts
-  twice).
+  twice). When the test cannot be run (the LCM-SR did not converge, as on IMPLEMENT), the
+  trajectories are not established and the ``time="common"`` fit counts.
 - ``predictive``: a Bayesian fit whose posterior predictive check of the means is extreme
   (p < .05 or > .95) misfits the level of the scores (often an unmodelled trend).
 - ``refuters``: the causal layer counts only when every refuter passed.
@@ -184,7 +185,14 @@ def _rule_nickell(name: str, res: Any, ctx: dict) -> tuple[bool | None, str]:
 def _rule_trends(name: str, res: Any, ctx: dict) -> tuple[bool | None, str]:
     p = ctx.get("client_slopes_p")
     base, _, setting = name.partition(":time=")
-    if p is None or base not in ("riclpm", "dpml") or base + ":time=client" not in ctx["names"]:
+    if base not in ("riclpm", "dpml") or base + ":time=client" not in ctx["names"]:
+        return None, ""
+    if p is None:  # no test (e.g. the LCM-SR did not converge): one fit only, the simpler one
+        if setting == "client":
+            return False, (
+                "the slope variances could not be tested (see the warnings), so client "
+                f"trajectories are not established: the simpler {base} fit counts instead"
+            )
         return None, ""
     if setting == "client":
         if p < ALPHA:

@@ -171,8 +171,13 @@ def test_trend_rule_picks_one_of_common_and_client_fits():
     assert cred["riclpm:time=client"].credible
     cred = credibility(results, {**base, "client_slopes_p": 0.6})
     assert cred["riclpm"].credible and not cred["riclpm:time=client"].credible
-    # without the test both count on their other checks
-    assert all(c.credible for c in credibility(results, base).values())
+    # without the test (e.g. the LCM-SR did not converge) only the simpler fit counts
+    cred = credibility(results, base)
+    assert cred["riclpm"].credible and not cred["riclpm:time=client"].credible
+    assert "could not be tested" in cred["riclpm:time=client"].reasons[0]
+    # a DPML refit without an RI-CLPM slope test: the same (no family counts twice)
+    cred = credibility({"dpml": res("dpml"), "dpml:time=client": res("dpml")}, base)
+    assert [c.credible for c in cred.values()] == [True, False]
 
 
 # -- identification: information per parameter, not clients per parameter ----------------------

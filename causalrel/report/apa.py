@@ -31,10 +31,12 @@ def _load(summary: Mapping[str, Any] | str | Path) -> Mapping[str, Any]:
     return summary
 
 
-def _num(v: float | None, digits: int = 2) -> str:
-    """APA numbers: fixed decimals, a true minus sign."""
+def _num(v: float | None) -> str:
+    """APA numbers: two decimals (three below 0.1, so that small effects do not read as
+    zero), a true minus sign."""
     if v is None:
         return "n/a"
+    digits = 2 if abs(v) >= 0.1 or v == 0 else 3
     return f"{v:.{digits}f}".replace("-", "\u2212")
 
 
