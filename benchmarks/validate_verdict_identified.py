@@ -12,8 +12,9 @@ observed data values per free parameter; the rule's threshold is read off the co
         [--clients 8 12 16 24 57] [--out benchmarks/results/validate_verdict_identified.json]
 
 A fit counts as "usable" when it converged to a proper solution (no Heywood case, finite
-standard errors); coverage is over usable fits. Bradley's (1978) liberal criterion for a
-nominal 95% interval is coverage in [0.925, 0.975].
+standard errors); coverage is over usable fits and both cross-lags. The rule's threshold is
+the smallest ratio at which at least 90% of the fits are usable and the coverage is at least
+92.5% (2.5 points below nominal).
 """
 
 from __future__ import annotations

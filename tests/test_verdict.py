@@ -161,6 +161,9 @@ def test_verdict_contract_and_sentences():
         s["estimate"] * 4.0 / 0.5
     )
     assert v["families"]["fe"]["credible"] is False
+    assert v["families"]["fe"]["effects"][AS]["est"] == pytest.approx(-1.0)
+    assert a["long_run"]["families"] == ["dpml", "riclpm"]  # credible ones only
+    assert set(v["difference"]) >= {"answer", "estimate", "lower", "upper", "families"}
 
 
 def test_trend_rule_picks_one_of_common_and_client_fits():
