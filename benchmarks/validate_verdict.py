@@ -81,6 +81,8 @@ def run_world(name: str, cross, time_name: str, clients: int, sessions: int, see
                 "upper": v["upper"],
                 "families": ",".join(v["families"]),
                 "excluded": ",".join(v["excluded"]),
+                "long_run": (v.get("long_run") or {}).get("estimate"),
+                "difference": outcome.verdict["difference"]["answer"],
                 "seconds": round(secs, 1),
             }
         )
@@ -91,7 +93,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=300)
     ap.add_argument("--sessions", type=int, default=12)
-    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--seeds", type=int, default=1, help="how many seeds: 101, 102, ...")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "validate_verdict.json"))
     args = ap.parse_args()
     rows = []
@@ -102,6 +104,8 @@ def main() -> None:
                 print(pd.DataFrame(rows[-2:]).drop(columns=["excluded"]).to_string(index=False))
     table = pd.DataFrame(rows)
     print(f"\nright answers: {int(table['right'].sum())} of {len(table)}")
+    by_world = table.groupby(["time", "world", "effect"], sort=False)["right"].mean()
+    print(by_world.to_string())
     Path(args.out).write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=1))
 
 

@@ -27,12 +27,32 @@ Credibility rules (a family that fails any of them does not count):
   follow their own trajectories and the ``time="common"`` fits ignore them (their cross-lags
   are then biased toward zero: ``benchmarks/validate_lcmsr.py``); if not, the simpler
   ``time="common"`` fit counts and the ``time="client"`` one does not (no family counts
-  twice).
+  twice). When the test cannot be run (the LCM-SR did not converge, as on IMPLEMENT), the
+  trajectories are not established and the ``time="common"`` fit counts.
 - ``predictive``: a Bayesian fit whose posterior predictive check of the means is extreme
   (p < .05 or > .95) misfits the level of the scores (often an unmodelled trend).
 - ``refuters``: the causal layer counts only when every refuter passed.
-- ``identified``: fewer clients than free parameters, or an interval of width ~0 (a
-  numerically degenerate estimate), does not count.
+- ``identified``: a cross-lag without a finite standard error (a singular information
+  matrix: the model is not locally identified at the estimate, Rothenberg 1971) or with an
+  interval of width ~0 (a numerically degenerate estimate) does not count. An SEM also needs
+  enough information: its FIML likelihood uses every observed rating, so what limits it is
+  not clients per parameter but observed ratings per free parameter, which must be at least
+  :data:`MIN_VALUES_PER_PARAMETER`. A short-and-wide SEM (IMPLEMENT: 57 clients, 86-134 free
+  parameters, 11 to 18 observed ratings per parameter in ``analyze --fast``) can be estimated
+  well; the rule "more free parameters than
+  clients" excluded it. ``benchmarks/validate_verdict_identified.py`` (committed result in
+  ``benchmarks/results/``) measures the coverage of the SEMs' 95% intervals on simulated
+  panels of IMPLEMENT's shape as clients shrink (12 waves, 10% missing ratings; 15-25 fits
+  per cell): with 6.5 to 9.8 ratings per parameter (RI-CLPM 32, DPML 24 and 32 clients)
+  15-27% of the fits ended improper; from 11.5 (57 clients) every fit was proper (a first
+  run, stopped before it wrote its results, had 0 of 25 proper RI-CLPM fits with 18 clients,
+  3.7 ratings per parameter). The proper fits' intervals covered the truth within
+  Monte Carlo error of 95% in every cell (0.90-0.97 over 30-40 intervals), so what fails
+  below the threshold is stability, not the proper fits' intervals: the threshold, 10, is
+  where (nearly) every fit is proper. A small run: the threshold is a stated default to be
+  refined with more replications, not a sharp boundary.
+  Families without an SEM likelihood fall back on "fewer
+  clients than free parameters".
 
 The conclusion per direction (the ``answer`` of the machine-readable contract):
 
@@ -49,7 +69,11 @@ smallest lower and largest upper limit among them (the envelope of their interva
 units (outcome points per cause point). ``standardized`` rescales the estimate to
 within-client SD units, ``b * sd_w(cause) / sd_w(outcome)``, the within-person
 standardisation of Schuurman, Ferrer, de Boer-Sonnenschein & Hamaker (2016) with pooled
-within-client SDs, so that the two directions can be compared.
+within-client SDs, so that the two directions can be compared: ``verdict["difference"]``
+compares their sizes, family by family, with an interval (:func:`size_difference`), and
+concludes by the same rule. ``long_run`` is the effect of a lasting one-point change in the
+cause once the outcome's carry-over has played out (:func:`long_run`), over the credible
+families whose autoregression allows it.
 
 Why own code: no library combines estimates across model families; these are a few explicit
 rules, kept in one place so that they can be read, tested and changed.
@@ -64,6 +88,8 @@ from typing import Any
 
 import numpy as np
 
+from .results import Effect
+
 __all__ = [
     "ALPHA",
     "Credibility",
@@ -72,12 +98,20 @@ __all__ = [
     "direction_verdict",
     "sentence",
     "analysis_verdict",
+    "observed_values",
+    "effect_covariance",
+    "size_difference",
+    "long_run",
+    "difference_verdict",
 ]
 
 #: Level of every test the rules use.
 ALPHA = 0.05
 #: An interval narrower than this (relative to the estimate's scale) is numerically degenerate.
 DEGENERATE_WIDTH = 1e-10
+#: Fewest observed ratings per free parameter for an SEM to count (see the ``identified`` rule;
+#: calibrated by ``benchmarks/validate_verdict_identified.py``).
+MIN_VALUES_PER_PARAMETER = 10.0
 #: The causal layer's name in the verdict's tables.
 CAUSAL = "dowhy"
 
@@ -160,7 +194,14 @@ def _rule_nickell(name: str, res: Any, ctx: dict) -> tuple[bool | None, str]:
 def _rule_trends(name: str, res: Any, ctx: dict) -> tuple[bool | None, str]:
     p = ctx.get("client_slopes_p")
     base, _, setting = name.partition(":time=")
-    if p is None or base not in ("riclpm", "dpml") or base + ":time=client" not in ctx["names"]:
+    if base not in ("riclpm", "dpml") or base + ":time=client" not in ctx["names"]:
+        return None, ""
+    if p is None:  # no test (e.g. the LCM-SR did not converge): one fit only, the simpler one
+        if setting == "client":
+            return False, (
+                "the slope variances could not be tested (see the warnings), so client "
+                f"trajectories are not established: the simpler {base} fit counts instead"
+            )
         return None, ""
     if setting == "client":
         if p < ALPHA:
@@ -200,15 +241,42 @@ def _rule_refuters(name: str, res: Any, ctx: dict) -> tuple[bool | None, str]:
     return True, "every refuter passed"
 
 
+def observed_values(res: Any) -> int | None:
+    """Observed data values an SEM's FIML likelihood used: ratings summed over clients and
+    waves (None for a family without missingness patterns, i.e. not an SEM)."""
+    pats = getattr(getattr(res, "engine", None), "group_patterns", None)
+    if not pats:
+        return None
+    return int(sum(float((p.mask.sum(axis=1) * p.n).sum()) for p in pats))
+
+
 def _rule_identified(name: str, res: Any, ctx: dict) -> tuple[bool | None, str]:
     fit = getattr(res, "fit", {}) or {}
-    npar, n = fit.get("npar"), getattr(res, "n_clients", None)
-    if npar is not None and n is not None and n < npar:
-        return False, f"fewer clients ({n}) than free parameters ({int(npar)})"
+    npar = fit.get("npar")
+    x, y = ctx.get("variables", (None, None))
+    cross = {f"{x}->{y}", f"{y}->{x}"}
     for key, eff in _within(res).items():
+        if key in cross and not np.isfinite(eff.se):
+            return False, (
+                f"no standard error for {key}: the information matrix is singular at the "
+                "estimate, so the model is not (locally) identified on these data"
+            )
         width = eff.upper - eff.lower
         if np.isfinite(width) and width < DEGENERATE_WIDTH * max(1.0, abs(eff.est)):
             return False, f"numerically degenerate estimate of {key} (interval width {width:.1e})"
+    values = observed_values(res)
+    if npar is not None and values is not None:
+        per = values / npar
+        if per < MIN_VALUES_PER_PARAMETER:
+            return False, (
+                f"too little information: {values} observed ratings for {int(npar)} free "
+                f"parameters ({per:.1f} per parameter, fewer than {MIN_VALUES_PER_PARAMETER:g}); "
+                "at this size many fits of the model end improper (unstable estimates)"
+            )
+        return True, f"{per:.0f} observed ratings per free parameter"
+    n = getattr(res, "n_clients", None)
+    if npar is not None and n is not None and n < npar:  # no patterns: clients are all we know
+        return False, f"fewer clients ({n}) than free parameters ({int(npar)})"
     return True, ""
 
 
@@ -227,6 +295,106 @@ RULES = {
 def _within(res: Any) -> dict:
     effects = getattr(res, "effects", {}) or {}
     return effects.get("within", effects)  # the causal layer's effects are not split by side
+
+
+def _sem_weights(res: Any, keys: list[str], variables: tuple[str, str]) -> np.ndarray | None:
+    """Rows ``w`` with ``w @ theta`` = the SEM's reported within effect for each key (the
+    average over waves of the wave-specific lags, as the SEM families report it); None when the
+    results are not a single-group SEM or the weights do not reproduce the reported estimates."""
+    eng, waves = getattr(res, "engine", None), getattr(res, "waves", None)
+    if eng is None or not waves or not hasattr(eng, "partable") or eng.n_groups != 1:
+        return None
+    t = eng.partable.table
+    reg = t[(t["op"] == "~") & (t["free"] > 0)]
+    index = {(r.lhs, r.rhs): int(r.free) - 1 for r in reg.itertuples(index=False)}
+    letter = {variables[0]: "x", variables[1]: "y"}
+    W = np.zeros((len(keys), len(eng.theta)))
+    for i, key in enumerate(keys):
+        cause, outcome = key.split("->")
+        for pre in ("w", ""):  # the RI-CLPM's within components are wx<s>, wy<s>
+            rows = [
+                (f"{pre}{letter[outcome]}{s}", f"{pre}{letter[cause]}{prev}")
+                for prev, s in zip(waves[:-1], waves[1:], strict=True)
+            ]
+            if rows and all(r in index for r in rows):
+                break
+        else:
+            return None
+        for r in rows:
+            W[i, index[r]] += 1.0 / len(rows)
+    reported = [_within(res)[k].est for k in keys]
+    return W if np.allclose(W @ eng.theta, reported, rtol=0, atol=1e-8) else None
+
+
+def effect_covariance(res: Any, keys: list[str], variables: tuple[str, str]) -> np.ndarray:
+    """Covariance matrix of a family's within effects ``keys`` (``"cause->outcome"``).
+
+    Exact for the SEMs (their weights over the parameter vector and its covariance matrix);
+    for the other families the effects are treated as uncorrelated (SEs squared on the
+    diagonal): the panel families estimate each outcome's equation separately and report no
+    covariance across them, and the Bayesian families' joint draws are not kept in the results.
+    """
+    eff = _within(res)
+    cov = np.diag([eff[k].se ** 2 for k in keys])
+    W = _sem_weights(res, keys, variables)
+    if W is not None and np.isfinite(res.engine.vcov).all():
+        cov = W @ res.engine.vcov @ W.T
+    return cov
+
+
+def size_difference(
+    res: Any, x: str, y: str, sd_x: float, sd_y: float, level: float = 1 - ALPHA
+) -> Effect | None:
+    """``|std(x->y)| - |std(y->x)|``: how much larger (in within-client SD units) the effect
+    of x on y is than the reverse, with a delta-method interval (signs of the two point
+    estimates held fixed; see :func:`effect_covariance` for the covariance used)."""
+    kxy, kyx = f"{x}->{y}", f"{y}->{x}"
+    eff = _within(res)
+    if kxy not in eff or kyx not in eff or not (np.isfinite(sd_x) and np.isfinite(sd_y)):
+        return None
+    b = np.array([eff[kxy].est, eff[kyx].est], dtype=float)
+    g = np.sign(b) * np.array([sd_x / sd_y, -sd_y / sd_x])
+    se = float(np.sqrt(max(g @ effect_covariance(res, [kxy, kyx], (x, y)) @ g, 0.0)))
+    if not np.isfinite(se):
+        return None
+    return Effect.from_normal(float(abs(b[0]) * sd_x / sd_y - abs(b[1]) * sd_y / sd_x), se, level)
+
+
+def long_run(
+    res: Any, cause: str, outcome: str, variables: tuple[str, str], level: float = 1 - ALPHA
+) -> Effect | None:
+    """The long-run effect of a lasting one-point change in ``cause``: ``b / (1 - rho)``.
+
+    If the cause stays one point above the client's usual level session after session, the
+    outcome settles ``b / (1 - rho)`` points away from its usual level, ``b`` being the
+    cross-lag and ``rho`` the outcome's autoregression (the long-run multiplier of an
+    autoregressive distributed-lag equation; De Boef & Keele 2008). Delta-method interval.
+    None unless the family estimates the autoregression and it is stationary (|rho| < 1).
+    """
+    k, ar = f"{cause}->{outcome}", f"{outcome}->{outcome}"
+    eff = _within(res)
+    if k not in eff or ar not in eff:
+        return None
+    b, rho = eff[k].est, eff[ar].est
+    if not (np.isfinite(b) and np.isfinite(rho) and abs(rho) < 1):
+        return None
+    g = np.array([1 / (1 - rho), b / (1 - rho) ** 2])
+    se = float(np.sqrt(max(g @ effect_covariance(res, [k, ar], variables) @ g, 0.0)))
+    return Effect.from_normal(b / (1 - rho), se, level) if np.isfinite(se) else None
+
+
+def _envelope(effects: Mapping[str, Effect]) -> dict[str, Any] | None:
+    """Median estimate and the envelope of the intervals over the families, or None."""
+    if not effects:
+        return None
+    names = sorted(effects)
+    return {
+        "estimate": float(np.median([effects[n].est for n in names])),
+        "lower": float(min(effects[n].lower for n in names)),
+        "upper": float(max(effects[n].upper for n in names)),
+        "families": names,
+        "per_family": {n: effects[n].to_dict() for n in names},
+    }
 
 
 def credibility(results: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Credibility]:
@@ -349,6 +517,11 @@ def verdict(
     cred = credibility(results, {"variables": (x, y), **context})
     sd = dict(within_sd or {})
     out: dict[str, Any] = {"families": {n: c.to_dict() for n, c in cred.items()}}
+    for name, res in results.items():  # each family's two cross-lags, so the verdict stands alone
+        eff = _within(res)
+        out["families"][name]["effects"] = {
+            k: eff[k].to_dict() for k in (f"{x}->{y}", f"{y}->{x}") if k in eff
+        }
     for cause, outcome in ((x, y), (y, x)):
         key = f"{cause}->{outcome}"
         good, bad = {}, {}
@@ -363,7 +536,62 @@ def verdict(
         scale = sd.get(cause, math.nan) / sd.get(outcome, math.nan) if sd else math.nan
         threshold = (rci or {}).get(outcome)
         out[key] = direction_verdict(good, bad, scale, sd.get(cause, math.nan), threshold)
+        runs = {n: long_run(results[n], cause, outcome, (x, y)) for n in good}
+        out[key]["long_run"] = _envelope({n: e for n, e in runs.items() if e is not None})
         out[key]["sentence"] = sentence(key, out[key], cause, outcome)
+    out["difference"] = difference_verdict(results, cred, x, y, sd)
+    return out
+
+
+def difference_verdict(
+    results: Mapping[str, Any],
+    cred: Mapping[str, Credibility],
+    x: str,
+    y: str,
+    within_sd: Mapping[str, float],
+) -> dict[str, Any]:
+    """Is ``x->y`` larger than ``y->x``? The size difference of the standardised effects.
+
+    Per family credible for both directions, :func:`size_difference`; the conclusion follows
+    :func:`direction_verdict`'s rule applied to these differences: ``"x->y larger"`` or
+    ``"y->x larger"`` (a clear majority of intervals on one side, no sign disagreement),
+    ``"no difference detected"`` (every interval includes zero), otherwise ``"inconclusive"``.
+    """
+    kxy, kyx = f"{x}->{y}", f"{y}->{x}"
+    sx, sy = within_sd.get(x, math.nan), within_sd.get(y, math.nan)
+    diffs = {}
+    for name, res in results.items():
+        if cred[name].credible:
+            d = size_difference(res, x, y, sx, sy)
+            if d is not None:
+                diffs[name] = d
+    v = direction_verdict(diffs, {})
+    answer = {
+        "effect": f"{kxy} larger" if v["sign"] == "positive" else f"{kyx} larger",
+        "no effect detected": "no difference detected",
+    }.get(v["answer"], "inconclusive")
+    out = {
+        "what": f"|standardized {kxy}| - |standardized {kyx}| (within-client SD units)",
+        "answer": answer,
+        **{k: v[k] for k in ("estimate", "lower", "upper", "families", "significant")},
+        "per_family": {n: e.to_dict() for n, e in sorted(diffs.items())},
+    }
+    if v["answer"] == "effect":
+        out["sentence"] = (
+            f"In within-client SD units, {answer.replace(' larger', '')} is the larger effect: "
+            f"by {abs(v['estimate']):.2g} (range over credible families [{v['lower']:.2g}, "
+            f"{v['upper']:.2g}]; {len(v['significant'])} of {len(diffs)} intervals exclude "
+            "zero)."
+        )
+    elif v["answer"] == "no effect detected":
+        out["sentence"] = (
+            f"The two directions are not detectably different in size (standardised "
+            f"difference {v['estimate']:.2g}, envelope [{v['lower']:.2g}, {v['upper']:.2g}])."
+        )
+    else:
+        out["sentence"] = "Which direction is larger is inconclusive" + (
+            f": {v['reason']}." if v.get("reason") else "."
+        )
     return out
 
 
@@ -378,6 +606,7 @@ def sentence(key: str, v: Mapping[str, Any], cause: str, outcome: str) -> str:
             f"(range over credible families [{v['lower']:.2g}, {v['upper']:.2g}]); "
             f"this held in {len(v['significant'])} of {m} credible families."
             + _clinical(v, cause, outcome)
+            + _lasting(v, cause, outcome)
         )
     if v["answer"] == "no effect detected":
         return (
@@ -401,6 +630,18 @@ def _clinical(v: Mapping[str, Any], cause: str, outcome: str) -> str:
     if v.get("rci_share") is not None:
         s += f", {v['rci_share']:.0%} of the reliable-change threshold"
     return s + "."
+
+
+def _lasting(v: Mapping[str, Any], cause: str, outcome: str) -> str:
+    """The long-run effect of a lasting change, when the families allow it."""
+    lr = v.get("long_run")
+    if not lr:
+        return ""
+    return (
+        f" If {cause} stayed one point above the client's usual, {outcome} would settle about "
+        f"{abs(lr['estimate']):.2g} points {'lower' if lr['estimate'] < 0 else 'higher'} "
+        f"(long-run effect, range [{lr['lower']:.2g}, {lr['upper']:.2g}])."
+    )
 
 
 # -- from an analysis run ---------------------------------------------------------------------

@@ -3,6 +3,7 @@ answer per direction follows the documented rule exactly."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -160,6 +161,9 @@ def test_verdict_contract_and_sentences():
         s["estimate"] * 4.0 / 0.5
     )
     assert v["families"]["fe"]["credible"] is False
+    assert v["families"]["fe"]["effects"][AS]["est"] == pytest.approx(-1.0)
+    assert a["long_run"]["families"] == ["dpml", "riclpm"]  # credible ones only
+    assert set(v["difference"]) >= {"answer", "estimate", "lower", "upper", "families"}
 
 
 def test_trend_rule_picks_one_of_common_and_client_fits():
@@ -170,5 +174,97 @@ def test_trend_rule_picks_one_of_common_and_client_fits():
     assert cred["riclpm:time=client"].credible
     cred = credibility(results, {**base, "client_slopes_p": 0.6})
     assert cred["riclpm"].credible and not cred["riclpm:time=client"].credible
-    # without the test both count on their other checks
-    assert all(c.credible for c in credibility(results, base).values())
+    # without the test (e.g. the LCM-SR did not converge) only the simpler fit counts
+    cred = credibility(results, base)
+    assert cred["riclpm"].credible and not cred["riclpm:time=client"].credible
+    assert "could not be tested" in cred["riclpm:time=client"].reasons[0]
+    # a DPML refit without an RI-CLPM slope test: the same (no family counts twice)
+    cred = credibility({"dpml": res("dpml"), "dpml:time=client": res("dpml")}, base)
+    assert [c.credible for c in cred.values()] == [True, False]
+
+
+# -- identification: information per parameter, not clients per parameter ----------------------
+def test_singular_information_is_not_identified():
+    r = res("riclpm", fit={"npar": 10})
+    r.effects["within"][AS] = Effect(-0.2, float("nan"), float("nan"), float("nan"))
+    cred = credibility({"riclpm": r}, {"variables": (X, Y), "median_sessions": 12})
+    assert not cred["riclpm"].credible
+    assert "not (locally) identified" in cred["riclpm"].reasons[0]
+
+
+def test_without_an_sem_likelihood_clients_per_parameter_still_decides():
+    cred = credibility({"x": res("x", fit={"npar": 500})}, {"variables": (X, Y)})
+    assert "fewer clients (300) than free parameters (500)" in cred["x"].reasons[0]
+
+
+@pytest.fixture(scope="module")
+def short_wide():
+    """IMPLEMENT's shape: 57 clients, 12 waves, an RI-CLPM with more parameters than clients."""
+    from causalrel.families import fit_model
+    from causalrel.simulate import simulate
+
+    sim = simulate(57, 12, cross=(-0.2, -0.15), trait_sd=(0.6, 0.6), mcar=0.1, seed=3)
+    return fit_model("riclpm", sim.panel(), progress=False)
+
+
+def test_a_short_wide_sem_counts_on_the_information_it_has(short_wide):
+    from causalrel.verdict import MIN_VALUES_PER_PARAMETER, observed_values
+
+    r = short_wide
+    assert r.n_clients < r.fit["npar"]  # the old rule excluded it
+    values = observed_values(r)
+    assert values == int(r.engine.patterns.mask.sum(axis=1) @ r.engine.patterns.n)
+    assert values / r.fit["npar"] >= MIN_VALUES_PER_PARAMETER
+    cred = credibility({"riclpm": r}, {"variables": (X, Y), "median_sessions": 12})
+    assert cred["riclpm"].credible, cred["riclpm"].reasons
+    assert any("observed ratings per free parameter" in c for c in cred["riclpm"].checks)
+
+
+def test_too_few_ratings_per_parameter_are_excluded(short_wide):
+    import copy
+
+    from causalrel.verdict import MIN_VALUES_PER_PARAMETER, observed_values
+
+    r = copy.copy(short_wide)
+    r.fit = {**r.fit, "npar": observed_values(r) / MIN_VALUES_PER_PARAMETER + 1}
+    cred = credibility({"riclpm": r}, {"variables": (X, Y), "median_sessions": 12})
+    assert not cred["riclpm"].credible and "too little information" in cred["riclpm"].reasons[0]
+
+
+# -- the two directions on one scale: size difference and long-run effects -----------------------
+def test_sem_effect_covariance_reproduces_the_reported_standard_errors(short_wide):
+    from causalrel.verdict import effect_covariance
+
+    keys = [AS, SA, f"{Y}->{Y}"]
+    cov = effect_covariance(short_wide, keys, (X, Y))
+    se = [short_wide.effects["within"][k].se for k in keys]
+    assert np.sqrt(np.diag(cov)) == pytest.approx(se, rel=1e-8)
+    assert cov[0, 2] != 0  # the SEM's joint covariance, not the diagonal fallback
+
+
+def test_size_difference_and_long_run_by_the_delta_method():
+    from causalrel.verdict import long_run, size_difference
+
+    r = res("fe", as_=(-1.0, 0.2), sa=(-0.03, 0.02), ar=(0.5, 0.1))
+    d = size_difference(r, X, Y, sd_x=0.5, sd_y=4.0)
+    # |-1 * 0.5/4| - |-0.03 * 4/0.5| = 0.125 - 0.24; se from uncorrelated effects
+    assert d.est == pytest.approx(0.125 - 0.24)
+    assert d.se == pytest.approx(np.hypot(0.2 * 0.5 / 4, 0.02 * 4 / 0.5))
+    lr = long_run(r, X, Y, (X, Y))
+    assert lr.est == pytest.approx(-1.0 / 0.5)
+    assert lr.se == pytest.approx(np.hypot(0.2 / 0.5, 1.0 / 0.25 * 0.1))
+    r.effects["within"][f"{Y}->{Y}"] = Effect.from_normal(1.02, 0.05)  # not stationary
+    assert long_run(r, X, Y, (X, Y)) is None
+
+
+def test_difference_verdict_says_which_direction_is_larger():
+    results = {"riclpm": res("riclpm"), "dpml": res("dpml", as_=(-0.9, 0.2))}
+    v = verdict(results, x=X, y=Y, context=CTX, within_sd={X: 2.0, Y: 2.0})
+    assert v["difference"]["answer"] == f"{AS} larger"
+    assert v["difference"]["families"] == ["dpml", "riclpm"]
+    assert v[AS]["long_run"]["estimate"] == pytest.approx(np.median([-0.9, -1.0]) / 0.7)
+    assert "settle" in v[AS]["sentence"]
+    # equal sizes: no difference detected
+    same = {"riclpm": res("riclpm", as_=(-0.3, 0.1), sa=(-0.3, 0.1))}
+    v = verdict(same, x=X, y=Y, context=CTX, within_sd={X: 1.0, Y: 1.0})
+    assert v["difference"]["answer"] == "no difference detected"

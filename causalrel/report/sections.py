@@ -117,7 +117,12 @@ def answer_section(doc: Document, outcome: Any, panel: SessionPanel) -> None:
         return
     doc.h(2, "The answer")
     keys = [effect_key(panel.x, panel.y), effect_key(panel.y, panel.x)]
-    doc.ul([f"**{k}: {v[k]['answer']}.** {v[k]['sentence']}" for k in keys])
+    items = [f"**{k}: {v[k]['answer']}.** {v[k]['sentence']}" for k in keys]
+    if "difference" in v:
+        items.append(
+            f"**Which is larger: {v['difference']['answer']}.** {v['difference']['sentence']}"
+        )
+    doc.ul(items)
     if not v.get("bayesian_families_run", True):
         doc.p(
             "This was a `--fast` run: the sampling (Bayesian) families were not fitted and "
@@ -308,6 +313,22 @@ def warnings_section(doc: Document, outcome: Any, panel: SessionPanel) -> None:
         doc.p("No warnings.")
 
 
+def paper_section(doc: Document, outcome: Any, panel: SessionPanel) -> None:
+    """A results paragraph and table for a paper (APA style), from the same numbers."""
+    from .apa import results_paragraph, results_table
+
+    if not outcome.verdict:
+        return
+    summary = outcome.to_dict()
+    doc.h(2, "For a paper: results paragraph and table (APA/JARS template)")
+    doc.p(
+        "A draft to adapt (name the instruments and the design; say what the estimates mean "
+        "for your question); `causalrel.report.apa` writes it from `summary.json`."
+    )
+    doc.p(results_paragraph(summary))
+    doc.table(results_table(summary))
+
+
 def files_section(doc: Document, outcome: Any, panel: SessionPanel) -> None:
     """Where the numbers are."""
     doc.h(2, "Files")
@@ -329,5 +350,6 @@ SECTIONS: list[Callable[[Document, Any, SessionPanel], None]] = [
     causal_section,
     assumptions_section,
     warnings_section,
+    paper_section,
     files_section,
 ]
