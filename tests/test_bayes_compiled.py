@@ -133,3 +133,40 @@ def test_dsem_reuse_across_missingness_recovers_the_lags():
             assert abs(e.est - true) < 3 * e.se, (key, e, true)
     # client labels are the new panel's, not the first compilation's
     assert list(r2.idata.posterior["client"].values) == [str(c) for c in m2.grid.clients]
+
+
+def test_cache_keeps_one_compilation_per_key_drops_the_oldest_and_keeps_unkeyed_on_the_model(
+    monkeypatch, capsys
+):
+    """The cache's bookkeeping, with nutpie's compiler replaced by a counter (no numba)."""
+    import types
+
+    import nutpie
+
+    from causalrel.bayes import compiled as comp
+
+    made = []
+
+    def fake_compile(model):
+        made.append(model)
+        return types.SimpleNamespace(shared_data={}, model=model)
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", fake_compile)
+    clear_cache()
+    models = [types.SimpleNamespace(name=f"m{i}") for i in range(comp.MAX_STRUCTURES + 1)]
+    # not built for reuse (key None): compiled once per model object, kept on it
+    first, reused = comp.compiled_model(models[0], None, label="t", progress=True)
+    again, reused_again = comp.compiled_model(models[0], None, label="t", progress=True)
+    assert (reused, reused_again) == (False, True) and again is first and len(made) == 1
+    assert cache_info()["structures"] == 0  # unkeyed models never enter the process cache
+    err = capsys.readouterr().err
+    assert f"t: {COMPILING}" in err and f"t: {REUSING}" in err
+    # keyed: one compilation per key; beyond MAX_STRUCTURES the oldest key is dropped
+    for i, m in enumerate(models):
+        comp.compiled_model(m, ("k", i), progress=False)
+    assert cache_info()["structures"] == comp.MAX_STRUCTURES and len(made) == len(models) + 1
+    _, hit = comp.compiled_model(models[-1], ("k", len(models) - 1), progress=False)
+    assert hit and len(made) == len(models) + 1
+    _, hit = comp.compiled_model(models[0], ("k", 0), progress=False)  # evicted: compiled again
+    assert not hit and len(made) == len(models) + 2
+    clear_cache()
