@@ -128,6 +128,29 @@ def test_matches_plm_within_estimator(time, suffix):
         assert d.effect.se == pytest.approx(r["se"], rel=0.01)
 
 
+@pytest.mark.parametrize(
+    "time,word", [("none", "none"), ("common", "linear"), ("client", "detrend")]
+)
+def test_results_name_the_time_handling_in_the_families_vocabulary(time, word):
+    """``to_dict()`` says ``time`` as every family does (the former word kept as ``trend``)."""
+    res = CausalAnalysis(simulate(40, 5, seed=3).panel(), time=time).fit(refute=False)
+    out = res.to_dict()
+    assert res.time == out["time"] == time
+    assert out["trend"] == res.trend == word
+    assert out["time_meaning"] == out["trend_meaning"]
+
+
+def test_refuter_progress_is_on_by_default_and_can_be_turned_off(capsys):
+    """Long work shows progress by default (as sampling, power and analyze); progress=False
+    is silent."""
+    panel = simulate(30, 5, seed=3).panel()
+    kw = dict(n_placebo=3, n_random_common_cause=1, n_subsets=2, seed=1)
+    CausalAnalysis(panel, time="none").fit(**kw)
+    assert "placebo" in capsys.readouterr().err
+    CausalAnalysis(panel, time="none").fit(**kw, progress=False)
+    assert capsys.readouterr().err == ""
+
+
 def test_exclusions_are_in_the_vocabulary_and_add_up():
     """Every row left out has one reason of causalrel.design.EXCLUSIONS, per outcome."""
     from causalrel.design import check_exclusions

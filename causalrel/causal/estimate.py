@@ -109,7 +109,7 @@ class CausalAnalysis:
         subset_fraction: float = 0.8,
         seed: int | None = 1,
         level: float = 0.95,
-        progress: bool = False,
+        progress: bool = True,
     ) -> CausalResults:
         """Identify, estimate and (optionally) refute both lagged effects.
 
@@ -126,7 +126,8 @@ class CausalAnalysis:
         level : float
             Level of the intervals (cluster-robust Wald intervals).
         progress : bool
-            Show tqdm progress bars on standard error.
+            Show tqdm progress bars on standard error (the refuters refit each effect hundreds
+            of times; on by default like every long-running step in causalrel).
 
         Returns
         -------
@@ -264,7 +265,7 @@ def causal_analysis(
     time: str = "common",
     fast: bool = False,
     seed: int | None = 1,
-    progress: bool = False,
+    progress: bool = True,
 ) -> CausalResults:
     """Run the causal layer with ``analyze``'s settings (``CausalAnalysis.analyze_options``, or
     ``fast_options`` when ``fast``).

@@ -14,7 +14,7 @@ from scipy import stats
 from ..data import SessionPanel
 from ..design import merge_exclusions
 from ..results import PARAM_COLUMNS, Effect, ModelResults, _jsonable, effect_key
-from .frame import TRENDS
+from .frame import TIMES, TRENDS
 from .graph import draw_graph
 
 __all__ = ["DirectionResult", "CausalResults"]
@@ -63,7 +63,8 @@ class CausalResults(ModelResults):
     directions : dict
         ``{"x->y": DirectionResult, "y->x": DirectionResult}``.
     trend : str
-        How time was handled (see :data:`TRENDS`).
+        How time was handled, in this layer's own words (see :data:`TRENDS`); :attr:`time`
+        gives the same in the ``time`` vocabulary every family uses.
     seed : int or None
         The seed of every random draw.
     engine : dict
@@ -220,13 +221,22 @@ class CausalResults(ModelResults):
         out = pd.concat(frames, ignore_index=True)
         return out[["effect", *[c for c in out.columns if c != "effect"]]]
 
+    @property
+    def time(self) -> str:
+        """How time was handled, in every family's vocabulary: ``"none"``, ``"common"`` or
+        ``"client"`` (the ``time=`` the analysis was built with)."""
+        return {w: t for t, w in TIMES.items()}[self.trend]
+
     def to_dict(self) -> dict[str, Any]:
-        """The results contract plus the causal tables: trend, estimates, identification,
-        refutations, sensitivity, benchmarks (JSON-safe)."""
+        """The results contract plus the causal tables: time, estimates, identification,
+        refutations, sensitivity, benchmarks (JSON-safe). ``trend``/``trend_meaning`` repeat
+        ``time`` in the layer's former words (kept for one release)."""
         out = super().to_dict()
         out.update(
             _jsonable(
                 {
+                    "time": self.time,
+                    "time_meaning": TRENDS[self.trend],
                     "trend": self.trend,
                     "trend_meaning": TRENDS[self.trend],
                     "seed": self.seed,
