@@ -212,3 +212,34 @@ def test_interrupt_exits_130(capsys, monkeypatch, data_file):
     monkeypatch.setattr(fam, "fit_model", interrupted)
     assert main(["fit", "fe", str(data_file)]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["mlm", "dsem"])
+def test_sampler_flags_reach_the_bayesian_families(capsys, monkeypatch, data_file, model):
+    """The sampler's flags reach ``fit_model`` as its options (sampling itself is tested in
+    test_bayes_fit.py; here the wiring, without a sampler run)."""
+    import causalrel.families as families
+    from causalrel.data import DataError
+
+    seen = {}
+
+    def fake_fit_model(name, panel, **options):
+        seen.update(options, name=name)
+        raise DataError("stop here")
+
+    monkeypatch.setattr(families, "fit_model", fake_fit_model)
+    flags = ["--draws", "50", "--tune", "60", "--chains", "3", "--seed", "7"]
+    flags += ["--sampler", "nutpie", "--time", "common", "--set", "retry=false"]
+    code = main(["fit", model, str(data_file), *flags])
+    assert code == 2 and "stop here" in capsys.readouterr().err
+    assert seen == {
+        "name": model,
+        "draws": 50,
+        "tune": 60,
+        "chains": 3,
+        "seed": 7,
+        "sampler": "nutpie",
+        "time": "common",
+        "retry": False,
+        "progress": False,  # stderr is not a terminal under pytest
+    }
