@@ -186,3 +186,18 @@ def inference_section(doc: Document, outcome: Any, panel: SessionPanel) -> None:
     if used:
         doc.p("Each family was fitted with (options given to analyze override these):")
         doc.ul(used)
+    ctx = (getattr(outcome, "verdict", None) or {}).get("context", {})
+    tests = [
+        f"{what}: {ctx[key]}"
+        for what, key in (
+            ("CLPM vs RI-CLPM (random-intercept variances)", "random_intercepts_test"),
+            ("RI-CLPM vs LCM-SR (slope variances)", "client_slopes_test"),
+        )
+        if ctx.get(key)
+    ]
+    if tests:
+        doc.p(
+            "Nested comparisons of the verdict (the Satorra-Bentler 2001 scaled difference "
+            "whenever either model is fitted with MLR, as lavaan's lavTestLRT):"
+        )
+        doc.ul(tests)
