@@ -454,7 +454,8 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
     "cluster": dict(
         metavar="COLUMN",
         help="cluster-robust SEs by this client-level column, e.g. therapist (SEMs: implies "
-        "mlr; fe, dpd: clustered instead of by client)",
+        "mlr; fe, dpd: clustered instead of by client); fe also two-way, e.g. "
+        "therapist,session (Cameron, Gelbach & Miller 2011)",
     ),
     "bootstrap": dict(
         type=int, metavar="N", help="SEMs: N bootstrap replications over clients (BCa CIs)"

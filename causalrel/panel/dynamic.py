@@ -427,6 +427,12 @@ class DynamicPanel:
         method = METHODS[key]
         panel = self.panel
         notes: list[str] = []
+        if not (cluster is None or isinstance(cluster, str)) or "," in str(cluster or ""):
+            raise DataError(
+                f"cluster={cluster!r}: dpd clusters by one client-level column (e.g. "
+                "'therapist'); two-way clustering is the fixed-effects family's (fe): its "
+                "GMM moments are per client, so a session dimension has no cluster sum here."
+            )
         codes = client_column(panel, cluster, "cluster", "the therapist") if cluster else None
         if self.detrend:
             panel, note = detrend_panel(panel)
