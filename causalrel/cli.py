@@ -244,7 +244,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         raise DataError(f"--rci must be a positive number of {panel.y} points; got {args.rci:g}.")
     rci = {panel.y: args.rci} if args.rci else None
     outcome = analyze(
-        panel, out=Path(args.out), fast=args.fast, seed=args.seed, truth=truth, rci=rci
+        panel,
+        out=Path(args.out),
+        fast=args.fast,
+        seed=args.seed,
+        truth=truth,
+        rci=rci,
+        estimator=args.estimator,
+        cluster=args.cluster,
     )
     return 0 if outcome.ok else EXIT_FAILED
 
@@ -447,7 +454,8 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
     "cluster": dict(
         metavar="COLUMN",
         help="cluster-robust SEs by this client-level column, e.g. therapist (SEMs: implies "
-        "mlr; fe, dpd: clustered instead of by client)",
+        "mlr; fe, dpd: clustered instead of by client); fe also two-way, e.g. "
+        "therapist,session (Cameron, Gelbach & Miller 2011)",
     ),
     "bootstrap": dict(
         type=int, metavar="N", help="SEMs: N bootstrap replications over clients (BCa CIs)"
@@ -562,6 +570,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="POINTS",
         help="reliable-change threshold of the outcome (--y) instrument in its points, e.g. 6: "
         "the verdict then gives the effect as a share of it",
+    )
+    g = p.add_argument_group("standard errors (default: chosen from the data, see the report)")
+    g.add_argument(
+        "--estimator",
+        choices=["ml", "mlr"],
+        default=None,
+        help="SEM families: ml or mlr for the whole run, over the automatic rule (MLR when a "
+        "score is clearly non-normal)",
+    )
+    g.add_argument(
+        "--cluster",
+        metavar="COLUMN|none",
+        default=None,
+        help="cluster-robust SEs by this client-level column in every family with a cluster "
+        "option (SEMs: implies mlr), or none; default: the --therapist column",
     )
     p.set_defaults(func=cmd_analyze)
 

@@ -13,7 +13,8 @@ Credibility rules (a family that fails any of them does not count):
 - ``stable_traits``: the CLPM has no random intercepts, so its cross-lags mix stable
   between-client differences into the within-client process (Hamaker, Kuiper & Grasman 2015);
   it counts only when the chi-bar-square test of the random-intercept variances (CLPM vs
-  RI-CLPM) does not reject at 5%.
+  RI-CLPM) does not reject at 5% (under MLR the Satorra-Bentler 2001 scaled difference,
+  :func:`causalrel.sem.compare_nested`; the reason names the test).
 - ``instruments``: difference GMM counts only when its AR(2) and Hansen tests do not reject at
   5% in either equation (Arellano & Bond 1991; Roodman 2009).
 - ``nickell``: families that centre on observed client means with a lagged outcome (``fe``,
@@ -146,12 +147,13 @@ def _rule_stable_traits(name: str, res: Any, ctx: dict) -> tuple[bool | None, st
             "no random intercepts: its cross-lags mix stable differences between clients into "
             "the within-client effect (no RI-CLPM to test them against)"
         )
+    test = ctx.get("random_intercepts_test", "chi-bar-square test")
     if p < ALPHA:
         return False, (
-            f"the clients' stable levels differ (chi-bar-square test of the random intercepts, "
+            f"the clients' stable levels differ (random-intercept variances: {test}, "
             f"p = {p:.3g}), and the CLPM ignores them"
         )
-    return True, f"random-intercept variances not detected (chi-bar-square p = {p:.3g})"
+    return True, f"random-intercept variances not detected ({test}, p = {p:.3g})"
 
 
 def _rule_instruments(name: str, res: Any, ctx: dict) -> tuple[bool | None, str]:
@@ -405,9 +407,10 @@ def credibility(results: Mapping[str, Any], context: Mapping[str, Any]) -> dict[
     results : mapping of name -> ModelResults (or the causal layer's results)
     context : mapping
         ``variables`` (the two score names), ``median_sessions`` (sessions per client), when
-        the CLPM and RI-CLPM were both fitted ``random_intercepts_p`` (chi-bar-square), and
-        when the RI-CLPM was also fitted with ``time="client"`` ``client_slopes_p`` (test of
-        the slope variances).
+        the CLPM and RI-CLPM were both fitted ``random_intercepts_p`` (chi-bar-square) and
+        ``random_intercepts_test`` (its name: the Satorra-Bentler scaled difference under
+        MLR), and when the RI-CLPM was also fitted with ``time="client"`` ``client_slopes_p``
+        and ``client_slopes_test`` (test of the slope variances).
     """
     ctx = dict(context)
     ctx["names"] = set(results)
@@ -669,8 +672,10 @@ def analysis_verdict(
     context: dict[str, Any] = {"median_sessions": description["sessions"]["median_per_client"]}
     clpm, riclpm = every.get("clpm"), every.get("riclpm")
     if clpm is not None and riclpm is not None and clpm.converged and riclpm.converged:
-        try:
-            context["random_intercepts_p"] = compare_nested(clpm, riclpm).pvalue_chibar
+        try:  # Satorra-Bentler scaled when either fit is MLR (causalrel.sem.compare)
+            t = compare_nested(clpm, riclpm)
+            context["random_intercepts_p"] = t.pvalue_chibar
+            context["random_intercepts_test"] = t.describe()
         except DataError as exc:  # e.g. different clients: the CLPM then cannot be vouched for
             notes.append(f"verdict: no CLPM vs RI-CLPM test ({exc})")
     client = time_client.get("riclpm")
@@ -680,6 +685,7 @@ def analysis_verdict(
             context["client_slopes_p"] = (
                 t.pvalue_chibar if t.pvalue_chibar is not None else t.pvalue
             )
+            context["client_slopes_test"] = t.describe()
         except DataError as exc:
             notes.append(f"verdict: no slope-variance test ({exc})")
     sds = {v: e["sd_within"] for v, e in description["variables"].items()}

@@ -186,3 +186,40 @@ def test_analyze_fits_the_sem_with_mlr_on_skewed_scores(tmp_path, skewed_data):
     md = (tmp_path / "report.md").read_text()
     assert "Decision: MLR: the scores are clearly non-normal" in md
     assert "- clpm: estimator=mlr" in md
+
+
+def test_user_choice_wins_over_the_rule(normal_sim, skewed_data):
+    """analyze(estimator=..., cluster=...): the user's choice, recorded as the user's."""
+    from causalrel.data import DataError
+
+    skewed = _panel(skewed_data, therapist="therapist")
+    inf = choose_inference(skewed, estimator="ml")
+    assert inf.estimator == "ml" and inf.chosen_by == {"estimator": "user", "cluster": "rule"}
+    assert inf.reason.startswith("ML: chosen by the user (estimator='ml'); the rule alone")
+    assert "would give MLR: the scores are clearly non-normal" in inf.reason
+    # the user's ML wins over the automatic cluster for the SEM families only
+    assert inf.options({"estimator", "cluster"}) == {"estimator": "ml"}
+    assert inf.options({"cluster"}) == {"cluster": "therapist"}
+    assert "except the SEM families: the user chose ML" in inf.reason
+    inf = choose_inference(skewed, cluster="none")
+    assert inf.cluster is None and inf.estimator == "mlr"
+    assert inf.options({"estimator", "cluster"}) == {"estimator": "mlr"}
+    assert "the user chose cluster='none'" in inf.reason
+    normal = _panel(normal_sim.data)  # no therapist column declared: cluster by a named one
+    inf = choose_inference(normal, cluster="therapist", estimator="mlr")
+    assert inf.cluster == "therapist" and inf.chosen_by["cluster"] == "user"
+    assert inf.options({"estimator", "cluster"}) == {"estimator": "mlr", "cluster": "therapist"}
+    assert "clustered by therapist (chosen by the user)" in inf.reason
+    assert choose_inference(normal, cluster="therapist").options({"estimator", "cluster"}) == {
+        "estimator": "mlr",
+        "cluster": "therapist",
+    }
+    with pytest.raises(DataError, match="estimator must be 'ml' or 'mlr'"):
+        choose_inference(normal, estimator="wls")
+    with pytest.raises(DataError, match="not a column"):
+        choose_inference(normal, cluster="nurse")
+    with pytest.raises(DataError, match="needs MLR|MLR's"):
+        choose_inference(normal, cluster="therapist", estimator="ml")
+    bad = normal_sim.data.assign(site=np.arange(len(normal_sim.data)) % 3)
+    with pytest.raises(DataError, match="constant|changes|differ"):
+        choose_inference(_panel(bad), cluster="site")

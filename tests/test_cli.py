@@ -159,3 +159,71 @@ def test_fit_fe_and_dpd_with_options(example_path):
 def test_fit_rejects_option_for_wrong_family(example_path, call):
     r = call("fit", "fe", str(example_path), "--constrained")
     assert r.returncode == 2 and "does not apply to model 'fe'" in r.stderr
+
+
+@pytest.fixture
+def sem_and_fe_only(monkeypatch):
+    """``analyze`` over clpm, riclpm and fe only (the families the options are about)."""
+    import causalrel.families as fam
+
+    keep = {k: fam.FAMILIES[k] for k in ("clpm", "riclpm", "fe")}
+    monkeypatch.setattr(fam, "FAMILIES", keep)
+
+
+@pytest.mark.slow  # about 10 s: two analyze runs of three families (and the LCM-SR refit)
+@pytest.mark.filterwarnings("ignore::causalrel.sem.HeywoodWarning")
+def test_analyze_estimator_and_cluster_flags_reach_the_fits(tmp_path, call, sem_and_fe_only):
+    """`analyze --estimator/--cluster`: the user's choice wins over the automatic rule (the
+    skewed, therapist-nested lavaan fixture would get MLR clustered by therapist), reaches
+    every family that takes it, and the report says the user chose it."""
+    from .conftest import FIXTURES
+
+    data = str(FIXTURES["lavaan"] / "lavaan_data_cluster.csv")
+    out = tmp_path / "ml"
+    r = call("analyze", data, "--therapist", "therapist", "--estimator", "ml", "--out", str(out))
+    assert r.returncode in (0, 1), r.stderr  # 1: a family (the LCM-SR refit) may misfit
+    s = json.loads((out / "summary.json").read_text())
+    inf = s["settings"]["inference"]
+    assert inf["estimator"] == "ml" and inf["chosen_by"] == {"estimator": "user", "cluster": "rule"}
+    assert s["settings"]["family_inference"] == {
+        "clpm": {"estimator": "ml"},
+        "riclpm": {"estimator": "ml"},
+        "fe": {"cluster": "therapist"},
+    }
+    models = s["models"]
+    assert models["riclpm"]["diagnostics"]["estimator"] == "ml"
+    assert models["riclpm"]["diagnostics"]["cluster"] is None
+    assert "chisq.scaled" not in models["clpm"]["fit"]
+    md = (out / "report.md").read_text()
+    assert "Decision: ML: chosen by the user (estimator='ml'); the rule alone would give MLR" in md
+    assert "except the SEM families: the user chose ML" in md
+    assert "likelihood-ratio test (normal-theory ML), chi-bar-square p-value" in md
+
+    out = tmp_path / "none"
+    r = call("analyze", data, "--therapist", "therapist", "--cluster", "none", "--out", str(out))
+    s = json.loads((out / "summary.json").read_text())
+    assert s["settings"]["inference"]["chosen_by"] == {"estimator": "rule", "cluster": "user"}
+    assert s["settings"]["family_inference"] == {
+        "clpm": {"estimator": "mlr"},
+        "riclpm": {"estimator": "mlr"},
+        "fe": {},
+    }
+    assert s["models"]["clpm"]["diagnostics"]["cluster"] is None
+    md = (out / "report.md").read_text()
+    assert "Not clustered: the user chose cluster='none'." in md
+    assert "Satorra-Bentler (2001) scaled difference test (MLR), chi-bar-square p-value" in md
+
+
+def test_analyze_bad_estimator_or_cluster_exits_2(tmp_path, call, example_path):
+    out = str(tmp_path / "r")
+    r = call("analyze", str(example_path), "--cluster", "nurse", "--out", out)
+    assert r.returncode == 2 and "cluster='nurse' is not a column" in r.stderr
+    r = call(
+        "analyze", str(example_path), "--estimator", "ml", "--cluster", "therapist", "--out", out
+    )
+    assert r.returncode == 2 and "clustered SEM standard errors are MLR's" in r.stderr
+    r = call("analyze", str(example_path), "--cluster", "therapist,session", "--out", out)
+    assert r.returncode == 2 and "two-way clustering is fe's" in r.stderr
+    r = call("analyze", str(example_path), "--estimator", "wls", "--out", out)
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+    assert not (tmp_path / "r").exists()  # checked before anything is written

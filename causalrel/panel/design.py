@@ -24,7 +24,9 @@ linear rather than quadratic in the number of sessions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +53,9 @@ __all__ = [
     "lag_name",
     "FEW_CLUSTERS",
     "check_clusters",
+    "cluster_columns",
     "cluster_note",
+    "twoway_note",
 ]
 
 #: Below this many clusters, cluster-robust standard errors are noticeably too small (Cameron &
@@ -126,6 +130,56 @@ def check_clusters(n_clusters: int, cluster: str, outcome: str) -> None:
             f"{n_clusters} cluster(s); clustered standard errors need two or more (better 20+). "
             "Leave out cluster= to cluster by client."
         )
+
+
+def cluster_columns(panel: SessionPanel, cluster: Any) -> list[str]:
+    """The fixed-effects family's cluster columns: ``[]`` (by client, the default), one column,
+    or two for two-way clustering (a list, or a comma-separated string as the CLI gives it).
+
+    Supported: any client-level column (e.g. the therapist), the client, or the session column
+    alone; two-way, a client-level column or the client crossed with the session column.
+    Anything else is a :class:`DataError` saying what is supported.
+    """
+    if cluster is None:
+        return []
+    if isinstance(cluster, str):
+        cols = [c.strip() for c in cluster.split(",")]
+    elif isinstance(cluster, Sequence):
+        cols = list(cluster)
+    else:
+        cols = [cluster]
+    if not cols or any(not isinstance(c, str) or not c for c in cols) or len(cols) > 2:
+        raise DataError(
+            f"cluster={cluster!r}: give one column (e.g. 'therapist') or two for two-way "
+            "clustering (e.g. ['therapist', 'session'] or 'therapist,session')."
+        )
+    if len(set(cols)) < len(cols):
+        raise DataError(f"cluster={cluster!r} names the same column twice.")
+    if len(cols) == 2 and panel.session not in cols:
+        raise DataError(
+            f"cluster={cols}: two-way clustering crosses a client-level column (e.g. the "
+            f"therapist) or the client with the session column ('{panel.session}'); two "
+            "client-level columns are not crossed (clients nested in therapists nest in "
+            "anything coarser): cluster by the coarser one alone."
+        )
+    return cols
+
+
+def twoway_note(n_clusters: dict[str, int]) -> str:
+    """The note of a two-way clustered fit (``n_clusters``: the two columns' counts)."""
+    (a, ka), (b, kb) = n_clusters.items()
+    return (
+        f"Standard errors clustered two-way by {a} ({ka} clusters) and {b} ({kb} clusters): "
+        f"V_{a} + V_{b} - V_({a} x {b}) (Cameron, Gelbach & Miller 2011), for shocks shared "
+        f"within a {a} and within a {b}."
+        + (
+            f" With fewer than {FEW_CLUSTERS} clusters in a dimension cluster-robust standard "
+            "errors are too small (Cameron & Miller 2015); read p-values near the threshold "
+            "with care."
+            if min(ka, kb) < FEW_CLUSTERS
+            else ""
+        )
+    )
 
 
 def cluster_note(cluster: str, n_clusters: int) -> str:

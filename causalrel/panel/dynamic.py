@@ -65,7 +65,7 @@ from .design import (
     difference_design,
     resolve_time,
 )
-from .hypotheses import ar_test, cluster_sums, hansen_test, sargan_test
+from .hypotheses import ar_test, cluster_sums, hansen_test, sargan_test, sum_by_cluster
 from .results import PanelResults, param_rows
 
 __all__ = ["DynamicPanel", "EquationGMM", "fit_difference", "clustered_cov"]
@@ -134,8 +134,10 @@ def fit_difference(
     ``clusters`` (optional): for each of the design's clients (``design.clients``, in order),
     the code 0..K-1 of its cluster (e.g. its therapist). The estimates do not change (the GMM
     weights stay the client-level ones, see :func:`clustered_cov`); the reported covariance
-    ``cov`` is then cluster-robust at that level, while the specification tests stay pgmm's
-    client-level ones.
+    ``cov`` is then cluster-robust at that level, and so are the Hansen and AR tests
+    (:func:`_cluster_tests`; pgmm's client-level ones are kept in ``tests`` with the suffix
+    ``_by_client``). The Sargan test assumes homoskedastic, independent errors and stays the
+    client-level one.
     """
     d = design
     notes: list[str] = []
@@ -171,6 +173,7 @@ def fit_difference(
         tests = _tests(e, e, Xa, Za, influence, cov, d, starts, zhz=None, k=k)
         if clusters is not None:
             cov = clustered_cov(influence, cluster_sums(Za * e[:, None], starts), clusters)
+            tests = _cluster_tests(tests, e, e, y, Xa, Za, influence, cov, d, clusters, k, None)
         return EquationGMM(
             d.outcome, method, names, params, cov, tests, n, G, m, d, res, notes, _k(clusters)
         )
@@ -217,6 +220,16 @@ def fit_difference(
     tests = _tests(e, e1, Xa, Za, influence, cov, d, starts, zhz=zhz, k=k, omega1=omega1)
     if clusters is not None:
         cov = clustered_cov(sandwich, s1, clusters)
+        two_step = method == "two-step"
+        tests = _cluster_tests(
+            tests, e, e1, y, Xa, Za, influence, cov, d, clusters, k, xz if two_step else None
+        )
+        if np.isnan(tests["hansen"]) and tests["hansen_df"] > 0:
+            notes.append(
+                f"{d.outcome}: {int(clusters.max()) + 1} clusters for {m} instruments: the "
+                "cluster-level Hansen test needs more clusters than instruments and is not "
+                "reported (collapse=True or a smaller max_lag)."
+            )
     if m > G:
         notes.append(
             f"{d.outcome}: {m} instruments for {G} clients; with more instruments than clients "
@@ -288,6 +301,43 @@ def _tests(e, e1, Xa, Za, influence, cov, d, starts, *, zhz, k, omega1=None) -> 
         out.update(sargan=s.stat, sargan_df=s.df, sargan_pvalue=s.pvalue)
     for order in (1, 2, 3)[: 2 + d.lag_shift]:  # on first differences the AR(3) test matters
         r = ar_test(e, Xa, Za, influence, cov, d.neighbour(order), starts)
+        out[f"ar{order}"] = r.stat
+        out[f"ar{order}_pvalue"] = r.pvalue
+    return out
+
+
+def _cluster_tests(tests, e, e1, y, Xa, Za, influence, cov, d, clusters, k, xz) -> dict:
+    """The Hansen and AR tests at the cluster level (:mod:`causalrel.panel.hypotheses`), as
+    xtabond2 with ``cluster()``: moments and residual products summed within clusters, ``cov``
+    the cluster-robust covariance. Hansen: with ``xz`` (two-step) the minimum of the GMM
+    objective with the cluster-level weight (the two-step estimate re-weighted by clusters;
+    the reported estimates keep the client-level weight), else the reported residuals ``e``
+    with the cluster-level moment covariance; NaN when there are no more clusters than
+    instruments. pgmm's client-level statistics are kept with the suffix ``_by_client``."""
+    names = ["hansen", "hansen_df", "hansen_pvalue"] + [
+        f"ar{j}{p}" for j in (1, 2, 3) for p in ("", "_pvalue") if f"ar{j}" in tests
+    ]
+    out = {k_: v for k_, v in tests.items() if k_ not in names}
+    out.update({f"{n}_by_client": tests[n] for n in names})
+    m = Za.shape[1]
+    S = sum_by_cluster(cluster_sums(Za * e1[:, None], d.starts), clusters)
+    omega = S.T @ S
+    n_clusters = int(clusters.max()) + 1
+    if m - k <= 0:
+        h = hansen_test(Za, e, omega, k)
+        out.update(hansen=h.stat, hansen_df=h.df, hansen_pvalue=h.pvalue)
+    elif n_clusters <= m:
+        out.update(hansen=float("nan"), hansen_df=m - k, hansen_pvalue=float("nan"))
+    else:
+        ek = e
+        if xz is not None:
+            a = np.linalg.pinv(omega, hermitian=True)
+            bk = np.linalg.solve(xz @ a @ xz.T, xz @ (a @ (Za.T @ y)))
+            ek = y - Xa @ bk
+        h = hansen_test(Za, ek, omega, k)
+        out.update(hansen=h.stat, hansen_df=h.df, hansen_pvalue=h.pvalue)
+    for order in (1, 2, 3)[: 2 + d.lag_shift]:
+        r = ar_test(e, Xa, Za, influence, cov, d.neighbour(order), d.starts, clusters)
         out[f"ar{order}"] = r.stat
         out[f"ar{order}_pvalue"] = r.pvalue
     return out
@@ -407,8 +457,11 @@ class DynamicPanel:
             shocks); the same option as the SEM and fixed-effects families' ``cluster``. The
             clients' moments ``Z_i'ê_i`` are summed within clusters in the robust (one-step,
             Anderson–Hsiao) or Windmeijer-corrected (two-step) covariance
-            (:func:`clustered_cov`); estimates, weights and the Hansen/Sargan/AR tests are
-            unchanged (client-level, as pgmm).
+            (:func:`clustered_cov`); estimates and weights are unchanged. The Hansen and
+            AR tests are computed at the cluster level too (moments and residual products
+            summed within clusters, as Stata's ``xtabond2`` with ``cluster()``; the Hansen
+            test needs more clusters than instruments), pgmm's client-level ones kept as
+            ``fit["<test>_by_client.<outcome>"]``; the Sargan test stays client-level.
         level : float
             Level of the Wald intervals of ``effects`` and ``params`` (default 0.95).
 
@@ -427,6 +480,12 @@ class DynamicPanel:
         method = METHODS[key]
         panel = self.panel
         notes: list[str] = []
+        if not (cluster is None or isinstance(cluster, str)) or "," in str(cluster or ""):
+            raise DataError(
+                f"cluster={cluster!r}: dpd clusters by one client-level column (e.g. "
+                "'therapist'); two-way clustering is the fixed-effects family's (fe): its "
+                "GMM moments are per client, so a session dimension has no cluster sum here."
+            )
         codes = client_column(panel, cluster, "cluster", "the therapist") if cluster else None
         if self.detrend:
             panel, note = detrend_panel(panel)
@@ -458,6 +517,12 @@ class DynamicPanel:
         if cluster:
             k = max(eq.n_clusters or 0 for eq in eqs.values())
             notes.append(cluster_note(cluster, k))
+            notes.append(
+                f"Hansen and AR tests at the {cluster} level: the clients' moments and "
+                f"residual products are summed within each {cluster} (as Stata's xtabond2 "
+                "with cluster()); the client-level tests are in fit as "
+                "'<test>_by_client.<outcome>', the Sargan test is client-level."
+            )
         return _results(panel, eqs, method, self, notes, seconds, level)
 
 

@@ -17,7 +17,15 @@ is not detrending the data before lagging (the deprecated ``detrend=True``), whi
 trend fitted to the whole series, lags included. Lags are by session number: a lag
 across a missed session is missing (:meth:`SessionPanel.lagged`). Standard errors are clustered
 by client (the "arellano"/HC0 estimator, no small-sample factor; plm's
-``vcovHC(type = "HC0", cluster = "group")``).
+``vcovHC(type = "HC0", cluster = "group")``), or by a client-level column such as the therapist
+(``cluster="therapist"``), or two-way (``cluster=["therapist", "session"]`` or
+``["client", "session"]``: Cameron, Gelbach & Miller 2011, ``V_A + V_session - V_(A x
+session)``, linearmodels' two-column clusters; equal to ``sandwich::vcovCL`` with two cluster
+variables and to plm's ``vcovDC`` for client and session, tests/reference/plm/plm_cluster_twoway.R).
+Two-way clustering applies where the rows share shocks along two crossed dimensions: the
+therapist's clients (or the client's own sessions) and the session number (e.g. the same week of
+treatment); two client-level columns are not crossed with each other here (one nests the other,
+or use the coarser one).
 
 With the lagged outcome in the model the within estimator is biased in short panels (Nickell
 1981: about ``-(1 + ρ)/(T - 1)`` for the autoregression ``ρ`` with ``T`` sessions per client);
@@ -29,8 +37,10 @@ own persistence).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from linearmodels.panel import PanelOLS
 from linearmodels.panel.utility import AbsorbingEffectError
@@ -40,10 +50,12 @@ from ..design import detrend_panel, merge_exclusions
 from ..results import Effect, effect_key
 from .design import (
     check_clusters,
+    cluster_columns,
     cluster_note,
     lag_name,
     partial_client_trends,
     resolve_time,
+    twoway_note,
     within_design,
 )
 from .results import PanelResults, param_rows
@@ -117,7 +129,7 @@ class FixedEffects:
         *,
         cov_type: str = "clustered",
         debiased: bool = False,
-        cluster: str | None = None,
+        cluster: str | Sequence[str] | None = None,
         level: float = 0.95,
     ) -> PanelResults:
         """Estimate both equations with PanelOLS.
@@ -136,7 +148,10 @@ class FixedEffects:
             (e.g. ``"therapist"``: clients nested in therapists); linearmodels' clustered
             covariance, HC0 as above (equal to ``sandwich::vcovCL(type = "HC0",
             cadjust = FALSE)`` on the dummy-variable regression). The same option as the SEM
-            families' ``cluster``.
+            families' ``cluster``. Two columns (a list, or ``"therapist,session"``) give
+            two-way clustering (Cameron, Gelbach & Miller 2011; module docstring): a
+            client-level column or the client, crossed with the session column. The session
+            column alone clusters by session number.
         level : float
             Level of the Wald intervals of ``effects`` and ``params`` (default 0.95).
 
@@ -157,11 +172,16 @@ class FixedEffects:
         x, y = panel.x, panel.y
         if cluster is not None and cov_type != "clustered":
             raise DataError("cluster= needs cov_type='clustered' (the default).")
-        codes = client_column(panel, cluster, "cluster", "the therapist") if cluster else None
+        columns = cluster_columns(panel, cluster)
+        codes = {
+            c: client_column(panel, c, "cluster", "the therapist")
+            for c in columns
+            if c not in (panel.client, panel.session)
+        }
         start = time.perf_counter()
         eqs: dict[str, Any] = {}
         designs = {}
-        n_clusters = 0
+        n_clusters = dict.fromkeys(columns, 0)
         for outcome, cause in ((y, x), (x, y)):
             causes = [x, y] if self.lagged_outcome else [cause]
             design = within_design(panel, outcome, causes)
@@ -180,13 +200,18 @@ class FixedEffects:
                 # HC0 clustered by client unless debiased: the client effects are nested in
                 # the clusters, and session effects are not counted either (as plm's HC0)
                 opts.update(auto_df=debiased, count_effects=debiased)
-                if codes is None:
+                if not columns:
                     opts["cluster_entity"] = True
                 else:
-                    labels = codes.reindex(frame.index.get_level_values(0)).to_numpy()
-                    n_clusters = max(n_clusters, int(pd.unique(labels).size))
-                    check_clusters(int(pd.unique(labels).size), cluster, outcome)
-                    opts["clusters"] = pd.DataFrame({"cluster": labels}, index=frame.index)
+                    labels = {}
+                    for c in columns:
+                        idx = frame.index.get_level_values(int(c == panel.session))
+                        values = codes[c].reindex(idx) if c in codes else idx
+                        labels[c] = pd.factorize(np.asarray(values))[0]
+                        k = int(labels[c].max()) + 1
+                        n_clusters[c] = max(n_clusters[c], k)
+                        check_clusters(k, c, outcome)
+                    opts["clusters"] = pd.DataFrame(labels, index=frame.index)
             try:
                 eqs[outcome] = mod.fit(cov_type=cov_type, **opts)
             except (ValueError, AbsorbingEffectError) as exc:
@@ -213,7 +238,7 @@ class FixedEffects:
         notes.append(
             "Client fixed effects (within estimator); SEs "
             + (
-                (f"clustered by {cluster}" if cluster else "clustered by client")
+                (f"clustered by {' and '.join(columns)}" if columns else "clustered by client")
                 if cov_type == "clustered"
                 else cov_type
             )
@@ -229,8 +254,10 @@ class FixedEffects:
                 else ". No lagged outcome."
             )
         )
-        if codes is not None:
-            notes.append(cluster_note(cluster, n_clusters))
+        if len(columns) == 1:
+            notes.append(cluster_note(columns[0], n_clusters[columns[0]]))
+        elif columns:
+            notes.append(twoway_note(n_clusters))
         clients = set()
         for d in designs.values():
             clients |= set(d.frame.index.get_level_values(0))

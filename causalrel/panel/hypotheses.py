@@ -17,6 +17,14 @@ them:
   ``j`` sessions earlier (zero where that session is not used) and ``V̂`` corrects for the
   estimated coefficients. First-differenced residuals of a model with serially uncorrelated
   errors show AR(1) but no AR(2); AR(2) is the test that matters.
+
+Cluster level (``DynamicPanel.fit(cluster="therapist")``, as Stata's ``xtabond2 ...,
+cluster()`` computes them, Roodman 2009): the clients' moments ``Z_i'ê_i`` and residual
+products ``Σ_t e_it e_i,t-j`` are summed within clusters before any outer product (``clusters``
+arguments below), so clients of one therapist may share shocks. The Hansen statistic is then
+the minimum of the GMM objective with the cluster-level weight ``(Σ_c S_c S_c')^{-1}`` (``S_c``
+the cluster sums of the one-step moments); it needs more clusters than instruments. With one
+client per cluster every statistic equals the client-level one.
 """
 
 from __future__ import annotations
@@ -26,7 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["TestResult", "cluster_sums", "hansen_test", "sargan_test", "ar_test"]
+__all__ = [
+    "TestResult",
+    "cluster_sums",
+    "sum_by_cluster",
+    "hansen_test",
+    "sargan_test",
+    "ar_test",
+]
 
 
 @dataclass
@@ -44,6 +59,16 @@ def cluster_sums(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
     if a.ndim == 1:
         a = a[:, None]
     return np.add.reduceat(a, starts, axis=0)
+
+
+def sum_by_cluster(a: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
+    """Sum the rows of ``a`` (one per client) within clusters (each client's code 0..K-1);
+    ``clusters=None`` leaves them per client."""
+    if clusters is None:
+        return a
+    out = np.zeros((int(clusters.max()) + 1, *a.shape[1:]))
+    np.add.at(out, clusters, a)
+    return out
 
 
 def hansen_test(Z: np.ndarray, e: np.ndarray, omega: np.ndarray, n_params: int) -> TestResult:
@@ -78,6 +103,7 @@ def ar_test(
     vcov: np.ndarray,
     lagged_row: np.ndarray,
     starts: np.ndarray,
+    clusters: np.ndarray | None = None,
 ) -> TestResult:
     """Arellano–Bond test of serial correlation of order j in the differenced residuals.
 
@@ -93,15 +119,17 @@ def ar_test(
         Row of the same client ``j`` sessions earlier, -1 where it is not used.
     starts : (G,) int array
         First row of each client.
+    clusters : (G,) int array, optional
+        Each client's cluster code 0..K-1: the residual products and moments are summed
+        within clusters (``vcov`` should then be the cluster-robust covariance).
     """
     el = np.where(lagged_row >= 0, e[np.maximum(lagged_row, 0)], 0.0)
-    c = cluster_sums(e * el, starts)[:, 0]  # Σ_t e_it e_i,t-j per client
+    c = sum_by_cluster(cluster_sums(e * el, starts)[:, 0], clusters)  # Σ_t e_it e_i,t-j
+    g = sum_by_cluster(cluster_sums(Z * e[:, None], starts), clusters)  # Z_i'e_i
     num = float(c.sum())
     eve = float(c @ c)
     ex = el @ X  # (k,)
-    # Σ_i Z_i' e_i (e_i' el_i): every row of client i weighted by c_i
-    counts = np.diff(np.r_[starts, len(e)])
-    zve = Z.T @ (e * np.repeat(c, counts))
+    zve = g.T @ c  # Σ_i Z_i' e_i (e_i' el_i), per cluster when clustered
     denom = eve - 2.0 * float(ex @ influence @ zve) + float(ex @ vcov @ ex)
     if not denom > 0:
         return TestResult(float("nan"), float("nan"))

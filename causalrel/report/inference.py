@@ -24,6 +24,12 @@ option (read from the families' signatures, :func:`causalrel.families.family_opt
   therapists and may share shocks, so every family with a ``cluster`` option clusters its
   standard errors by therapist: the SEM families (which implies MLR, as lavaan's
   ``cluster =``), fe and dpd. The user's own options (``analyze(options=...)``) always win.
+
+The user can also make either decision for the whole run (``analyze(estimator=...,
+cluster=...)``, ``causalrel analyze --estimator ml|mlr --cluster COLUMN|none``): the choice wins
+over the rule, and the report says it was the user's (and what the rule would have chosen).
+A user's ``estimator="ml"`` with automatic clustering leaves the SEM families unclustered
+(clustered SEM standard errors are MLR's); with a cluster the user named it is an error.
 """
 
 from __future__ import annotations
@@ -45,7 +51,11 @@ __all__ = [
     "normality",
     "choose_inference",
     "inference_section",
+    "NO_CLUSTER",
 ]
+
+#: The ``cluster`` value that turns clustering off (``--cluster none``).
+NO_CLUSTER = "none"
 
 #: |skewness| above this makes the scores clearly non-normal (Curran, West & Finch 1996).
 SKEW_LIMIT = 2.0
@@ -71,12 +81,18 @@ class Inference:
     cluster: str | None
     measures: pd.DataFrame = field(repr=False)
     reason: str = ""
+    #: Who made each choice: ``{"estimator": "rule" | "user", "cluster": "rule" | "user"}``.
+    chosen_by: dict[str, str] = field(
+        default_factory=lambda: {"estimator": "rule", "cluster": "rule"}
+    )
 
     def options(self, accepted: set[str]) -> dict[str, Any]:
         """The options for a family accepting ``accepted`` (only those it takes)."""
         out: dict[str, Any] = {}
         clustered = self.cluster is not None and "cluster" in accepted
         if "estimator" in accepted:  # clustered SEM standard errors are MLR's (lavaan)
+            if clustered and self.estimator == "ml" and self.chosen_by["estimator"] == "user":
+                clustered = False  # the user's ML wins over the automatic cluster
             out["estimator"] = "mlr" if clustered else self.estimator
         if clustered:
             out["cluster"] = self.cluster
@@ -87,6 +103,7 @@ class Inference:
         return {
             "estimator": self.estimator,
             "cluster": self.cluster,
+            "chosen_by": dict(self.chosen_by),
             "rule": RULE,
             "skew_limit": SKEW_LIMIT,
             "kurtosis_limit": KURTOSIS_LIMIT,
@@ -130,18 +147,50 @@ def normality(panel: SessionPanel) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def choose_inference(panel: SessionPanel) -> Inference:
-    """Apply the rule (module docstring) to ``panel``: MLR or ML, and the cluster column."""
+def choose_inference(
+    panel: SessionPanel, *, estimator: str | None = None, cluster: str | None = None
+) -> Inference:
+    """Apply the rule (module docstring) to ``panel``: MLR or ML, and the cluster column.
+
+    Parameters
+    ----------
+    panel : SessionPanel
+    estimator : {"ml", "mlr"}, optional
+        The user's choice for the SEM families; wins over the rule (None: the rule decides).
+    cluster : str, optional
+        The user's cluster column (a client-level column, e.g. ``"site"``), or ``"none"``
+        for no clustering; wins over the automatic therapist column (None: automatic).
+    """
+    from ..data import DataError, client_column
+
+    if estimator is not None:
+        estimator = str(estimator).lower()
+        if estimator not in ("ml", "mlr"):
+            raise DataError(f"estimator must be 'ml' or 'mlr' (got {estimator!r}).")
+    if cluster is not None and str(cluster).lower() == NO_CLUSTER:
+        cluster = NO_CLUSTER
+    elif cluster is not None:
+        if "," in str(cluster):
+            raise DataError(
+                f"analyze clusters every family by one client-level column (got {cluster!r}); "
+                "two-way clustering is fe's: causalrel fit fe FILE --cluster therapist,session."
+            )
+        client_column(panel, cluster, "cluster", "the therapist")  # present, constant
+        if estimator == "ml":
+            raise DataError(
+                f"cluster='{cluster}' with estimator='ml': clustered SEM standard errors are "
+                "MLR's (lavaan's cluster= needs MLR). Give estimator 'mlr' (--estimator mlr), "
+                "or cluster 'none' for normal-theory ML."
+            )
     m = normality(panel)
     hits = m[m["clearly non-normal"]]
-    cluster = panel.therapist
     if len(hits):
         what = "; ".join(
             f"{r.variable} {r.scores}: skew {r.skew:+.2f}, kurtosis {r.kurtosis:+.2f}"
             for r in hits.itertuples()
         )
         reason = f"MLR: the scores are clearly non-normal ({what})."
-        estimator = "mlr"
+        rule = "mlr"
     else:
         worst_s = float(np.nanmax(np.abs(m["skew"]))) if m["skew"].notna().any() else np.nan
         worst_k = float(np.nanmax(m["kurtosis"])) if m["kurtosis"].notna().any() else np.nan
@@ -149,21 +198,43 @@ def choose_inference(panel: SessionPanel) -> Inference:
             f"ML: no score is clearly non-normal (largest |skew| {worst_s:.2f}, largest "
             f"kurtosis {worst_k:+.2f})."
         )
-        estimator = "ml"
-    if cluster is not None and panel.data[cluster].nunique() < 2:
-        reason += f" Not clustered: the data have a single {cluster}."
-        cluster = None
-    if cluster is not None:
-        reason += (
-            f" Standard errors clustered by {cluster} (clients nested in therapists) in every "
-            "family with a cluster option"
-            + (
-                "; for the SEM families that means MLR (lavaan's cluster = needs it)."
-                if estimator == "ml"
-                else "."
-            )
+        rule = "ml"
+    chosen_by = {"estimator": "rule", "cluster": "rule"}
+    if estimator is not None:
+        chosen_by["estimator"] = "user"
+        reason = (
+            f"{estimator.upper()}: chosen by the user (estimator='{estimator}'); the rule "
+            f"alone would give {reason}"
         )
-    return Inference(estimator=estimator, cluster=cluster, measures=m, reason=reason)
+    else:
+        estimator = rule
+    if cluster is None:
+        cluster = panel.therapist
+        if cluster is not None and panel.data[cluster].nunique() < 2:
+            reason += f" Not clustered: the data have a single {cluster}."
+            cluster = None
+    else:
+        chosen_by["cluster"] = "user"
+        if cluster == NO_CLUSTER:
+            reason += " Not clustered: the user chose cluster='none'."
+            cluster = None
+    if cluster is not None:
+        who = " (chosen by the user)" if chosen_by["cluster"] == "user" else ""
+        reason += (
+            f" Standard errors clustered by {cluster}{who} in every family with a cluster option"
+        )
+        if estimator == "ml" and chosen_by["estimator"] == "user":
+            reason += (
+                " except the SEM families: the user chose ML, and clustered SEM standard "
+                "errors are MLR's."
+            )
+        elif estimator == "ml":
+            reason += "; for the SEM families that means MLR (lavaan's cluster = needs it)."
+        else:
+            reason += "."
+    return Inference(
+        estimator=estimator, cluster=cluster, measures=m, reason=reason, chosen_by=chosen_by
+    )
 
 
 def inference_section(doc: Document, outcome: Any, panel: SessionPanel) -> None:
@@ -186,3 +257,18 @@ def inference_section(doc: Document, outcome: Any, panel: SessionPanel) -> None:
     if used:
         doc.p("Each family was fitted with (options given to analyze override these):")
         doc.ul(used)
+    ctx = (getattr(outcome, "verdict", None) or {}).get("context", {})
+    tests = [
+        f"{what}: {ctx[key]}"
+        for what, key in (
+            ("CLPM vs RI-CLPM (random-intercept variances)", "random_intercepts_test"),
+            ("RI-CLPM vs LCM-SR (slope variances)", "client_slopes_test"),
+        )
+        if ctx.get(key)
+    ]
+    if tests:
+        doc.p(
+            "Nested comparisons of the verdict (the Satorra-Bentler 2001 scaled difference "
+            "whenever either model is fitted with MLR, as lavaan's lavTestLRT):"
+        )
+        doc.ul(tests)

@@ -166,6 +166,8 @@ def analyze(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     truth: Mapping[str, float] | None = None,
     rci: Mapping[str, float] | None = None,
+    estimator: str | None = None,
+    cluster: str | None = None,
 ) -> AnalysisOutcome:
     """Fit every family (the causal layer among them) and write the report into ``out``.
 
@@ -199,6 +201,11 @@ def analyze(
     rci : mapping, optional
         Reliable-change threshold of an outcome instrument in its points (e.g.
         ``{"symptoms": 6}``): the verdict then says what the effect is as a share of it.
+    estimator : {"ml", "mlr"}, optional
+        The SEM families' estimator for the whole run, over the automatic rule (Notes).
+    cluster : str, optional
+        A client-level column to cluster every family with a ``cluster`` option by, or
+        ``"none"``; over the automatic therapist column (Notes).
 
     Notes
     -----
@@ -225,6 +232,7 @@ def analyze(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} is a file; give a folder for the report.")
+    inference = choose_inference(panel, estimator=estimator, cluster=cluster)  # checks them
     out.mkdir(parents=True, exist_ok=True)
     for old in ("summary.json", "report.html", "report.md"):  # an interrupted run leaves none
         (out / old).unlink(missing_ok=True)
@@ -245,7 +253,6 @@ def analyze(
     with run.step("describe"):
         description = describe(panel)
     outcome.description = description
-    inference = choose_inference(panel)
     outcome.settings = {
         "fast": fast,
         "seed": seed,

@@ -38,9 +38,14 @@ Measured (benchmarks/validate_lcmsr.py, 100 RI-CLPM data sets of 600 clients x 7
 no slopes): rejection at 5% by the naive chi2(7) test 0.02, by the chi-bar-square 0.08 (Monte
 Carlo SE about 0.027); both tests rejected in all 100 data sets with client slopes.
 
-With ``estimator="mlr"`` fits the difference is the Satorra-Bentler (2001) scaled difference
-(lavaan's ``lavTestLRT`` method for MLR, :func:`causalrel.sem.robust.scaled_difference`), and
-the chi-bar-square weights come from the robust covariance of the full model's estimates.
+When either fit has ``estimator="mlr"`` the difference is the Satorra-Bentler (2001) scaled
+difference (lavaan's ``lavTestLRT`` method for MLR, :func:`causalrel.sem.robust.scaled_difference`),
+and the chi-bar-square weights come from the robust covariance of the full model's estimates.
+The scaling factor of a fit made with ``estimator="ml"`` is computed from its estimates (the
+estimates of ML and MLR are the same; only the scores' cross-products are needed), and when
+either fit is clustered (``cluster=``) both scaling factors are the cluster-robust ones, so a
+comparison never mixes a normal-theory and a robust statistic. Measured against lavaan's
+``lavTestLRT`` for the pairs ``analyze`` tests (tests/reference/lavaan/lavaan_mlr_lrt.R).
 
 For multiple-group fits, :func:`wald_equal_across_groups` tests whether parameters of one type
 (by default the lagged effects) are equal across groups from a single free fit, the Wald
@@ -52,10 +57,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from ..data import DataError
-from .robust import scaled_difference
+from .robust import robust_inference, scaled_difference
 
 __all__ = [
     "NestedTest",
@@ -81,9 +87,24 @@ class NestedTest:
     method: str = "likelihood ratio"
     chisq_unscaled: float | None = None
     scaling_factor: float | None = None
+    estimator: str = "ml"
+    cluster: str | None = None
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["test"] = self.describe()
+        return out
+
+    def describe(self) -> str:
+        """The test in words, as the report names it (which statistic, which p-value)."""
+        if self.scaling_factor is None:
+            stat = "likelihood-ratio test (normal-theory ML)"
+        else:
+            where = f", clustered by {self.cluster}" if self.cluster is not None else ""
+            stat = f"Satorra-Bentler (2001) scaled difference test (MLR{where})"
+        if self.pvalue_chibar is not None:
+            return f"{stat}, chi-bar-square p-value"
+        return stat
 
     def __str__(self) -> str:
         scaled = " (scaled)" if self.scaling_factor is not None else ""
@@ -145,7 +166,17 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
     Returns
     -------
     NestedTest
+        With ``estimator="mlr"`` for either fit, the Satorra-Bentler (2001) scaled
+        difference (``method="satorra.bentler.2001"``, cluster-robust when either fit is
+        clustered); else the likelihood-ratio statistic. ``describe()`` names the test.
     """
+    test, _ = _nested(restricted, full, boundary)
+    return test
+
+
+def _nested(restricted, full, boundary: bool | None) -> tuple[NestedTest, pd.DataFrame]:
+    """:func:`compare_nested`, and the covariance of the full model's estimates the
+    chi-bar-square weights use (the robust one when the test is scaled)."""
     ll0, ll1 = restricted.fit["loglik"], full.fit["loglik"]
     df = int(full.fit["npar"] - restricted.fit["npar"])
     if df <= 0:
@@ -153,23 +184,26 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
     if restricted.n_clients != full.n_clients:
         raise DataError("The two fits used different clients; fit both on the same data and waves.")
     chisq = max(2.0 * (ll1 - ll0), 0.0)
-    estimators = {r.diagnostics.get("estimator", "ml") for r in (restricted, full)}
-    if len(estimators) > 1:
-        raise DataError("Compare fits with the same estimator (both 'ml' or both 'mlr').")
-    unscaled = cd = None
-    method = "likelihood ratio"
-    if estimators == {"mlr"}:
-        f0, f1 = restricted.fit, full.fit
-        unscaled = chisq
-        chisq, cd = scaled_difference(
-            f0["chisq"],
-            f0["df"],
-            f0["chisq.scaling.factor"],
-            f1["chisq"],
-            f1["df"],
-            f1["chisq.scaling.factor"],
+    pair = (restricted, full)
+    estimators = {r.diagnostics.get("estimator", "ml") for r in pair}
+    clusters = {r.diagnostics.get("cluster") for r in pair} - {None}
+    if len(clusters) > 1:
+        raise DataError(
+            f"The two fits are clustered by different columns ({', '.join(sorted(clusters))}); "
+            "fit both with the same cluster=."
         )
-        method = "satorra.bentler.2001"
+    cluster = next(iter(clusters), None)
+    unscaled = cd = None
+    method, estimator = "likelihood ratio", "ml"
+    V = full.vcov
+    if "mlr" in estimators:
+        codes = None
+        if cluster is not None:
+            codes = next(r.engine.cluster_codes for r in pair if r.engine.cluster == cluster)
+        (x0, d0, c0, _), (x1, d1, c1, V) = (_robust_test(r, cluster, codes) for r in pair)
+        unscaled = chisq
+        chisq, cd = scaled_difference(x0, d0, c0, x1, d1, c1)
+        method, estimator = "satorra.bentler.2001", "mlr"
     p = float(stats.chi2.sf(chisq, df))
     if boundary is None:
         single = getattr(full.engine, "n_groups", 1) == 1
@@ -182,10 +216,9 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
                 "random-intercept variances and their covariance)."
             )
         names = ["RIx~~RIx", "RIy~~RIy", "RIx~~RIy"]
-        V = full.vcov.loc[names, names].to_numpy()
-        weights = chibar_weights_psd2(V)
+        weights = chibar_weights_psd2(V.loc[names, names].to_numpy())
         pbar = float(weights[1] * stats.chi2.sf(chisq, 1) + weights[3] * stats.chi2.sf(chisq, 3))
-    return NestedTest(
+    test = NestedTest(
         chisq=chisq,
         df=df,
         pvalue=p,
@@ -196,7 +229,39 @@ def compare_nested(restricted, full, *, boundary: bool | None = None) -> NestedT
         method=method,
         chisq_unscaled=unscaled,
         scaling_factor=cd,
+        estimator=estimator,
+        cluster=cluster,
     )
+    return test, V
+
+
+def _robust_test(res, cluster: str | None, codes) -> tuple[float, int, float, pd.DataFrame]:
+    """``(chisq, df, scaling factor, robust vcov)`` of one fit for the scaled difference.
+
+    An MLR fit with these clusters has them already; otherwise (an ML fit, or an MLR fit
+    without the clusters the other fit has) the robust pieces are computed at its estimates,
+    which are the same under ML and MLR.
+    """
+    sem, fit = res.engine, res.fit
+    if sem.estimator == "mlr" and sem.cluster == cluster:
+        return fit["chisq"], int(fit["df"]), fit["chisq.scaling.factor"], res.vcov
+    if codes is not None and [len(c) for c in codes] != [
+        int(p.n_total) for p in sem.group_patterns
+    ]:
+        raise DataError(
+            f"The two fits have different clients, so the clusters by '{cluster}' of one "
+            "cannot be used for the other; fit both on the same data with the same cluster=."
+        )
+    bread = sem.vcov_ml if sem.vcov_ml is not None else sem.vcov
+    if not np.isfinite(bread).all():
+        raise DataError(f"The {res.model} fit has no standard errors (singular information).")
+    rb = robust_inference(
+        sem.models, sem.group_patterns, sem.theta, sem.group_implied, sem.group_h1, bread, codes
+    )
+    df = int(fit["df"])
+    c = rb["trace_ugamma"] / df if df > 0 else float("nan")
+    vcov = pd.DataFrame(rb["vcov"], index=res.vcov.index, columns=res.vcov.columns)
+    return fit["chisq"], df, c, vcov
 
 
 #: The slope block of the LCM-SR's growth-factor covariance matrix (vcov names).
@@ -239,12 +304,11 @@ def compare_slopes(riclpm, lcmsr) -> NestedTest:
         )
     if list(riclpm.waves) != list(lcmsr.waves):
         raise DataError("Fit the RI-CLPM and the LCM-SR on the same waves.")
-    test = compare_nested(riclpm, lcmsr, boundary=False)
+    test, V = _nested(riclpm, lcmsr, boundary=False)
     k = test.df - 3
     test.restricted, test.full = "riclpm", "lcmsr"
     if getattr(lcmsr.engine, "n_groups", 1) == 1 and k >= 0:
-        V = lcmsr.vcov.loc[SLOPE_BLOCK, SLOPE_BLOCK].to_numpy()
-        w = chibar_weights_psd2(V)
+        w = chibar_weights_psd2(V.loc[SLOPE_BLOCK, SLOPE_BLOCK].to_numpy())
         t = test.chisq
         test.weights = {k: w[0], k + 1: w[1], k + 3: w[3]}
         # chi2_0 is a point mass at 0 (P(chi2_0 > t) = 0 for t > 0)

@@ -83,28 +83,31 @@ run_lcmsr <- function(case, syntax, data, estimator = "ML", group = NULL,
   invisible(fit)
 }
 
-complete <- read_wide("lavaan_data_lcmsr_complete.csv", 1:6, c("arm", "severity"))
-missing <- read_wide("lavaan_data_lcmsr_missing.csv", 1:7, c("arm", "severity"))
+# lavaan_mlr_lrt.R sources this file for the model functions only.
+if (!exists("lcmsr_models_only")) {
+  complete <- read_wide("lavaan_data_lcmsr_complete.csv", 1:6, c("arm", "severity"))
+  missing <- read_wide("lavaan_data_lcmsr_missing.csv", 1:7, c("arm", "severity"))
 
-run_lcmsr("complete", lcmsr(1:6), complete)
-run_lcmsr("complete_constrained_linear", lcmsr(1:6, constrained = TRUE, linear_means = TRUE),
-          complete)
-m1 <- run_lcmsr("missing_constrained", lcmsr(1:7, constrained = TRUE), missing)
-run_lcmsr("missing", lcmsr(1:7), missing)
-run_lcmsr("missing_linear", lcmsr(1:7, linear_means = TRUE), missing)
-run_lcmsr("missing_covariates", lcmsr(1:7, constrained = TRUE, cov = "severity"), missing)
-run_lcmsr("missing_mg_regressions", lcmsr(1:7), missing, group = "arm",
-          group.equal = "regressions")
-run_lcmsr("dpml_trends_complete", dpml_trends(1:6), complete)
-run_lcmsr("dpml_trends_missing", dpml_trends(1:7), missing)
-run_lcmsr("missing_constrained_mlr", lcmsr(1:7, constrained = TRUE), missing, estimator = "MLR")
+  run_lcmsr("complete", lcmsr(1:6), complete)
+  run_lcmsr("complete_constrained_linear", lcmsr(1:6, constrained = TRUE, linear_means = TRUE),
+            complete)
+  m1 <- run_lcmsr("missing_constrained", lcmsr(1:7, constrained = TRUE), missing)
+  run_lcmsr("missing", lcmsr(1:7), missing)
+  run_lcmsr("missing_linear", lcmsr(1:7, linear_means = TRUE), missing)
+  run_lcmsr("missing_covariates", lcmsr(1:7, constrained = TRUE, cov = "severity"), missing)
+  run_lcmsr("missing_mg_regressions", lcmsr(1:7), missing, group = "arm",
+            group.equal = "regressions")
+  run_lcmsr("dpml_trends_complete", dpml_trends(1:6), complete)
+  run_lcmsr("dpml_trends_missing", dpml_trends(1:7), missing)
+  run_lcmsr("missing_constrained_mlr", lcmsr(1:7, constrained = TRUE), missing, estimator = "MLR")
 
-# The likelihood-ratio test of the slope (co)variances: RI-CLPM nested in the LCM-SR.
-m0 <- lavaan(riclpm(1:7, constrained = TRUE), data = missing, missing = "ML",
-             meanstructure = TRUE, int.ov.free = TRUE, fixed.x = FALSE)
-lrt <- lavTestLRT(m1, m0)
-out <- list(chisq_diff = lrt[["Chisq diff"]][2], df_diff = lrt[["Df diff"]][2],
-            pvalue = lrt[["Pr(>Chisq)"]][2], lavaan = as.character(packageVersion("lavaan")))
-writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
-           file.path(fix_dir, "lavaan_lcmsr_lrt_riclpm.json"))
-print(lrt)
+  # The likelihood-ratio test of the slope (co)variances: RI-CLPM nested in the LCM-SR.
+  m0 <- lavaan(riclpm(1:7, constrained = TRUE), data = missing, missing = "ML",
+               meanstructure = TRUE, int.ov.free = TRUE, fixed.x = FALSE)
+  lrt <- lavTestLRT(m1, m0)
+  out <- list(chisq_diff = lrt[["Chisq diff"]][2], df_diff = lrt[["Df diff"]][2],
+              pvalue = lrt[["Pr(>Chisq)"]][2], lavaan = as.character(packageVersion("lavaan")))
+  writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
+             file.path(fix_dir, "lavaan_lcmsr_lrt_riclpm.json"))
+  print(lrt)
+}
