@@ -562,18 +562,20 @@ def test_fewer_clients_than_the_sem_needs(model, tmp_path, capsys):
     assert "8 clients for 10 observed variables" in err and "--waves" in err
 
 
-def test_fewer_clients_than_the_causal_layer_needs(tmp_path, capsys):
+@pytest.mark.parametrize("family,coefficients", [("dowhy", 4), ("fe", 2)])
+def test_fewer_clients_than_clustered_errors_need(family, coefficients, tmp_path, capsys):
     """2 clients: SEs clustered by client would be singular, so no number (exit 2, advice)."""
     f = write(simulate(2, 6, seed=1).data, tmp_path / "two.csv")
-    code, out, err = cli(capsys, "fit", "dowhy", f)
+    code, out, err = cli(capsys, "fit", family, f)
     assert code == 2 and "est" not in out
-    assert "2 clients for 4 coefficients" in err and "more clients" in err
+    assert f"2 clients for {coefficients} coefficients" in err and "more clients" in err
     assert "kurtosistest" not in err  # DoWhy's unread OLS summary stays quiet
 
 
-def test_few_clients_get_a_note_on_clustered_intervals(tmp_path, capsys):
+@pytest.mark.parametrize("family", ["dowhy", "fe"])
+def test_few_clients_get_a_note_on_clustered_intervals(family, tmp_path, capsys):
     """8 clients: the estimates stand, with a note that clustered intervals are too narrow."""
     f = write(simulate(8, 3, seed=1, mcar=0, skip=0).data, tmp_path / "eight.csv")
-    code, out, _ = cli(capsys, "fit", "dowhy", f)
+    code, out, _ = cli(capsys, "fit", family, f)
     assert code == 0
     assert "Only 8 clients" in out and "Cameron & Miller 2015" in out

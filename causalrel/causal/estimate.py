@@ -16,7 +16,7 @@ import pandas as pd
 
 from .._warnings import DOWHY, ignoring
 from ..data import DataError, SessionPanel
-from ..panel.design import FEW_CLUSTERS
+from ..panel.design import check_clients_for_clustering, few_clients_note
 from ..results import Effect
 from . import refute as _refute
 from .frame import TIMES, TRENDS, require_within_variation, within_frame
@@ -165,13 +165,8 @@ class CausalAnalysis:
             "sessions as independent and are shown for comparison. The robustness value at the "
             "5% level is computed by DoWhy from those OLS errors and is therefore optimistic.",
         ]
-        n_clients = min(d.n_clients for d in directions.values())
-        if n_clients < FEW_CLUSTERS:
-            notes.append(
-                f"Only {n_clients} clients: standard errors clustered by client are too small "
-                f"with fewer than about {FEW_CLUSTERS} clusters (Cameron & Miller 2015); read the "
-                "intervals as too narrow."
-            )
+        few = few_clients_note(min(d.n_clients for d in directions.values()))
+        notes += [few] if few else []
         return CausalResults.from_directions(
             p,
             directions,
@@ -217,7 +212,12 @@ class CausalAnalysis:
             )
         ols = estimate.estimator.model
         groups = within["client"].to_numpy()
-        _require_clusters(int(pd.unique(groups).size), len(ols.params), treatment, outcome)
+        check_clients_for_clustering(
+            "dowhy",
+            int(pd.unique(groups).size),
+            len(ols.params),
+            f"the effect of {treatment} on {outcome}",
+        )
         clustered = _refit_clustered(ols, groups)
         est = float(estimate.value)
         if not np.isclose(clustered.params.iloc[1], est, rtol=1e-8, atol=1e-10):
@@ -252,22 +252,6 @@ class CausalAnalysis:
         d._model, d._estimand, d._estimate = model, estimand, estimate  # type: ignore[attr-defined]
         d._within = within  # type: ignore[attr-defined]
         return d
-
-
-def _require_clusters(n_clients: int, n_coefficients: int, treatment: str, outcome: str) -> None:
-    """Refuse SEs clustered by client from too few clients.
-
-    The clustered covariance sums one score vector per client, and the normal equations make
-    those vectors sum to zero, so its rank is at most ``clients - 1``: with no more clients
-    than coefficients it is singular and the standard errors mean nothing.
-    """
-    if n_clients <= n_coefficients:
-        raise DataError(
-            f"dowhy: the effect of {treatment} on {outcome} would rest on {n_clients} clients "
-            f"for {n_coefficients} coefficients; standard errors clustered by client need more "
-            f"clients than coefficients (and {FEW_CLUSTERS} or more to be trusted). Use more "
-            "clients."
-        )
 
 
 def _refit_clustered(ols: Any, groups: np.ndarray) -> Any:

@@ -53,6 +53,8 @@ __all__ = [
     "lag_name",
     "FEW_CLUSTERS",
     "check_clusters",
+    "check_clients_for_clustering",
+    "few_clients_note",
     "cluster_columns",
     "cluster_note",
     "twoway_note",
@@ -130,6 +132,32 @@ def check_clusters(n_clusters: int, cluster: str, outcome: str) -> None:
             f"{n_clusters} cluster(s); clustered standard errors need two or more (better 20+). "
             "Leave out cluster= to cluster by client."
         )
+
+
+def check_clients_for_clustering(family: str, n_clients: int, n_coefficients: int, what: str):
+    """Refuse SEs clustered by client from no more clients than coefficients.
+
+    The clustered covariance sums one score vector per client and the normal equations make
+    those vectors sum to zero, so its rank is at most ``clients - 1``: with no more clients
+    than coefficients it is singular and its standard errors mean nothing.
+    """
+    if n_clients <= n_coefficients:
+        raise DataError(
+            f"{family}: {what} would rest on {n_clients} clients for {n_coefficients} "
+            "coefficients; standard errors clustered by client need more clients than "
+            f"coefficients (and {FEW_CLUSTERS} or more to be trusted). Use more clients."
+        )
+
+
+def few_clients_note(n_clients: int) -> str | None:
+    """The note for SEs clustered by client from fewer than :data:`FEW_CLUSTERS` clients."""
+    if n_clients >= FEW_CLUSTERS:
+        return None
+    return (
+        f"Only {n_clients} clients: standard errors clustered by client are too small with "
+        f"fewer than about {FEW_CLUSTERS} clusters (Cameron & Miller 2015); read the "
+        "intervals as too narrow."
+    )
 
 
 def cluster_columns(panel: SessionPanel, cluster: Any) -> list[str]:

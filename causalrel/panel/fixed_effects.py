@@ -49,9 +49,11 @@ from ..data import DataError, SessionPanel, client_column
 from ..design import detrend_panel, merge_exclusions
 from ..results import Effect, effect_key
 from .design import (
+    check_clients_for_clustering,
     check_clusters,
     cluster_columns,
     cluster_note,
+    few_clients_note,
     lag_name,
     partial_client_trends,
     resolve_time,
@@ -182,6 +184,7 @@ class FixedEffects:
         eqs: dict[str, Any] = {}
         designs = {}
         n_clusters = dict.fromkeys(columns, 0)
+        clients_used: list[int] = []  # clients per equation when clustered by client
         for outcome, cause in ((y, x), (x, y)):
             causes = [x, y] if self.lagged_outcome else [cause]
             design = within_design(panel, outcome, causes)
@@ -202,6 +205,11 @@ class FixedEffects:
                 opts.update(auto_df=debiased, count_effects=debiased)
                 if not columns:
                     opts["cluster_entity"] = True
+                    n_clients = int(frame.index.get_level_values(0).nunique())
+                    clients_used.append(n_clients)
+                    check_clients_for_clustering(
+                        "fe", n_clients, len(design.regressors), f"the {outcome} equation"
+                    )
                 else:
                     labels = {}
                     for c in columns:
@@ -254,6 +262,8 @@ class FixedEffects:
                 else ". No lagged outcome."
             )
         )
+        few = few_clients_note(min(clients_used)) if clients_used else None
+        notes += [few] if few else []
         if len(columns) == 1:
             notes.append(cluster_note(columns[0], n_clusters[columns[0]]))
         elif columns:
