@@ -871,6 +871,12 @@ def client_column(panel: SessionPanel, column: Any, role: str, example: str) -> 
     ("the therapist") word the messages.
     """
     p = panel
+    if isinstance(column, str) and "," in column and column not in p.data.columns:
+        raise DataError(
+            f"{role}='{column}' names more than one column; this family takes one client-level "
+            f"{role} column (e.g. {example}). Two-way clustering (cluster='therapist,session') "
+            "is offered by the fixed-effects family (fe) only."
+        )
     if not isinstance(column, str) or column not in p.data.columns:
         raise DataError(
             f"{role}='{column}' is not a column of the data (load_panel keeps every "

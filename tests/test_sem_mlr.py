@@ -255,3 +255,7 @@ def test_cli_fit_mlr_cluster_json(capsys):
     assert out["fit"]["chisq.scaling.factor"] > 0
     assert 0 <= out["fit"]["cfi.robust"] <= 1
     assert main(["fit", "riclpm", str(EXAMPLE), "--estimator", "mlr", "--cluster", "nurse"]) == 2
+    err = capsys.readouterr().err
+    assert main(["fit", "riclpm", str(EXAMPLE), "--cluster", "therapist,session"]) == 2
+    err = capsys.readouterr().err
+    assert "names more than one column" in err and "fixed-effects family (fe) only" in err
