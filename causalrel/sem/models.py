@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -65,7 +66,7 @@ from ..data import DataError, SessionPanel, client_column
 from ..design import TIME_VALUES, client_values
 from ..families import check_time
 from ..results import Effect, between_key, effect_key
-from .estimate import fit_partable, warn_problems
+from .estimate import _is_free_var, fit_partable, warn_problems
 from .fitmeasures import fit_measures
 from .partable import GROUP_EQUAL, ParTable, parse_model
 from .results import SEMResults
@@ -125,6 +126,7 @@ class _PanelSEM:
     between: tuple[str, str] | None = None  # latent pair whose correlation is "between"
     time = "common"  # the time option (see the module docstring)
     slopes: tuple[str, str] | None = None  # latent slope pair with time="client"
+    slope_variances = "free"  # "auto" | "free" | "zero" (see RICLPM); families with slopes
 
     def __init__(
         self,
@@ -163,10 +165,16 @@ class _PanelSEM:
         self.waves = self._check_waves(panel, waves, min_reach)
         self.group_labels = self._check_group(group_label) if group is not None else [1]
         self.wide, self.excluded = self._wide_data()
+        self._defined = defined
+        zero = ("x", "y") if self.slope_variances == "zero" else ()
+        self.syntax, self.partable = self._model(zero)
+
+    def _model(self, zero_slopes: tuple[str, ...] = ()) -> tuple[str, ParTable]:
+        """The syntax and parameter table, with the slopes of ``zero_slopes`` fixed at 0."""
         G = len(self.group_labels)
-        self.syntax = per_group_labels(self._syntax(), G, self.group_equal)
-        self.syntax += self._defined_syntax(defined)
-        self.partable: ParTable = parse_model(self.syntax, groups=G, group_equal=self.group_equal)
+        syntax = per_group_labels(self._syntax(zero_slopes), G, self.group_equal)
+        syntax += self._defined_syntax(self._defined)
+        return syntax, parse_model(syntax, groups=G, group_equal=self.group_equal)
 
     @property
     def n_groups(self) -> int:
@@ -327,7 +335,7 @@ class _PanelSEM:
             raise DataError(f"Covariate '{z}' has zero variance across clients.")
         return out
 
-    def _syntax(self) -> str:  # pragma: no cover - abstract
+    def _syntax(self, zero_slopes: tuple[str, ...] = ()) -> str:  # pragma: no cover
         raise NotImplementedError
 
     # -- fit ------------------------------------------------------------------------------------
@@ -380,16 +388,29 @@ class _PanelSEM:
         if cluster is not None:
             estimator = "mlr"
         data = self.wide if cluster is None else self._with_cluster(cluster)
-        sem = fit_partable(
-            self.partable,
-            data,
-            group=self.group,
-            group_label=self.group_labels if self.group else None,
-            information=information,
-            estimator=estimator,
-            cluster=cluster,
-            max_iter=max_iter,
-        )
+
+        def engine_fit(partable: ParTable):
+            return fit_partable(
+                partable,
+                data,
+                group=self.group,
+                group_label=self.group_labels if self.group else None,
+                information=information,
+                estimator=estimator,
+                cluster=cluster,
+                max_iter=max_iter,
+            )
+
+        sem, syntax, slopes = engine_fit(self.partable), self.syntax, None
+        if self.time == "client" and self.slopes is not None:
+            if self.slope_variances == "auto":
+                sem, syntax, slopes = self._slope_fallback(sem, engine_fit)
+            elif self.slope_variances == "free":
+                slopes = self._slope_record(sem, "free", (), self._slope_problems(sem)[0])
+            else:
+                slopes = self._slope_record(
+                    sem, "zero", ("x", "y"), ["fixed at 0 by slope_variances='zero'"]
+                )
         fit = fit_measures(sem)
         seconds = time.perf_counter() - t0
         params = sem.params(level)
@@ -414,11 +435,19 @@ class _PanelSEM:
                 "n_patterns": int(sum(p.n_patterns for p in sem.group_patterns)),
                 "improper": bool(sem.problems),
                 "problems": list(sem.problems),
+                **(
+                    {"slopes": slopes, "slope_fallback": bool(slopes["fixed_at_zero"])}
+                    if slopes is not None
+                    else {}
+                ),
             },
             excluded=self.excluded,
             seconds=seconds,
-            notes=self._notes() + self._robust_notes(sem) + list(sem.notes),
-            syntax=self.syntax,
+            notes=self._notes()
+            + self._slope_notes(slopes)
+            + self._robust_notes(sem)
+            + list(sem.notes),
+            syntax=syntax,
             waves=list(self.waves),
             engine=sem,
             group=self.group,
@@ -441,6 +470,133 @@ class _PanelSEM:
             res.seconds = time.perf_counter() - t0
         warn_problems(sem, self.name)
         return res
+
+    # -- slope variances not supported by the data (time="client") -----------------------------
+    def _slope_problems(self, sem) -> tuple[list[str], tuple[str, ...]]:
+        """Why the slope variances are not supported by ``sem`` (empty if they are), and
+        which slopes (``"x"``, ``"y"``) to fix at 0 for it.
+
+        Not supported: a negative slope variance (a Heywood case: those slopes); a covariance
+        matrix of the between-client factors that is not positive definite only because of
+        the slopes (the matrix without the slope rows is); an optimiser that did not
+        converge or a singular information matrix (both slopes; the fallback is then kept
+        only if it is a proper solution, see :meth:`_slope_fallback`).
+        """
+        reasons: list[str] = []
+        negative: set[str] = set()
+        block = False
+        for model, imp in zip(sem.models, sem.group_implied, strict=True):
+            names = list(model.names)
+            S = imp["S"]
+            idx = {v: names.index(lv) for v, lv in zip("xy", self.slopes, strict=True)}
+            for v, i in idx.items():
+                if S[i, i] < 0 and _is_free_var(model.table, names[i]):
+                    negative.add(v)
+            slope_i = set(idx.values())
+            touch = {j for i in slope_i for j in np.flatnonzero(S[i] != 0)} | slope_i
+            rest = sorted(touch - slope_i)
+            full = sorted(touch)
+            if not negative and rest:
+                if np.linalg.eigvalsh(S[np.ix_(full, full)]).min() < -1e-10 and (
+                    np.linalg.eigvalsh(S[np.ix_(rest, rest)]).min() > -1e-10
+                ):
+                    block = True
+        if negative:
+            est = ", ".join(
+                f"{lv} {self._slope_variance(sem, lv):.3g}"
+                for v, lv in zip("xy", self.slopes, strict=True)
+                if v in negative
+            )
+            reasons.append(f"negative slope variance ({est})")
+            return reasons, tuple(sorted(negative))
+        if block:
+            reasons.append(
+                "the covariance matrix of the slopes with the between-client factors is "
+                "not positive definite (slope correlations beyond +-1)"
+            )
+        if not sem.converged:
+            reasons.append(f"the free fit did not converge ({sem.message})")
+        if any("information matrix is singular" in p for p in sem.problems):
+            reasons.append("singular information matrix (slope variances not identified)")
+        return reasons, (("x", "y") if reasons else ())
+
+    def _slope_variance(self, sem, lv: str, group: int = 1) -> float:
+        p = sem.params()
+        row = p[(p["lhs"] == lv) & (p["op"] == "~~") & (p["rhs"] == lv)]
+        if "group" in p:
+            row = row[row["group"] == group]
+        return float(row["est"].iloc[0])
+
+    def _slope_record(self, sem, setting: str, fixed=(), reasons=(), free=None) -> dict:
+        """``diagnostics["slopes"]``: the slope variances, what was fixed at 0, and why."""
+        names = dict(zip("xy", self.slopes, strict=True))
+        rec = {
+            "setting": setting,
+            "supported": not reasons,
+            "fixed_at_zero": [names[v] for v in fixed],
+            "reason": "; ".join(reasons),
+            "variances": {lv: self._slope_variance(sem, lv) for lv in self.slopes},
+        }
+        if free is not None:
+            rec["free_fit"] = {
+                "loglik": float(free.loglik),
+                "converged": bool(free.converged and not free.problems),
+                "variances": {lv: self._slope_variance(free, lv) for lv in self.slopes},
+                "problems": list(free.problems),
+            }
+        return rec
+
+    def _slope_fallback(self, sem, engine_fit):
+        """``slope_variances="auto"``: keep the free fit if its slope variances are supported,
+        else refit with the unsupported slopes' (co)variances fixed at 0 (first only the
+        slopes with a negative variance, then both) and keep the first proper refit.
+
+        This is what lavaan users do with a negative variance estimate (fix it at 0: Chen,
+        Bollen, Paxton, Curran & Kirby 2001, *Sociol. Methods Res.* 29(4), 468-508) and what
+        a Bayesian model's positive slope SDs do by construction. Returns the engine fit, its
+        syntax and :meth:`_slope_record`.
+        """
+        reasons, which = self._slope_problems(sem)
+        if not reasons:
+            return sem, self.syntax, self._slope_record(sem, "auto")
+        negative = bool(which) and reasons[0].startswith("negative")
+        tries = [which] if which != ("x", "y") else []
+        tries.append(("x", "y"))
+        for zero in tries:
+            syntax, table = self._model(zero)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # this fit's own problems are warned below
+                alt = engine_fit(table)
+            if (alt.converged and not alt.problems) or (negative and zero == tries[-1]):
+                rec = self._slope_record(alt, "auto", zero, reasons, free=sem)
+                return alt, syntax, rec
+        # not a negative variance, and fixing the slopes gave no proper solution either: the
+        # trouble is not the slopes; keep the free fit (its own warnings are emitted)
+        rec = self._slope_record(sem, "auto", (), reasons)
+        rec["reason"] += "; fixing the slope variances at 0 did not give a proper solution"
+        return sem, self.syntax, rec
+
+    def _slope_notes(self, slopes: dict | None) -> list[str]:
+        if slopes is None or not slopes["fixed_at_zero"] and slopes["supported"]:
+            return []
+        if slopes["setting"] == "zero":
+            return ["slope_variances='zero': the slope variances and covariances are fixed at 0."]
+        if not slopes["fixed_at_zero"]:
+            return [
+                f"The slope variances are not supported by the data ({slopes['reason']}); "
+                "the free fit is reported."
+            ]
+        fixed = " and ".join(slopes["fixed_at_zero"])
+        return [
+            f"Slope variance not supported by the data ({slopes['reason']}): refitted with "
+            f"the variance of {fixed} and its covariances fixed at 0 (rows '{fixed} ~~ "
+            f"...' in params with est 0; diagnostics['slopes'] has the free fit), as lavaan "
+            "users fix a negative variance at 0. The change shared by all clients stays in "
+            "the model (wave-specific means, or the mean slope with linear_means=True); "
+            "with both slopes fixed and wave-specific means this is the "
+            f"{'RI-CLPM' if self.name == 'riclpm' else 'DPML without trends'}. Give "
+            "slope_variances='free' for the unrestricted fit."
+        ]
 
     def _with_cluster(self, cluster: str) -> pd.DataFrame:
         """The wide data plus the client-level cluster column (checked constant in client)."""
@@ -530,6 +686,8 @@ class _PanelSEM:
         for lhs, rhs in ((a, a), (b, b), (a, b)):
             row = t[(t["op"] == "~~") & (t["lhs"] == lhs) & (t["rhs"] == rhs) & (t["group"] == g)]
             idx[(lhs, rhs)] = int(row["free"].iloc[0]) - 1
+        if min(idx.values()) < 0:  # a variance fixed at 0 (slope_variances): no correlation
+            return Effect(float("nan"))
         va, vb, c = (sem.theta[idx[k]] for k in ((a, a), (b, b), (a, b)))
         if va <= 0 or vb <= 0:
             return Effect(float("nan"))
@@ -596,6 +754,24 @@ class _PanelSEM:
                 "average over waves (delta-method SE); every wave is in params."
             )
         return notes
+
+
+#: values of ``slope_variances`` (RICLPM, DPML with ``time="client"``)
+SLOPE_VARIANCES = ("auto", "free", "zero")
+
+
+def _check_slope_variances(value: str, time: str) -> str:
+    if value not in SLOPE_VARIANCES:
+        raise DataError(
+            f"slope_variances must be one of {', '.join(map(repr, SLOPE_VARIANCES))} "
+            f"(got {value!r}): 'auto' fixes them at 0 when the data do not support them."
+        )
+    if value != "auto" and time != "client":
+        raise DataError(
+            f"slope_variances={value!r} is about the client slopes of time='client'; "
+            f"with time={time!r} there are none. Give time='client' or leave it out."
+        )
+    return value
 
 
 def _resolve_time(family: str, time: str, invariant_means: bool) -> str:
@@ -669,6 +845,16 @@ class RICLPM(_MeansSEM):
         free, in ``params`` as ``Sx ~1`` ...). Default False: the wave-specific means stay
         free (any shape of shared change) and the latent means are 0, so the RI-CLPM is
         nested in the LCM-SR (:func:`causalrel.sem.compare_slopes`).
+    slope_variances : {"auto", "free", "zero"}
+        With ``time="client"``: ``"auto"`` (default) fits the slope variances freely and,
+        when the data do not support them (a negative slope variance, a slope block that is
+        not positive definite, no convergence or a singular information matrix), refits with
+        the unsupported slopes' variances and covariances fixed at 0 (first only the slope(s)
+        with a negative variance, then both; the common change is kept), says so in
+        ``notes`` and records it in ``diagnostics["slopes"]`` (``fixed_at_zero``, the
+        ``reason``, the free fit's estimates) and ``diagnostics["slope_fallback"]``.
+        ``"free"``: the unrestricted LCM-SR always (lavaan's fit of the same syntax, improper
+        or not). ``"zero"``: both slopes fixed at 0 from the start.
     waves : iterable of int, optional
         Consecutive session numbers to use. Default: from the first session to the last one
         that at least ``min_reach`` of the clients reached (later sessions are excluded and
@@ -752,7 +938,9 @@ class RICLPM(_MeansSEM):
         group_equal: Iterable[str] | str = (),
         group_label: Iterable | None = None,
         defined: bool | Iterable[str] = False,
+        slope_variances: str = "auto",
     ) -> None:
+        self.slope_variances = _check_slope_variances(slope_variances, time)
         self.linear_means = bool(linear_means)
         if self.linear_means and time != "client":
             raise DataError(
@@ -774,13 +962,14 @@ class RICLPM(_MeansSEM):
             time=time,
         )
 
-    def _syntax(self) -> str:
+    def _syntax(self, zero_slopes: tuple[str, ...] = ()) -> str:
         if self.time == "client":
             return lcmsr_syntax(
                 self.waves,
                 constrained=self.constrained,
                 linear_means=self.linear_means,
                 covariates=self.covariates,
+                zero_slopes=zero_slopes,
             )
         return riclpm_syntax(
             self.waves,
@@ -845,7 +1034,7 @@ class CLPM(_MeansSEM):
     # time="client" is refused by check_time: latent slopes in a model without random
     # intercepts are not the LCM-SR (use the RI-CLPM).
 
-    def _syntax(self) -> str:
+    def _syntax(self, zero_slopes: tuple[str, ...] = ()) -> str:
         return clpm_syntax(
             self.waves,
             constrained=self.constrained,
@@ -886,6 +1075,11 @@ class DPML(_PanelSEM):
         client-specific linear trends in both equations, as trend factors ``TRx``/``TRy``
         (loadings 1, 2, ... from the second wave on) correlated freely with each other, the
         fixed effects and the first wave (the random-trend dynamic model). Needs 4 waves.
+    slope_variances : {"auto", "free", "zero"}
+        With ``time="client"``: what to do when the data do not support the trend factors'
+        variances, as for :class:`RICLPM` (default ``"auto"``: fall back to the trend
+        variances and covariances fixed at 0, said in ``notes`` and
+        ``diagnostics["slopes"]``).
     """
 
     # -- what the family is (read by causalrel.families; see CONTRIBUTING.md) --
@@ -922,7 +1116,9 @@ class DPML(_PanelSEM):
         group_label: Iterable | None = None,
         defined: bool | Iterable[str] = False,
         time: str = "common",
+        slope_variances: str = "auto",
     ) -> None:
+        self.slope_variances = _check_slope_variances(slope_variances, time)
         self.time = check_time(self.name, time)
         if self.time == "client":
             self.min_waves = 4
@@ -939,7 +1135,7 @@ class DPML(_PanelSEM):
             defined=defined,
         )
 
-    def _syntax(self) -> str:
+    def _syntax(self, zero_slopes: tuple[str, ...] = ()) -> str:
         return dpml_syntax(
             self.waves,
             constrained=self.constrained,
@@ -947,6 +1143,7 @@ class DPML(_PanelSEM):
             covariates=self.covariates,
             invariant_means=self.time == "none",
             trends=self.time == "client",
+            zero_slopes=zero_slopes,
         )
 
     def _notes(self) -> list[str]:

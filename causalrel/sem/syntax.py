@@ -132,12 +132,51 @@ def riclpm_syntax(
     return "\n".join(lines)
 
 
+def _zero_slopes(lines: list[str], fixed: set[str]) -> list[str]:
+    """``lines`` with every (co)variance of a slope in ``fixed`` fixed at 0 (``A ~~ 0*B``).
+
+    A line ``A ~~ B + C`` is split per term so that only the terms touching a fixed slope
+    are fixed. Regressions of a fixed slope on covariates (``S ~ z``) are fixed at 0 too:
+    with no slope variance there is nothing for a covariate to explain.
+    """
+    if not fixed:
+        return lines
+    out = []
+    for line in lines:
+        m = re.fullmatch(r"(\w+) (~~|~) (.+)", line)
+        if m is None or m.group(2) == "~" and "=~" in line:
+            out.append(line)
+            continue
+        lhs, op, rhs = m.groups()
+        if op == "~" and rhs.strip() == "1":
+            out.append(line)  # a mean: the common mean slope is kept
+            continue
+        terms = [t.strip() for t in rhs.split("+")]
+        out += [
+            f"{lhs} {op} 0*{t}" if lhs in fixed or t in fixed else f"{lhs} {op} {t}" for t in terms
+        ]
+    return out
+
+
+def _split_lhs(lines: list[str]) -> list[str]:
+    """``A + B ~ z`` written as ``A ~ z`` and ``B ~ z`` (so one outcome can be fixed)."""
+    out = []
+    for line in lines:
+        m = re.fullmatch(r"(\w+(?: \+ \w+)+) ~ (.+)", line)
+        if m is None:
+            out.append(line)
+        else:
+            out += [f"{lhs.strip()} ~ {m.group(2)}" for lhs in m.group(1).split("+")]
+    return out
+
+
 def lcmsr_syntax(
     waves: Iterable[int],
     *,
     constrained: bool = False,
     linear_means: bool = False,
     covariates: Iterable[str] = (),
+    zero_slopes: Iterable[str] = (),
 ) -> str:
     """lavaan syntax of the LCM-SR (Curran et al. 2014): the RI-CLPM plus latent slopes.
 
@@ -147,6 +186,12 @@ def lcmsr_syntax(
     intercepts fixed at 0 and the four latent means free (the published model); otherwise
     the wave means are free and the latent means 0. Time-invariant ``covariates`` predict
     intercepts and slopes (``RIx + RIy + Sx + Sy ~ z``).
+
+    ``zero_slopes`` (a subset of ``"x"``, ``"y"``): those slopes' variances, their
+    covariances and their covariate effects are fixed at 0 (``Sx ~~ 0*Sx``, ``RIx ~~
+    0*Sx``, ...), the model a lavaan user fits when a slope variance is not supported by
+    the data; with ``linear_means`` the slope's mean (the common linear change) stays free.
+    With both slopes fixed and wave-specific means the model is the RI-CLPM.
     """
     w = list(waves)
     cov = list(covariates)
@@ -167,11 +212,21 @@ def lcmsr_syntax(
     if cov:
         lines.append("RIx + RIy + Sx + Sy ~ " + " + ".join(cov))
         lines += _covariate_block(cov)
+    fixed = {f"S{v}" for v in _check_zero(zero_slopes)}
+    if fixed:
+        lines = _zero_slopes(_split_lhs(lines), fixed)
     if linear_means:
         lines.append("# linear mean trajectory: observed intercepts 0, latent means free")
         lines += [f"{v}{s} ~ 0*1" for v in ("x", "y") for s in w]
         lines += [f"{a} ~ 1" for a in growth]
     return "\n".join(lines)
+
+
+def _check_zero(zero_slopes: Iterable[str]) -> list[str]:
+    z = sorted(set(zero_slopes))
+    if not set(z) <= {"x", "y"}:
+        raise ValueError(f"zero_slopes must be a subset of ('x', 'y'); got {z}")
+    return z
 
 
 def clpm_syntax(
@@ -209,6 +264,7 @@ def dpml_syntax(
     covariates: Iterable[str] = (),
     invariant_means: bool = False,
     trends: bool = False,
+    zero_slopes: Iterable[str] = (),
 ) -> str:
     """lavaan syntax of the ML dynamic panel model (Allison, Williams & Moral-Benito 2017).
 
@@ -220,7 +276,9 @@ def dpml_syntax(
     ``trends``: client-specific linear trends in both equations (``time="client"``): trend
     factors ``TRx``, ``TRy`` loading ``s - first`` from the second wave on, correlated freely
     with each other, the fixed effects and the first wave's observations (the random-trend
-    dynamic model; the wave intercepts keep the shared change).
+    dynamic model; the wave intercepts keep the shared change). ``zero_slopes`` (a subset
+    of ``"x"``, ``"y"``): those trend factors' variances and covariances fixed at 0 (as
+    :func:`lcmsr_syntax`); with both fixed the model is the DPML without trends.
     """
     w = list(waves)
     cov = list(covariates)
@@ -246,17 +304,21 @@ def dpml_syntax(
     ]
     if trends:
         lines.append("# client-specific trends, free to correlate with FE and the first wave")
-        lines += [
-            "TRx =~ " + " + ".join(f"{s - first}*x{s}" for s in rest),
-            "TRy =~ " + " + ".join(f"{s - first}*y{s}" for s in rest),
-            "TRx ~~ TRx",
-            "TRy ~~ TRy",
-            "TRx ~~ TRy",
-            "TRx ~~ FEx + FEy",
-            "TRy ~~ FEx + FEy",
-            f"TRx ~~ x{first} + y{first}",
-            f"TRy ~~ x{first} + y{first}",
-        ]
+        fixed = {f"TR{v}" for v in _check_zero(zero_slopes)}
+        lines += _zero_slopes(
+            [
+                "TRx =~ " + " + ".join(f"{s - first}*x{s}" for s in rest),
+                "TRy =~ " + " + ".join(f"{s - first}*y{s}" for s in rest),
+                "TRx ~~ TRx",
+                "TRy ~~ TRy",
+                "TRx ~~ TRy",
+                "TRx ~~ FEx + FEy",
+                "TRy ~~ FEx + FEy",
+                f"TRx ~~ x{first} + y{first}",
+                f"TRy ~~ x{first} + y{first}",
+            ],
+            fixed,
+        )
     lines.append("# error variances and same-session error covariances")
     for s in rest:
         if invariant_error_variances:
