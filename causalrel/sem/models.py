@@ -78,7 +78,15 @@ from .syntax import (
     riclpm_syntax,
 )
 
-__all__ = ["CLPM", "RICLPM", "DPML", "default_waves", "TIME_VALUES"]
+__all__ = [
+    "CLPM",
+    "RICLPM",
+    "DPML",
+    "default_waves",
+    "same_session_key",
+    "same_session_path",
+    "TIME_VALUES",
+]
 
 
 def _linear_effect(sem, w: np.ndarray, level: float) -> Effect:
@@ -140,9 +148,12 @@ class _PanelSEM:
         group_equal: Iterable[str] | str = (),
         group_label: Iterable | None = None,
         defined: bool | Iterable[str] = False,
+        same_session: str = "covariance",
     ) -> None:
         if not isinstance(panel, SessionPanel):
             raise DataError("Give a SessionPanel (see causalrel.load_panel).")
+        self.same_session = same_session
+        self._same = same_session_path(panel, same_session)
         if not 0 < min_reach <= 1:
             raise DataError("min_reach must be a share of clients in (0, 1].")
         if isinstance(covariates, str):
@@ -166,6 +177,7 @@ class _PanelSEM:
         self.group_labels = self._check_group(group_label) if group is not None else [1]
         self.wide, self.excluded = self._wide_data()
         self._defined = defined
+        self._zero_models: dict = {}  # fallback models by fixed slopes (shared by copies)
         zero = ("x", "y") if self.slope_variances == "zero" else ()
         self.syntax, self.partable = self._model(zero)
 
@@ -387,30 +399,9 @@ class _PanelSEM:
         t0 = time.perf_counter()
         if cluster is not None:
             estimator = "mlr"
-        data = self.wide if cluster is None else self._with_cluster(cluster)
-
-        def engine_fit(partable: ParTable):
-            return fit_partable(
-                partable,
-                data,
-                group=self.group,
-                group_label=self.group_labels if self.group else None,
-                information=information,
-                estimator=estimator,
-                cluster=cluster,
-                max_iter=max_iter,
-            )
-
-        sem, syntax, slopes = engine_fit(self.partable), self.syntax, None
-        if self.time == "client" and self.slopes is not None:
-            if self.slope_variances == "auto":
-                sem, syntax, slopes = self._slope_fallback(sem, engine_fit)
-            elif self.slope_variances == "free":
-                slopes = self._slope_record(sem, "free", (), self._slope_problems(sem)[0])
-            else:
-                slopes = self._slope_record(
-                    sem, "zero", ("x", "y"), ["fixed at 0 by slope_variances='zero'"]
-                )
+        sem, syntax, slopes = self.estimate(
+            information=information, estimator=estimator, cluster=cluster, max_iter=max_iter
+        )
         fit = fit_measures(sem)
         seconds = time.perf_counter() - t0
         params = sem.params(level)
@@ -470,6 +461,48 @@ class _PanelSEM:
             res.seconds = time.perf_counter() - t0
         warn_problems(sem, self.name)
         return res
+
+    def estimate(
+        self,
+        *,
+        information: str = "observed",
+        estimator: str = "ml",
+        cluster: str | None = None,
+        max_iter: int = 200,
+    ):
+        """The engine's fit of this model to its data: ``(SEMFit, syntax, slopes)``.
+
+        The estimation step of :meth:`fit` without the reporting (a power study calls it
+        for every replication): :func:`~causalrel.sem.estimate.fit_partable`, and with
+        ``time="client"`` the ``slope_variances`` handling, whose record (``slopes``, None
+        without slopes) and fitted syntax it returns too.
+        """
+        data = self.wide if cluster is None else self._with_cluster(cluster)
+
+        def engine_fit(partable: ParTable):
+            return fit_partable(
+                partable,
+                data,
+                group=self.group,
+                group_label=self.group_labels if self.group else None,
+                information=information,
+                estimator=estimator,
+                cluster=cluster,
+                max_iter=max_iter,
+            )
+
+        sem = engine_fit(self.partable)
+        if self.time != "client" or self.slopes is None:
+            return sem, self.syntax, None
+        if self.slope_variances == "auto":
+            return self._slope_fallback(sem, engine_fit)
+        if self.slope_variances == "free":
+            rec = self._slope_record(sem, "free", (), self._slope_problems(sem)[0])
+        else:
+            rec = self._slope_record(
+                sem, "zero", ("x", "y"), ["fixed at 0 by slope_variances='zero'"]
+            )
+        return sem, self.syntax, rec
 
     # -- slope variances not supported by the data (time="client") -----------------------------
     def _slope_problems(self, sem) -> tuple[list[str], tuple[str, ...]]:
@@ -562,8 +595,11 @@ class _PanelSEM:
         negative = bool(which) and reasons[0].startswith("negative")
         tries = [which] if which != ("x", "y") else []
         tries.append(("x", "y"))
+        cache = self._zero_models
         for zero in tries:
-            syntax, table = self._model(zero)
+            if zero not in cache:
+                cache[zero] = self._model(zero)
+            syntax, table = cache[zero]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # this fit's own problems are warned below
                 alt = engine_fit(table)
@@ -663,7 +699,20 @@ class _PanelSEM:
                     w[key[(g, *r)] - 1] += 1.0 / len(rows)
                 eff = _linear_effect(sem, w, level)
                 out[effect_key(names[cause], names[outcome]) + suffix] = eff
+            if self._same is not None:
+                cause, outcome = self._same
+                rows = self._same_rows(cause, outcome)
+                w = np.zeros(sem.model.q)
+                for r in rows:
+                    w[key[(g, *r)] - 1] += 1.0 / len(rows)
+                name = same_session_key(names[cause], names[outcome])
+                out[name + suffix] = _linear_effect(sem, w, level)
         return out
+
+    def _same_rows(self, cause: str, out: str) -> list[tuple[str, str, str]]:
+        """The params rows of the directed same-session paths (from the second wave on)."""
+        pre = self.prefix
+        return [(f"{pre}{out}{s}", "~", f"{pre}{cause}{s}") for s in self.waves[1:]]
 
     def _between(self, sem, level: float) -> dict[str, Effect]:
         if self.between is None:
@@ -744,6 +793,20 @@ class _PanelSEM:
                 + " are modelled as random (their mean and variance are estimated; "
                 "missing values by FIML)."
             )
+        if self._same is not None:
+            names = {"x": p.x, "y": p.y}
+            cause, out = (names[v] for v in self._same)
+            key = same_session_key(cause, out)
+            notes.append(
+                f"same_session='{self.same_session}': {cause} is taken to be rated before "
+                f"{out} in each session, so from session {w[1]} on the same-session "
+                f"residual covariance is a directed path {out} ~ {cause} (params op '~'; "
+                f"effects.within['{key}'], the average over waves"
+                + (", label ss_" + "".join(self._same) if self.constrained else "")
+                + f"). The lagged {effect_key(cause, out)} effect is then the part not "
+                "passing through the next session's own rating; with free lags the model is "
+                "a reparameterisation of the covariance version (same chi-square and df)."
+            )
         if self.constrained:
             notes.append(
                 "Lagged effects are constrained equal over waves (labels ar_x, ar_y, cl_xy, cl_yx)."
@@ -754,6 +817,31 @@ class _PanelSEM:
                 "average over waves (delta-method SE); every wave is in params."
             )
         return notes
+
+
+def same_session_key(cause: str, outcome: str) -> str:
+    """The effects key of a directed same-session path, e.g. ``"symptoms->alliance (same
+    session)"``."""
+    return f"{effect_key(cause, outcome)} (same session)"
+
+
+def same_session_path(panel: SessionPanel, value: str) -> tuple[str, str] | None:
+    """``same_session`` (the vocabulary of :func:`causalrel.causal.draw_graph`) as the
+    model's (cause, outcome) letters: ``None`` for ``"covariance"``, ``("y", "x")`` for
+    ``"<y>-><x>"`` (symptoms rated before the session acting on the alliance after it)."""
+    x, y = panel.x, panel.y
+    paths = {effect_key(y, x): ("y", "x"), effect_key(x, y): ("x", "y")}
+    if value == "covariance":
+        return None
+    if value in paths:
+        return paths[value]
+    choices = ", ".join(repr(c) for c in ["covariance", *paths])
+    raise DataError(
+        f"same_session must be one of {choices} (got {value!r}): 'covariance' (default) "
+        "leaves the two ratings of a session correlated with no direction; "
+        f"'{effect_key(y, x)}' says {y} is rated before the session and acts on {x} rated "
+        "after it (the other order the other way)."
+    )
 
 
 #: values of ``slope_variances`` (RICLPM, DPML with ``time="client"``)
@@ -804,6 +892,7 @@ class _MeansSEM(_PanelSEM):
         group_label: Iterable | None = None,
         defined: bool | Iterable[str] = False,
         time: str = "common",
+        same_session: str = "covariance",
     ) -> None:
         self.time = _resolve_time(self.name, time, bool(invariant_means))
         self.invariant_means = self.time == "none"
@@ -817,6 +906,7 @@ class _MeansSEM(_PanelSEM):
             group_equal=group_equal,
             group_label=group_label,
             defined=defined,
+            same_session=same_session,
         )
 
 
@@ -855,6 +945,20 @@ class RICLPM(_MeansSEM):
         ``reason``, the free fit's estimates) and ``diagnostics["slope_fallback"]``.
         ``"free"``: the unrestricted LCM-SR always (lavaan's fit of the same syntax, improper
         or not). ``"zero"``: both slopes fixed at 0 from the start.
+    same_session : str
+        What links the two ratings of one session (the vocabulary of
+        :func:`causalrel.causal.draw_graph`). ``"covariance"`` (default): a residual
+        covariance with no direction (``wx<s> ~~ wy<s>``). ``"symptoms->alliance"`` (the
+        panel's ``"<y>-><x>"``): symptoms are rated before the session and the alliance after
+        it, so from the second wave on the covariance becomes the directed path
+        ``wx<s> ~ wy<s>``, reported in ``params`` (op ``"~"``) and in
+        ``effects.within["symptoms->alliance (same session)"]`` (the average over waves; one
+        label ``ss_yx`` with ``constrained=True``): "improvement builds the alliance" within
+        the same session. ``"alliance->symptoms"``: the other order. With free lags the model
+        is a reparameterisation of the covariance version (the same chi-square and df; the
+        path is the innovation covariance over the cause's innovation variance); the lagged
+        effect into the outcome is then the part that does not pass through the same-session
+        rating.
     waves : iterable of int, optional
         Consecutive session numbers to use. Default: from the first session to the last one
         that at least ``min_reach`` of the clients reached (later sessions are excluded and
@@ -939,6 +1043,7 @@ class RICLPM(_MeansSEM):
         group_label: Iterable | None = None,
         defined: bool | Iterable[str] = False,
         slope_variances: str = "auto",
+        same_session: str = "covariance",
     ) -> None:
         self.slope_variances = _check_slope_variances(slope_variances, time)
         self.linear_means = bool(linear_means)
@@ -960,6 +1065,7 @@ class RICLPM(_MeansSEM):
             group_label=group_label,
             defined=defined,
             time=time,
+            same_session=same_session,
         )
 
     def _syntax(self, zero_slopes: tuple[str, ...] = ()) -> str:
@@ -970,12 +1076,14 @@ class RICLPM(_MeansSEM):
                 linear_means=self.linear_means,
                 covariates=self.covariates,
                 zero_slopes=zero_slopes,
+                same_session=self._same,
             )
         return riclpm_syntax(
             self.waves,
             constrained=self.constrained,
             invariant_means=self.invariant_means,
             covariates=self.covariates,
+            same_session=self._same,
         )
 
     def _notes(self) -> list[str]:
@@ -1008,8 +1116,9 @@ class RICLPM(_MeansSEM):
 class CLPM(_MeansSEM):
     """The classic cross-lagged panel model (lags between the observed variables).
 
-    Parameters are as for :class:`RICLPM` (including ``group``/``group_equal``); ``covariates``
-    predict x and y at every wave.
+    Parameters are as for :class:`RICLPM` (including ``group``/``group_equal`` and
+    ``same_session``, here a path between the observed scores); ``covariates`` predict x and
+    y at every wave.
     The CLPM has no between-client component, so
     ``effects.between`` is empty; its lagged effects mix within- and between-client
     association when clients differ in stable levels (Hamaker et al. 2015; Lucas 2023).
@@ -1040,6 +1149,7 @@ class CLPM(_MeansSEM):
             constrained=self.constrained,
             invariant_means=self.invariant_means,
             covariates=self.covariates,
+            same_session=self._same,
         )
 
     def _notes(self) -> list[str]:
@@ -1061,6 +1171,12 @@ class DPML(_PanelSEM):
     ----------
     panel, waves, min_reach, group, group_equal, group_label
         As for :class:`RICLPM`.
+    same_session : str
+        As for :class:`RICLPM`: ``"covariance"`` (default, same-session error covariances)
+        or a directed same-session path, e.g. ``"symptoms->alliance"`` (``x<s> ~ y<s>``
+        from the second wave on: a contemporaneous regressor in the structural equation, with
+        the fixed effects in that equation; one label ``ss_yx`` when ``constrained``, the
+        default).
     covariates : sequence of str
         Client-level numeric columns entering both equations (from wave 2), correlated with
         the first wave and uncorrelated with the fixed effects (as in ``xtdpdml``).
@@ -1117,6 +1233,7 @@ class DPML(_PanelSEM):
         defined: bool | Iterable[str] = False,
         time: str = "common",
         slope_variances: str = "auto",
+        same_session: str = "covariance",
     ) -> None:
         self.slope_variances = _check_slope_variances(slope_variances, time)
         self.time = check_time(self.name, time)
@@ -1133,6 +1250,7 @@ class DPML(_PanelSEM):
             group_equal=group_equal,
             group_label=group_label,
             defined=defined,
+            same_session=same_session,
         )
 
     def _syntax(self, zero_slopes: tuple[str, ...] = ()) -> str:
@@ -1144,6 +1262,7 @@ class DPML(_PanelSEM):
             invariant_means=self.time == "none",
             trends=self.time == "client",
             zero_slopes=zero_slopes,
+            same_session=self._same,
         )
 
     def _notes(self) -> list[str]:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "LAG_LABELS",
+    "SAME_LABELS",
     "riclpm_syntax",
     "lcmsr_syntax",
     "clpm_syntax",
@@ -25,6 +26,22 @@ __all__ = [
 
 #: Labels of the time-invariant lagged effects (``constrained=True``).
 LAG_LABELS = {("x", "x"): "ar_x", ("y", "y"): "ar_y", ("x", "y"): "cl_xy", ("y", "x"): "cl_yx"}
+#: Labels of the time-invariant same-session paths (``constrained=True``, ``same_session``).
+SAME_LABELS = {("x", "y"): "ss_xy", ("y", "x"): "ss_yx"}
+
+
+def _same_session_terms(
+    pre: str, waves: list[int], same_session: tuple[str, str] | None, constrained: bool
+) -> list[str]:
+    """What links the two scores of each session in ``waves``: the residual covariance
+    (``same_session=None``: ``<pre>x<s> ~~ <pre>y<s>``) or a directed same-session path
+    (``("y", "x")``: ``<pre>x<s> ~ <pre>y<s>``, symptoms rated before the session acting on
+    the alliance rated after it), labelled ``ss_yx`` when ``constrained``."""
+    if same_session is None:
+        return [f"{pre}x{s} ~~ {pre}y{s}" for s in waves]
+    cause, out = same_session
+    lab = f"{SAME_LABELS[(cause, out)]}*" if constrained else ""
+    return [f"{pre}{out}{s} ~ {lab}{pre}{cause}{s}" for s in waves]
 
 
 def _lag_terms(prefix: str, s: int, prev: int, constrained: bool) -> list[str]:
@@ -61,6 +78,7 @@ _LABEL_TYPES = {
     "cl_": "regressions",
     "gx_": "regressions",
     "gy_": "regressions",
+    "ss_": "regressions",
     "m_": "intercepts",
     "e_": "residuals",
 }
@@ -86,16 +104,22 @@ def per_group_labels(syntax: str, groups: int, group_equal: Iterable[str] = ()) 
     return re.sub(r"(?<![\w.(])([A-Za-z_][A-Za-z0-9_]*)\*", repl, syntax)
 
 
-def _within_lines(w: list[int], constrained: bool) -> tuple[list[str], list[str]]:
+def _within_lines(
+    w: list[int], constrained: bool, same_session: tuple[str, str] | None = None
+) -> tuple[list[str], list[str]]:
     """The within-client part shared by the RI-CLPM and the LCM-SR: components ``w<v><s>``,
-    lags and same-session covariances, and (second list) the within variances."""
+    lags and same-session covariances (or paths), and (second list) the within variances."""
     lines = ["# within components"]
     lines += [f"w{v}{s} =~ 1*{v}{s}" for s in w for v in ("x", "y")]
     lines.append("# lagged effects")
     for prev, s in zip(w[:-1], w[1:], strict=True):
         lines += _lag_terms("w", s, prev, constrained)
-    lines.append("# wave-1 covariance and same-session innovation covariances")
-    lines += [f"wx{s} ~~ wy{s}" for s in w]
+    if same_session is None:
+        lines.append("# wave-1 covariance and same-session innovation covariances")
+    else:
+        lines.append("# wave-1 covariance and directed same-session paths")
+    lines.append(f"wx{w[0]} ~~ wy{w[0]}")
+    lines += _same_session_terms("w", w[1:], same_session, constrained)
     variances = ["# within (residual) variances"]
     variances += [f"w{v}{s} ~~ w{v}{s}" for s in w for v in ("x", "y")]
     return lines, variances
@@ -107,15 +131,19 @@ def riclpm_syntax(
     constrained: bool = False,
     invariant_means: bool = False,
     covariates: Iterable[str] = (),
+    same_session: tuple[str, str] | None = None,
 ) -> str:
     """lavaan syntax of the RI-CLPM (Mulder & Hamaker 2021) for the given waves.
 
     Time-invariant ``covariates`` predict the random intercepts (the tutorial's extension
-    with a time-invariant predictor: ``RIx + RIy ~ z``).
+    with a time-invariant predictor: ``RIx + RIy ~ z``). ``same_session`` (cause, outcome),
+    e.g. ``("y", "x")``: from the second wave on, the same-session innovation covariance
+    ``wx<s> ~~ wy<s>`` becomes the path ``wx<s> ~ wy<s>`` (the first wave's covariance, which
+    also holds the earlier history, stays).
     """
     w = list(waves)
     cov = list(covariates)
-    structure, variances = _within_lines(w, constrained)
+    structure, variances = _within_lines(w, constrained, same_session)
     lines = [
         "# between: random intercepts",
         "RIx =~ " + " + ".join(f"1*x{s}" for s in w),
@@ -177,6 +205,7 @@ def lcmsr_syntax(
     linear_means: bool = False,
     covariates: Iterable[str] = (),
     zero_slopes: Iterable[str] = (),
+    same_session: tuple[str, str] | None = None,
 ) -> str:
     """lavaan syntax of the LCM-SR (Curran et al. 2014): the RI-CLPM plus latent slopes.
 
@@ -192,6 +221,8 @@ def lcmsr_syntax(
     0*Sx``, ...), the model a lavaan user fits when a slope variance is not supported by
     the data; with ``linear_means`` the slope's mean (the common linear change) stays free.
     With both slopes fixed and wave-specific means the model is the RI-CLPM.
+    ``same_session``: directed same-session paths among the residuals, as
+    :func:`riclpm_syntax`.
     """
     w = list(waves)
     cov = list(covariates)
@@ -202,7 +233,7 @@ def lcmsr_syntax(
         "Sx =~ " + " + ".join(f"{s - w[0]}*x{s}" for s in w),
         "Sy =~ " + " + ".join(f"{s - w[0]}*y{s}" for s in w),
     ]
-    structure, variances = _within_lines(w, constrained)
+    structure, variances = _within_lines(w, constrained, same_session)
     lines += structure
     lines.append("# intercepts and slopes: variances and covariances")
     growth = ["RIx", "RIy", "Sx", "Sy"]
@@ -235,18 +266,22 @@ def clpm_syntax(
     constrained: bool = False,
     invariant_means: bool = False,
     covariates: Iterable[str] = (),
+    same_session: tuple[str, str] | None = None,
 ) -> str:
     """lavaan syntax of the classic CLPM (lags between the observed variables).
 
     Time-invariant ``covariates`` predict x and y at every wave (wave-specific effects).
+    ``same_session``: directed same-session paths from the second wave on, as
+    :func:`riclpm_syntax`.
     """
     w = list(waves)
     cov = list(covariates)
     lines = ["# lagged effects"]
     for prev, s in zip(w[:-1], w[1:], strict=True):
         lines += _lag_terms("", s, prev, constrained)
-    lines.append("# wave-1 covariance and same-session residual covariances")
-    lines += [f"x{s} ~~ y{s}" for s in w]
+    lines.append("# wave-1 covariance and same-session residual covariances (or paths)")
+    lines.append(f"x{w[0]} ~~ y{w[0]}")
+    lines += _same_session_terms("", w[1:], same_session, constrained)
     lines.append("# (residual) variances")
     lines += [f"{v}{s} ~~ {v}{s}" for s in w for v in ("x", "y")]
     if cov:
@@ -265,6 +300,7 @@ def dpml_syntax(
     invariant_means: bool = False,
     trends: bool = False,
     zero_slopes: Iterable[str] = (),
+    same_session: tuple[str, str] | None = None,
 ) -> str:
     """lavaan syntax of the ML dynamic panel model (Allison, Williams & Moral-Benito 2017).
 
@@ -279,6 +315,9 @@ def dpml_syntax(
     dynamic model; the wave intercepts keep the shared change). ``zero_slopes`` (a subset
     of ``"x"``, ``"y"``): those trend factors' variances and covariances fixed at 0 (as
     :func:`lcmsr_syntax`); with both fixed the model is the DPML without trends.
+    ``same_session`` (cause, outcome), e.g. ``("y", "x")``: the same-session error
+    covariances become paths ``x<s> ~ y<s>`` (from the second wave; labelled ``ss_yx`` when
+    ``constrained``), a contemporaneous regressor in the structural equation.
     """
     w = list(waves)
     cov = list(covariates)
@@ -325,7 +364,7 @@ def dpml_syntax(
             lines += [f"x{s} ~~ e_x*x{s}", f"y{s} ~~ e_y*y{s}"]
         else:
             lines += [f"x{s} ~~ x{s}", f"y{s} ~~ y{s}"]
-        lines.append(f"x{s} ~~ y{s}")
+        lines += _same_session_terms("", [s], same_session, constrained)
     if cov:
         for s in rest:
             for v in ("x", "y"):
