@@ -429,6 +429,12 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
         "client's own linear trajectory: riclpm = the LCM-SR); a family without the value "
         "exits 2 naming the families that have it",
     ),
+    "same_session": dict(
+        metavar="ORDER",
+        help="SEMs: covariance (default: the two ratings of a session correlate), or "
+        "symptoms->alliance (symptoms rated before the session act on the alliance rated "
+        "after it: a directed same-session path; alliance->symptoms the other order)",
+    ),
     "detrend": dict(
         action="store_true",
         help="remove each client's linear trend first (fe, dpd: deprecated, use --time client)",

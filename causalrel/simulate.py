@@ -110,6 +110,25 @@ def _pair(v: float | tuple[float, float]) -> np.ndarray:
     return np.array(v if isinstance(v, (tuple, list, np.ndarray)) else (v, v), dtype=float)
 
 
+def _same_session(
+    same_session: dict[str, float] | None, nx: str, ny: str
+) -> tuple[np.ndarray, str | None, float]:
+    """``(I - B0)^-1``, the effect key and ``b`` of a directed same-session effect."""
+    if not same_session:
+        return np.eye(2), None, 0.0
+    where = {effect_key(ny, nx): (0, 1), effect_key(nx, ny): (1, 0)}  # (outcome, cause)
+    if len(same_session) != 1 or next(iter(same_session)) not in where:
+        raise DataError(
+            f"same_session takes one effect, {{'{effect_key(ny, nx)}': b}} or "
+            f"{{'{effect_key(nx, ny)}': b}} (a same-session loop is not a process); "
+            f"got {same_session!r}."
+        )
+    key, b = next(iter(same_session.items()))
+    b0 = np.zeros((2, 2))
+    b0[where[key]] = float(b)
+    return np.linalg.inv(np.eye(2) - b0), key, float(b)
+
+
 def simulate(
     n_clients: int = 300,
     n_sessions: int | tuple[int, int] = 12,
@@ -127,6 +146,7 @@ def simulate(
     therapist_sd: float | tuple[float, float] = (0.2, 0.2),
     trend: tuple[float, float] = (0.0, 0.0),
     trend_sd: float | tuple[float, float] = 0.0,
+    same_session: dict[str, float] | None = None,
     mcar: float | tuple[float, float] = 0.0,
     skip: float = 0.0,
     dropout: float = 0.0,
@@ -166,8 +186,15 @@ def simulate(
         Nest clients in this many therapists, each adding a shift with SD ``therapist_sd``.
     trend : (float, float)
         Average linear change per session of x and y; ``trend_sd`` lets it vary by client.
-    mcar : float or (float, float)
-        Probability that a rating of x (resp. y) is missing completely at random.
+    same_session : dict, optional
+        A directed same-session effect, keyed like the effects: ``{"symptoms->alliance":
+        0.3}`` = symptoms rated before the session act on the alliance rated after it
+        (``{"alliance->symptoms": b}`` the other order; one direction at most). The
+        within-client process is then the structural VAR ``w_t = B0 w_t + Phi w_t-1 + e_t``
+        (``B0`` holding ``b``), i.e. ``w_t = (I - B0)^-1 (Phi w_t-1 + e_t)``; ``truth.within``
+        holds ``b`` under ``"symptoms->alliance (same session)"``, and its lagged effects
+        are the structural (direct) ones, which an SEM with ``same_session=`` the same key
+        estimates. Give ``innovation_corr=0`` for the path to be the whole same-session link.
     skip : float
         Probability that a session is missed altogether (a gap in session numbers).
     dropout : float
@@ -236,6 +263,13 @@ def simulate(
             f"the VAR is not stationary for some clients (largest |eigenvalue| {radius:.2f}); "
             "lower ar, cross or cross_sd"
         )
+    a0inv, same_key, same_b = _same_session(same_session, nx, ny)
+    radius = np.abs(np.linalg.eigvals(a0inv @ phi)).max()
+    if radius >= 1:
+        raise ValueError(
+            f"with the same-session effect the VAR is not stationary (largest |eigenvalue| "
+            f"{radius:.2f}); lower it or the lagged effects"
+        )
     slopes = np.asarray(trend, float) + rng.normal(0, 1, size=(n, 2)) * _pair(trend_sd)
 
     # Within level: VAR(1) with burn-in.
@@ -255,6 +289,8 @@ def simulate(
         if ratio is not None:  # diag(s_i) chol(R) = diag(ratio_i) chol(Sigma_e)
             shock = shock * ratio
         w = np.einsum("nij,nj->ni", phi, w) + shock
+        if same_key is not None:  # the same-session effect within each session
+            w = w @ a0inv.T
         if t >= 0:
             states[:, t] = w
     session = np.arange(1, t_max + 1)
@@ -265,7 +301,8 @@ def simulate(
     error_sd = np.zeros(2)
     if (rel < 1).any():
         avg_cov = cov_e if ratio is None else cov_e * np.einsum("ni,nj->ij", ratio, ratio) / n
-        within_var = np.diag(solve_discrete_lyapunov(phi.mean(axis=0), avg_cov))
+        red_phi, red_cov = a0inv @ phi.mean(axis=0), a0inv @ avg_cov @ a0inv.T
+        within_var = np.diag(solve_discrete_lyapunov(red_phi, red_cov))
         true_var = tsd**2 + within_var + (_pair(therapist_sd) ** 2 if n_therapists else 0.0)
         error_sd = np.sqrt(true_var * (1 - rel) / rel)
         scores = scores + rng.spawn(1)[0].normal(size=scores.shape) * error_sd
@@ -300,13 +337,16 @@ def simulate(
     for name, digits in (decimals or {}).items():
         data[name] = data[name].round(digits)
 
+    within = {
+        effect_key(nx, ny): float(cross[0]),
+        effect_key(ny, nx): float(cross[1]),
+        effect_key(nx, nx): float(ar[0]),
+        effect_key(ny, ny): float(ar[1]),
+    }
+    if same_key is not None:
+        within[f"{same_key} (same session)"] = same_b
     truth = Truth(
-        within={
-            effect_key(nx, ny): float(cross[0]),
-            effect_key(ny, nx): float(cross[1]),
-            effect_key(nx, nx): float(ar[0]),
-            effect_key(ny, ny): float(ar[1]),
-        },
+        within=within,
         within_sd={effect_key(nx, ny): float(csd[0]), effect_key(ny, nx): float(csd[1])},
         between={
             between_key(nx, ny): float(trait_corr),
@@ -329,6 +369,7 @@ def simulate(
             "therapist_sd": _pair(therapist_sd).tolist() if n_therapists else None,
             "trend": list(map(float, trend)),
             "trend_sd": _pair(trend_sd).tolist(),
+            "same_session": {same_key: same_b} if same_key is not None else None,
             "mcar": _pair(mcar).tolist(),
             "skip": float(skip),
             "dropout": float(dropout),
