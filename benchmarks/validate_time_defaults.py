@@ -48,8 +48,13 @@ EFFECTS = {XY: -0.2, YX: -0.1}
 #: the worlds: simulate() arguments besides sizes and lagged effects
 WORLDS = {
     "no trend": {"mcar": 0.05},
-    "shared trend": {"mcar": 0.05, "trend": (0.05, -0.10)},
-    "client trajectories": {"mcar": 0.05, "trend": (0.05, -0.10), "trend_sd": (0.03, 0.06)},
+    "shared trend": {"mcar": 0.05, "time": "common", "trend": (0.05, -0.10)},
+    "client trajectories": {
+        "mcar": 0.05,
+        "time": "client",
+        "trend": (0.05, -0.10),
+        "trend_sd": (0.03, 0.06),
+    },
 }
 SIZES = [(150, 8), (400, 12)]
 FAMILIES = ["clpm", "riclpm", "dpml", "fe", "dpd"]

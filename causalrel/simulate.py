@@ -19,6 +19,7 @@ log-normal between clients (``log s_ik ~ N(log innovation_sd_k, innovation_sd_sd
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,15 @@ import pandas as pd
 from scipy.linalg import solve_discrete_lyapunov
 
 from .data import DataError, SessionPanel, load_panel
+from .design import TIME_VALUES
 from .results import between_key, effect_key
 
 __all__ = ["Truth", "Simulation", "simulate", "truth_beside"]
 
 BURN_IN = 50  # VAR steps before session 1, so session-1 states are (near) stationary
+#: the default sizes of the trends of ``time="common"`` / ``"client"``
+TIME_TREND = (0.05, -0.05)
+TIME_TREND_SD = (0.05, 0.05)
 
 
 @dataclass
@@ -110,6 +115,56 @@ def _pair(v: float | tuple[float, float]) -> np.ndarray:
     return np.array(v if isinstance(v, (tuple, list, np.ndarray)) else (v, v), dtype=float)
 
 
+def _time_word(trend, trend_sd) -> str:
+    """The ``time`` value the generated trends are."""
+    if np.any(_pair(trend_sd) != 0):
+        return "client"
+    return "common" if np.any(np.asarray(trend, float) != 0) else "none"
+
+
+def _time_trends(time, trend, trend_sd) -> tuple[tuple[float, float], Any]:
+    """``(trend, trend_sd)`` for ``time`` (see :func:`simulate`), or from the older
+    ``trend``/``trend_sd`` alone with a DeprecationWarning naming the ``time`` they mean."""
+    if time is None:
+        if trend is None and trend_sd is None:
+            return (0.0, 0.0), 0.0
+        trend = (0.0, 0.0) if trend is None else trend
+        trend_sd = 0.0 if trend_sd is None else trend_sd
+        word = _time_word(trend, trend_sd)
+        if word != "none":
+            sd = f", trend_sd={tuple(_pair(trend_sd).tolist())}" if word == "client" else ""
+            warnings.warn(
+                "simulate(trend=..., trend_sd=...) without time= is deprecated: write "
+                f"simulate(time={word!r}, trend={tuple(map(float, trend))}{sd}) (the "
+                "families' time vocabulary).",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+        return trend, trend_sd
+    if time not in TIME_VALUES:
+        raise DataError(
+            f"time must be one of {', '.join(map(repr, TIME_VALUES))} (--time); got {time!r}."
+        )
+    if time == "none":
+        if (trend is not None and np.any(np.asarray(trend, float) != 0)) or (
+            trend_sd is not None and np.any(_pair(trend_sd) != 0)
+        ):
+            raise DataError("time='none' means no trend; leave out trend/trend_sd.")
+        return (0.0, 0.0), 0.0
+    trend = TIME_TREND if trend is None else trend
+    if time == "common":
+        if trend_sd is not None and np.any(_pair(trend_sd) != 0):
+            raise DataError(
+                "time='common' is one trend shared by all clients: trend_sd must be 0 "
+                "(or give time='client' for clients' own trends)."
+            )
+        return trend, 0.0
+    trend_sd = TIME_TREND_SD if trend_sd is None else trend_sd
+    if not np.any(_pair(trend_sd) > 0):
+        raise DataError("time='client' needs trend_sd > 0 (clients' trends that differ).")
+    return trend, trend_sd
+
+
 def _same_session(
     same_session: dict[str, float] | None, nx: str, ny: str
 ) -> tuple[np.ndarray, str | None, float]:
@@ -144,8 +199,9 @@ def simulate(
     cross_sd: float | tuple[float, float] = 0.0,
     n_therapists: int | None = None,
     therapist_sd: float | tuple[float, float] = (0.2, 0.2),
-    trend: tuple[float, float] = (0.0, 0.0),
-    trend_sd: float | tuple[float, float] = 0.0,
+    time: str | None = None,
+    trend: tuple[float, float] | None = None,
+    trend_sd: float | tuple[float, float] | None = None,
     same_session: dict[str, float] | None = None,
     mcar: float | tuple[float, float] = 0.0,
     skip: float = 0.0,
@@ -184,8 +240,15 @@ def simulate(
         Between-client SD of the two cross-lagged effects (random slopes); 0 = fixed.
     n_therapists : int, optional
         Nest clients in this many therapists, each adding a shift with SD ``therapist_sd``.
-    trend : (float, float)
-        Average linear change per session of x and y; ``trend_sd`` lets it vary by client.
+    time : {"none", "common", "client"}, optional
+        The change over sessions the data have, in the families' ``time`` vocabulary:
+        ``"none"``: no trend; ``"common"``: every client changes by the same ``trend`` per
+        session (default :data:`TIME_TREND`); ``"client"``: clients' own linear trends vary
+        around it with SD ``trend_sd`` (default :data:`TIME_TREND_SD`). Default: no trend.
+    trend, trend_sd : (float, float), optional
+        The size of the trends ``time`` asks for: the average linear change per session of
+        x and y, and its between-client SD (``time="client"`` only). Giving them without
+        ``time`` is deprecated (a DeprecationWarning names the ``time`` value they mean).
     same_session : dict, optional
         A directed same-session effect, keyed like the effects: ``{"symptoms->alliance":
         0.3}`` = symptoms rated before the session act on the alliance rated after it
@@ -221,6 +284,7 @@ def simulate(
     Simulation
         ``.data`` (client, session, x, y[, therapist]), ``.truth`` and ``.panel()``.
     """
+    trend, trend_sd = _time_trends(time, trend, trend_sd)
     rng = np.random.default_rng(seed)
     nx, ny = names
     n = int(n_clients)
@@ -367,6 +431,7 @@ def simulate(
             "cross_sd": csd.tolist(),
             "n_therapists": n_therapists,
             "therapist_sd": _pair(therapist_sd).tolist() if n_therapists else None,
+            "time": _time_word(trend, trend_sd),
             "trend": list(map(float, trend)),
             "trend_sd": _pair(trend_sd).tolist(),
             "same_session": {same_key: same_b} if same_key is not None else None,

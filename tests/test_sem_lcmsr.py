@@ -183,6 +183,7 @@ def test_lcmsr_recovers_cross_lags_on_client_trajectories_where_riclpm_misses():
         ar=(0.3, 0.4),
         cross=(-1.0, -0.03),
         innovation_sd=(0.3, 0.5),
+        time="client",
         trend=(0.03, -0.2),
         trend_sd=(0.1, 0.3),
         seed=1,

@@ -104,7 +104,9 @@ def test_fallback_fixes_only_the_negative_slope(noslopes):
 
 @pytest.mark.parametrize("cls", [RICLPM, DPML])
 def test_no_fallback_with_real_slope_variance(cls):
-    sim = simulate(250, 8, trend=(0.05, -0.1), trend_sd=(0.1, 0.3), mcar=0.05, seed=1)
+    sim = simulate(
+        250, 8, time="client", trend=(0.05, -0.1), trend_sd=(0.1, 0.3), mcar=0.05, seed=1
+    )
     p = sim.panel()
     auto = cls(p, time="client").fit()
     free = cls(p, time="client", slope_variances="free").fit()
@@ -116,7 +118,9 @@ def test_no_fallback_with_real_slope_variance(cls):
 
 
 def test_dpml_trends_fall_back_on_data_without_trends():
-    sim = simulate(150, 8, trend=(0.05, -0.1), mcar=0.05, seed=1)  # shared trend only
+    sim = simulate(
+        150, 8, time="common", trend=(0.05, -0.1), mcar=0.05, seed=1
+    )  # shared trend only
     p = sim.panel()
     auto = DPML(p, time="client").fit()
     s = auto.diagnostics["slopes"]
