@@ -47,6 +47,29 @@ means of ``RIx``, ``RIy``, ``Sx``, ``Sy`` free: a linear average trajectory). Th
 ``"common"``, ``"none"`` (intercepts equal from wave 2 on) and ``"client"`` (trend factors
 ``TRx``, ``TRy`` correlated with the fixed effects and the first wave; see :class:`DPML`).
 
+Slope variances the data do not support (``slope_variances=``, default ``"auto"``): with no
+or little variation of the clients' slopes the free LCM-SR is often improper (a negative slope
+variance, a slope block that is not positive definite) or does not converge: 5-40% proper
+solutions in benchmarks/results/validate_time_defaults.txt. As lavaan users do, and as a
+Bayesian model's positive slope SDs do by construction, the fit is then redone with the
+unsupported slopes' variances and covariances fixed at 0 (the slope with the negative
+variance first, then both), keeping the shared change; the notes say "Slope variance not
+supported by the data", ``diagnostics["slopes"]`` records what was fixed, why and the free
+fit's estimates, and the fixed rows are in ``params`` (est 0). With the fallback
+``time="client"`` converges in 95-100% of replications
+(benchmarks/results/validate_time_defaults_riclpm_dpml.txt). The DPML's trend factors are
+handled the same way.
+
+The order of the ratings within a session (``same_session=``, the vocabulary of
+:func:`causalrel.causal.draw_graph`): ``"covariance"`` (default) leaves the two ratings of a
+session correlated with no direction; ``"symptoms->alliance"`` (symptoms rated before the
+session, the alliance after it) makes the same-session residual covariance from the second
+wave on a directed path, reported in ``params`` (op ``"~"``) and in
+``effects.within["symptoms->alliance (same session)"]``. With free lags the RI-CLPM and the
+CLPM with the path are reparameterisations of the covariance version (same chi-square and
+df). The regression families (fe, dpd, mlm) and the causal layer have no such option: their
+``fit_model`` error names the families that take it.
+
 No ``detrend`` option: removing each client's linear trend over the modelled waves puts an
 exact linear constraint on every complete client's scores, which makes the covariance matrix
 of the waves singular. Client-specific trends need latent slopes: ``time="client"``.
