@@ -83,6 +83,12 @@ def test_fallback_fires_and_equals_lavaans_fixed_model(noslopes):
         assert auto.effects["within"][k].est == pytest.approx(e.est, abs=1e-5)
     with pytest.raises(DataError, match="not supported by the data"):
         compare_slopes(riclpm, auto)
+    # the report's trend-sensitivity table says so
+    from causalrel.report.sections import _slope_cell
+
+    assert _slope_cell(auto, "client") == "not supported by the data: Sx, Sy fixed at 0"
+    assert _slope_cell(free, "client").startswith("not supported (negative slope variance")
+    assert _slope_cell(riclpm, "common") == "—"
 
 
 def test_fallback_fixes_only_the_negative_slope(noslopes):
