@@ -125,6 +125,10 @@ def test_families_that_cannot_name_those_that_can(panels):
     p = panels["complete"]
     with pytest.raises(DataError, match="same_session must be one of 'covariance'"):
         RICLPM(p, same_session="alliance")
+    with pytest.raises(DataError, match="assume no directed same-session path"):
+        RICLPM(p, constrained=True, defined=True, same_session=YX)
+    res = RICLPM(p, constrained=True, defined=["total := cl_yx + ss_yx * ar_y"], same_session=YX)
+    assert "total := cl_yx + ss_yx * ar_y" in res.syntax
     for family in ("fe", "dpd", "mlm", "dowhy"):
         with pytest.raises(DataError, match="Families that take 'same_session': clpm, riclpm"):
             fit_model(family, p, same_session=YX)

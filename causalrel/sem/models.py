@@ -222,6 +222,12 @@ class _PanelSEM:
         if defined is not True:
             lines = [defined] if isinstance(defined, str) else list(defined)
             return "\n# defined parameters\n" + "\n".join(lines)
+        if self._same is not None:
+            raise DataError(
+                "defined=True's long-run effects assume no directed same-session path; with "
+                f"same_session='{self.same_session}' give your own 'name := ...' statements "
+                "as defined=[...] (the path's label is ss_" + "".join(self._same) + ")."
+            )
         if not self.constrained:
             raise DataError(
                 "defined=True needs constrained=True (one cross-lag per direction, "
