@@ -957,13 +957,14 @@ class RICLPM(_MeansSEM):
         the shared one, the latent curve model with structured residuals (LCM-SR; Curran,
         Howard, Bainter, Lane & McGinley 2014): latent slopes ``Sx``/``Sy`` (loadings 0, 1,
         ..., T-1) correlated freely with the random intercepts, the lagged and same-session
-        effects among the within-client residuals. Needs 4 waves. Why the default stays
-        ``"common"``: in benchmarks/results/validate_time_defaults_riclpm_dpml.txt (20
-        replications per cell) ``"client"`` with the slope fallback is right in 5 of 6
-        world x size cells and ``"common"`` in 4 (it misses the client-trajectory world at
-        400 x 12: bias +0.031, coverage .55); the one cell ``"client"`` misses (shared
-        trend, 400 x 12, coverage .80 +- .09) every setting misses. ``analyze`` fits both
-        and its verdict picks one by the test of the slope variances.
+        effects among the within-client residuals. Needs 4 waves. Measured
+        (benchmarks/results/validate_time_defaults_riclpm.txt, 50 replications per cell):
+        ``"client"`` with the slope fallback is right in all 6 world x size cells (converged
+        98-100%), ``"common"`` in 5 (it misses the client-trajectory world at 400 x 12:
+        alliance->symptoms bias +0.029, coverage .60). The default is still ``"common"`` on
+        this branch: switching it changes what ``RICLPM(panel)`` is for every caller (the
+        lavaan RI-CLPM parity fixtures, power studies, the book); ``analyze`` fits both and
+        its verdict picks one by the test of the slope variances.
     linear_means : bool
         With ``time="client"``: the published LCM-SR's mean structure, a linear average
         trajectory (observed intercepts 0; the means of ``RIx``, ``RIy``, ``Sx``, ``Sy``
