@@ -43,7 +43,7 @@ from causalrel.sem import RICLPM
 from causalrel.simulate import simulate
 
 TRUTH = {"alliance->symptoms": -1.0, "symptoms->alliance": -0.03}
-WORLD = dict(trend=(0.03, -0.2), trend_sd=(0.1, 0.3))
+WORLD = dict(time="client", trend=(0.03, -0.2), trend_sd=(0.1, 0.3))
 
 
 def _load() -> list[float]:

@@ -45,7 +45,7 @@ from causalrel.sem import RICLPM, compare_slopes
 from causalrel.simulate import simulate
 
 TRUTH = {"alliance->symptoms": -1.0, "symptoms->alliance": -0.03}
-WORLDS = {"client": dict(trend=(0.03, -0.2), trend_sd=(0.1, 0.3)), "none": {}}
+WORLDS = {"client": dict(time="client", trend=(0.03, -0.2), trend_sd=(0.1, 0.3)), "none": {}}
 
 
 def one(world: str, n: int, t: int, seed: int) -> dict:

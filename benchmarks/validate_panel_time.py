@@ -55,8 +55,8 @@ from causalrel.simulate import simulate
 TRUTH = {"alliance->symptoms": -1.0, "symptoms->alliance": -0.03}
 WORLDS = {
     "none": {},
-    "common": dict(trend=(0.03, -0.2)),
-    "client": dict(trend=(0.03, -0.2), trend_sd=(0.1, 0.3)),
+    "common": dict(time="common", trend=(0.03, -0.2)),
+    "client": dict(time="client", trend=(0.03, -0.2), trend_sd=(0.1, 0.3)),
 }
 SIZES = [(600, 6), (300, 10), (150, 15)]
 FAMILIES = ("fe", "dpd")

@@ -36,7 +36,11 @@ EFFECTS = {
 }
 TIME = {
     "stable traits": {},
-    "stable traits + client trajectories": {"trend": (0.03, -0.05), "trend_sd": (0.02, 0.03)},
+    "stable traits + client trajectories": {
+        "time": "client",
+        "trend": (0.03, -0.05),
+        "trend_sd": (0.02, 0.03),
+    },
 }
 KEYS = ("alliance->symptoms", "symptoms->alliance")
 

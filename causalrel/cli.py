@@ -139,6 +139,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     lo, _, hi = args.sessions.partition("-")
     sessions = (int(lo), int(hi or lo))
+    trend = _floats(args.trend, 2, "--trend") if args.trend else None
+    trend_sd = _floats(args.trend_sd, 2, "--trend-sd") if args.trend_sd else None
+    time = args.time
+    if time is None and (trend is not None or trend_sd is not None):
+        time = "client" if trend_sd is not None and any(trend_sd) else "common"
+        if trend is None or any(trend) or time == "client":
+            print(
+                f"causalrel: --trend/--trend-sd without --time is deprecated; add --time {time}",
+                file=sys.stderr,
+            )
+        else:
+            time = "none"  # --trend 0,0: no trend
+            trend = None
     sim = simulate(
         args.clients,
         sessions,
@@ -146,7 +159,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         cross=_floats(args.cross, 2, "--cross"),
         trait_corr=args.trait_corr,
         n_therapists=args.therapists,
-        trend=_floats(args.trend, 2, "--trend"),
+        time=time,
+        trend=trend,
+        trend_sd=trend_sd,
         mcar=args.missing,
         dropout=args.dropout,
         seed=args.seed,
@@ -436,6 +451,12 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
         "client's own linear trajectory: riclpm = the LCM-SR); a family without the value "
         "exits 2 naming the families that have it",
     ),
+    "same_session": dict(
+        metavar="ORDER",
+        help="SEMs: covariance (default: the two ratings of a session correlate), or "
+        "symptoms->alliance (symptoms rated before the session act on the alliance rated "
+        "after it: a directed same-session path; alliance->symptoms the other order)",
+    ),
     "detrend": dict(
         action="store_true",
         help="remove each client's linear trend first (fe, dpd: deprecated, use --time client)",
@@ -533,7 +554,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cross", default="-0.2,-0.1", help="cross-lags x->y,y->x (default -0.2,-0.1)")
     p.add_argument("--trait-corr", type=float, default=0.0, help="correlation of client traits")
     p.add_argument("--therapists", type=int, default=None, help="number of therapists")
-    p.add_argument("--trend", default="0,0", help="linear change per session of x,y")
+    p.add_argument(
+        "--time",
+        choices=["none", "common", "client"],
+        default=None,
+        help="change over sessions: none (default), common (every client changes by --trend "
+        "per session), client (clients' own trends, SD --trend-sd around it)",
+    )
+    p.add_argument("--trend", default=None, help="with --time: linear change per session of x,y")
+    p.add_argument(
+        "--trend-sd", default=None, help="with --time client: between-client SD of the trends"
+    )
     p.add_argument("--missing", type=float, default=0.0, help="share of ratings missing (MCAR)")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout probability per session")
     p.add_argument("--seed", type=int, default=None, help="random seed")

@@ -242,10 +242,12 @@ def fit_model(name: str, panel: SessionPanel, **options: Any) -> ModelResults:
             fit_opts[key] = value
         else:
             valid = sorted((init_names | fit_names) - {"self", "panel"})
+            others = [f for f in FAMILIES if f != name and accepts(f, key)]
             raise DataError(
                 f"Option '{key}' does not apply to model '{name}'. Its options: "
                 + (", ".join(valid) or "none")
                 + "."
+                + (f" Families that take '{key}': {', '.join(others)}." if others else "")
             )
     return cls(panel, **init_opts).fit(**fit_opts)
 

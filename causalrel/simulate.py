@@ -19,6 +19,7 @@ log-normal between clients (``log s_ik ~ N(log innovation_sd_k, innovation_sd_sd
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,15 @@ import pandas as pd
 from scipy.linalg import solve_discrete_lyapunov
 
 from .data import DataError, SessionPanel, load_panel
+from .design import TIME_VALUES
 from .results import between_key, effect_key
 
 __all__ = ["Truth", "Simulation", "simulate", "truth_beside"]
 
 BURN_IN = 50  # VAR steps before session 1, so session-1 states are (near) stationary
+#: the default sizes of the trends of ``time="common"`` / ``"client"``
+TIME_TREND = (0.05, -0.05)
+TIME_TREND_SD = (0.05, 0.05)
 
 
 @dataclass
@@ -110,6 +115,75 @@ def _pair(v: float | tuple[float, float]) -> np.ndarray:
     return np.array(v if isinstance(v, (tuple, list, np.ndarray)) else (v, v), dtype=float)
 
 
+def _time_word(trend, trend_sd) -> str:
+    """The ``time`` value the generated trends are."""
+    if np.any(_pair(trend_sd) != 0):
+        return "client"
+    return "common" if np.any(np.asarray(trend, float) != 0) else "none"
+
+
+def _time_trends(time, trend, trend_sd) -> tuple[tuple[float, float], Any]:
+    """``(trend, trend_sd)`` for ``time`` (see :func:`simulate`), or from the older
+    ``trend``/``trend_sd`` alone with a DeprecationWarning naming the ``time`` they mean."""
+    if time is None:
+        if trend is None and trend_sd is None:
+            return (0.0, 0.0), 0.0
+        trend = (0.0, 0.0) if trend is None else trend
+        trend_sd = 0.0 if trend_sd is None else trend_sd
+        word = _time_word(trend, trend_sd)
+        if word != "none":
+            sd = f", trend_sd={tuple(_pair(trend_sd).tolist())}" if word == "client" else ""
+            warnings.warn(
+                "simulate(trend=..., trend_sd=...) without time= is deprecated: write "
+                f"simulate(time={word!r}, trend={tuple(map(float, trend))}{sd}) (the "
+                "families' time vocabulary).",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+        return trend, trend_sd
+    if time not in TIME_VALUES:
+        raise DataError(
+            f"time must be one of {', '.join(map(repr, TIME_VALUES))} (--time); got {time!r}."
+        )
+    if time == "none":
+        if (trend is not None and np.any(np.asarray(trend, float) != 0)) or (
+            trend_sd is not None and np.any(_pair(trend_sd) != 0)
+        ):
+            raise DataError("time='none' means no trend; leave out trend/trend_sd.")
+        return (0.0, 0.0), 0.0
+    trend = TIME_TREND if trend is None else trend
+    if time == "common":
+        if trend_sd is not None and np.any(_pair(trend_sd) != 0):
+            raise DataError(
+                "time='common' is one trend shared by all clients: trend_sd must be 0 "
+                "(or give time='client' for clients' own trends)."
+            )
+        return trend, 0.0
+    trend_sd = TIME_TREND_SD if trend_sd is None else trend_sd
+    if not np.any(_pair(trend_sd) > 0):
+        raise DataError("time='client' needs trend_sd > 0 (clients' trends that differ).")
+    return trend, trend_sd
+
+
+def _same_session(
+    same_session: dict[str, float] | None, nx: str, ny: str
+) -> tuple[np.ndarray, str | None, float]:
+    """``(I - B0)^-1``, the effect key and ``b`` of a directed same-session effect."""
+    if not same_session:
+        return np.eye(2), None, 0.0
+    where = {effect_key(ny, nx): (0, 1), effect_key(nx, ny): (1, 0)}  # (outcome, cause)
+    if len(same_session) != 1 or next(iter(same_session)) not in where:
+        raise DataError(
+            f"same_session takes one effect, {{'{effect_key(ny, nx)}': b}} or "
+            f"{{'{effect_key(nx, ny)}': b}} (a same-session loop is not a process); "
+            f"got {same_session!r}."
+        )
+    key, b = next(iter(same_session.items()))
+    b0 = np.zeros((2, 2))
+    b0[where[key]] = float(b)
+    return np.linalg.inv(np.eye(2) - b0), key, float(b)
+
+
 def simulate(
     n_clients: int = 300,
     n_sessions: int | tuple[int, int] = 12,
@@ -125,8 +199,10 @@ def simulate(
     cross_sd: float | tuple[float, float] = 0.0,
     n_therapists: int | None = None,
     therapist_sd: float | tuple[float, float] = (0.2, 0.2),
-    trend: tuple[float, float] = (0.0, 0.0),
-    trend_sd: float | tuple[float, float] = 0.0,
+    time: str | None = None,
+    trend: tuple[float, float] | None = None,
+    trend_sd: float | tuple[float, float] | None = None,
+    same_session: dict[str, float] | None = None,
     mcar: float | tuple[float, float] = 0.0,
     skip: float = 0.0,
     dropout: float = 0.0,
@@ -164,10 +240,24 @@ def simulate(
         Between-client SD of the two cross-lagged effects (random slopes); 0 = fixed.
     n_therapists : int, optional
         Nest clients in this many therapists, each adding a shift with SD ``therapist_sd``.
-    trend : (float, float)
-        Average linear change per session of x and y; ``trend_sd`` lets it vary by client.
-    mcar : float or (float, float)
-        Probability that a rating of x (resp. y) is missing completely at random.
+    time : {"none", "common", "client"}, optional
+        The change over sessions the data have, in the families' ``time`` vocabulary:
+        ``"none"``: no trend; ``"common"``: every client changes by the same ``trend`` per
+        session (default :data:`TIME_TREND`); ``"client"``: clients' own linear trends vary
+        around it with SD ``trend_sd`` (default :data:`TIME_TREND_SD`). Default: no trend.
+    trend, trend_sd : (float, float), optional
+        The size of the trends ``time`` asks for: the average linear change per session of
+        x and y, and its between-client SD (``time="client"`` only). Giving them without
+        ``time`` is deprecated (a DeprecationWarning names the ``time`` value they mean).
+    same_session : dict, optional
+        A directed same-session effect, keyed like the effects: ``{"symptoms->alliance":
+        0.3}`` = symptoms rated before the session act on the alliance rated after it
+        (``{"alliance->symptoms": b}`` the other order; one direction at most). The
+        within-client process is then the structural VAR ``w_t = B0 w_t + Phi w_t-1 + e_t``
+        (``B0`` holding ``b``), i.e. ``w_t = (I - B0)^-1 (Phi w_t-1 + e_t)``; ``truth.within``
+        holds ``b`` under ``"symptoms->alliance (same session)"``, and its lagged effects
+        are the structural (direct) ones, which an SEM with ``same_session=`` the same key
+        estimates. Give ``innovation_corr=0`` for the path to be the whole same-session link.
     skip : float
         Probability that a session is missed altogether (a gap in session numbers).
     dropout : float
@@ -194,6 +284,7 @@ def simulate(
     Simulation
         ``.data`` (client, session, x, y[, therapist]), ``.truth`` and ``.panel()``.
     """
+    trend, trend_sd = _time_trends(time, trend, trend_sd)
     rng = np.random.default_rng(seed)
     nx, ny = names
     n = int(n_clients)
@@ -236,6 +327,13 @@ def simulate(
             f"the VAR is not stationary for some clients (largest |eigenvalue| {radius:.2f}); "
             "lower ar, cross or cross_sd"
         )
+    a0inv, same_key, same_b = _same_session(same_session, nx, ny)
+    radius = np.abs(np.linalg.eigvals(a0inv @ phi)).max()
+    if radius >= 1:
+        raise ValueError(
+            f"with the same-session effect the VAR is not stationary (largest |eigenvalue| "
+            f"{radius:.2f}); lower it or the lagged effects"
+        )
     slopes = np.asarray(trend, float) + rng.normal(0, 1, size=(n, 2)) * _pair(trend_sd)
 
     # Within level: VAR(1) with burn-in.
@@ -255,6 +353,8 @@ def simulate(
         if ratio is not None:  # diag(s_i) chol(R) = diag(ratio_i) chol(Sigma_e)
             shock = shock * ratio
         w = np.einsum("nij,nj->ni", phi, w) + shock
+        if same_key is not None:  # the same-session effect within each session
+            w = w @ a0inv.T
         if t >= 0:
             states[:, t] = w
     session = np.arange(1, t_max + 1)
@@ -265,7 +365,8 @@ def simulate(
     error_sd = np.zeros(2)
     if (rel < 1).any():
         avg_cov = cov_e if ratio is None else cov_e * np.einsum("ni,nj->ij", ratio, ratio) / n
-        within_var = np.diag(solve_discrete_lyapunov(phi.mean(axis=0), avg_cov))
+        red_phi, red_cov = a0inv @ phi.mean(axis=0), a0inv @ avg_cov @ a0inv.T
+        within_var = np.diag(solve_discrete_lyapunov(red_phi, red_cov))
         true_var = tsd**2 + within_var + (_pair(therapist_sd) ** 2 if n_therapists else 0.0)
         error_sd = np.sqrt(true_var * (1 - rel) / rel)
         scores = scores + rng.spawn(1)[0].normal(size=scores.shape) * error_sd
@@ -300,13 +401,16 @@ def simulate(
     for name, digits in (decimals or {}).items():
         data[name] = data[name].round(digits)
 
+    within = {
+        effect_key(nx, ny): float(cross[0]),
+        effect_key(ny, nx): float(cross[1]),
+        effect_key(nx, nx): float(ar[0]),
+        effect_key(ny, ny): float(ar[1]),
+    }
+    if same_key is not None:
+        within[f"{same_key} (same session)"] = same_b
     truth = Truth(
-        within={
-            effect_key(nx, ny): float(cross[0]),
-            effect_key(ny, nx): float(cross[1]),
-            effect_key(nx, nx): float(ar[0]),
-            effect_key(ny, ny): float(ar[1]),
-        },
+        within=within,
         within_sd={effect_key(nx, ny): float(csd[0]), effect_key(ny, nx): float(csd[1])},
         between={
             between_key(nx, ny): float(trait_corr),
@@ -327,8 +431,10 @@ def simulate(
             "cross_sd": csd.tolist(),
             "n_therapists": n_therapists,
             "therapist_sd": _pair(therapist_sd).tolist() if n_therapists else None,
+            "time": _time_word(trend, trend_sd),
             "trend": list(map(float, trend)),
             "trend_sd": _pair(trend_sd).tolist(),
+            "same_session": {same_key: same_b} if same_key is not None else None,
             "mcar": _pair(mcar).tolist(),
             "skip": float(skip),
             "dropout": float(dropout),

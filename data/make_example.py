@@ -27,6 +27,7 @@ SETTINGS = dict(
     trait_corr=0.15,
     n_therapists=40,
     therapist_sd=(0.15, 1.0),
+    time="client",
     trend=(0.04, -0.5),
     trend_sd=(0.03, 0.35),
     mcar=(0.10, 0.03),

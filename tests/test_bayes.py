@@ -159,7 +159,7 @@ def test_unknown_sampler_and_bad_options_are_clear_errors(sim):
 
 
 def test_detrend_and_therapist_options_change_the_model():
-    sim = simulate(40, 8, trend=(0.1, -0.1), n_therapists=4, seed=8)
+    sim = simulate(40, 8, time="common", trend=(0.1, -0.1), n_therapists=4, seed=8)
     panel = sim.panel()
     plain = MLM(panel, therapist=False)
     with warnings.catch_warnings():

@@ -203,7 +203,7 @@ def test_dsem_with_therapists_and_covariates():
 def test_dsem_latent_trends_recover_lags_that_detrending_biases():
     # symptoms fall and the alliance rises, at client-specific rates, over 10 sessions
     sim = simulate(
-        120, 10, ar=(0.3, 0.4), cross=(-0.2, -0.1), trend=(0.06, -0.08),
+        120, 10, ar=(0.3, 0.4), cross=(-0.2, -0.1), time="client", trend=(0.06, -0.08),
         trend_sd=(0.03, 0.04), mcar=0.05, seed=31,
     )  # fmt: skip
     panel = sim.panel()

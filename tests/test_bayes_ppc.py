@@ -146,7 +146,7 @@ def test_dsem_one_step_moments_match_the_model(options):
     import arviz as az
     import xarray as xr
 
-    sim = simulate(60, 8, mcar=0.1, skip=0.1, trend=(0.05, -0.1), seed=2)
+    sim = simulate(60, 8, mcar=0.1, skip=0.1, time="common", trend=(0.05, -0.1), seed=2)
     model = DSEM(sim.panel(), **options)
     pm_model = model.build()
     rng = np.random.default_rng(3)

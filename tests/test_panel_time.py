@@ -129,7 +129,7 @@ def test_dpd_client_recovers_lags_under_client_trends_where_the_others_do_not():
     # session effects alone do not remove client trends, and detrending the short series
     # before GMM makes every session depend on every other (the lagged instruments fail)
     truth = {"alliance->symptoms": -0.2, "symptoms->alliance": -0.1}
-    sims = {T: simulate(n, T, seed=3, trend=(0.1, -0.15), trend_sd=(0.08, 0.12)) for n, T in [(6000, 8), (2000, 15)]}  # fmt: skip
+    sims = {T: simulate(n, T, seed=3, time="client", trend=(0.1, -0.15), trend_sd=(0.08, 0.12)) for n, T in [(6000, 8), (2000, 15)]}  # fmt: skip
     for T, sim in sims.items():
         assert sim.truth.within["alliance->symptoms"] == truth["alliance->symptoms"]
         res = fit_model("dpd", sim.panel(), time="client")
@@ -148,7 +148,7 @@ def test_dpd_client_recovers_lags_under_client_trends_where_the_others_do_not():
 @pytest.mark.slow
 def test_fe_client_recovers_lags_under_client_trends_in_long_series():
     # with 40 sessions the within estimator's Nickell bias is small; client trends are not
-    sim = simulate(400, 40, seed=3, trend=(0.1, -0.15), trend_sd=(0.08, 0.12))
+    sim = simulate(400, 40, seed=3, time="client", trend=(0.1, -0.15), trend_sd=(0.08, 0.12))
     panel = sim.panel()
     fits = {t: fit_model("fe", panel, time=t).effects["within"] for t in ("none", "common", "client")}  # fmt: skip
     for key in ("alliance->symptoms", "symptoms->alliance"):

@@ -113,7 +113,9 @@ def test_lcmsr_matches_lavaan(case, panels):
 )
 def test_dpml_client_trends_match_lavaan(case, data, waves, improper, panels):
     """DPML(time="client"): trend factors TRx, TRy correlated with FE and the first wave."""
-    model = DPML(panels[data], waves=waves, time="client")
+    # slope_variances="free": lavaan's fit of this syntax, proper or not (the default "auto"
+    # would fix the trend variances at 0 where they are not supported: test_sem_slope_fallback)
+    model = DPML(panels[data], waves=waves, time="client", slope_variances="free")
     if improper:
         with pytest.warns(HeywoodWarning, match="latent variables is not positive definite"):
             res = model.fit()
@@ -181,6 +183,7 @@ def test_lcmsr_recovers_cross_lags_on_client_trajectories_where_riclpm_misses():
         ar=(0.3, 0.4),
         cross=(-1.0, -0.03),
         innovation_sd=(0.3, 0.5),
+        time="client",
         trend=(0.03, -0.2),
         trend_sd=(0.1, 0.3),
         seed=1,

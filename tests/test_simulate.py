@@ -1,9 +1,12 @@
 """The simulator: reproducible, honours its settings, and its truth is recoverable."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from causalrel.data import DataError
 from causalrel.simulate import simulate
 
 
@@ -59,7 +62,9 @@ def test_missingness_dropout_and_therapists():
 
 
 def test_random_slopes_and_truth_records():
-    sim = simulate(2000, 4, cross=(-0.2, 0.0), cross_sd=(0.1, 0.0), trend=(0.05, -0.1), seed=3)
+    sim = simulate(
+        2000, 4, cross=(-0.2, 0.0), cross_sd=(0.1, 0.0), time="common", trend=(0.05, -0.1), seed=3
+    )
     c = sim.truth.clients
     assert c["alliance->symptoms"].std() == pytest.approx(0.1, rel=0.1)
     assert sim.truth.within_sd["alliance->symptoms"] == 0.1
@@ -92,3 +97,44 @@ def test_truth_beside_reads_saved_truth_only(tmp_path):
     other = tmp_path / "real.csv"
     other.write_text("x")
     assert truth_beside(other) is None
+
+
+def test_time_words_generate_the_trends():
+    """``time=`` in the families' words; the older ``trend``/``trend_sd`` alone still work,
+    with a DeprecationWarning naming the ``time`` value they mean, and give the same data."""
+    none = simulate(60, 5, seed=4)
+    assert none.truth.params["time"] == "none"
+    pd.testing.assert_frame_equal(simulate(60, 5, time="none", seed=4).data, none.data)
+    common = simulate(60, 5, time="common", seed=4)
+    assert common.truth.params["trend"] == [0.05, -0.05]
+    assert common.truth.params["trend_sd"] == [0.0, 0.0]
+    client = simulate(60, 5, time="client", trend=(0.1, -0.2), trend_sd=(0.05, 0.1), seed=4)
+    assert client.truth.params["time"] == "client"
+    slopes = client.truth.clients[["trend_alliance", "trend_symptoms"]]
+    assert slopes.std().gt(0).all()
+    with pytest.warns(DeprecationWarning, match=r"simulate\(time='client', trend=\(0.1, -0.2\)"):
+        old = simulate(60, 5, trend=(0.1, -0.2), trend_sd=(0.05, 0.1), seed=4)
+    pd.testing.assert_frame_equal(old.data, client.data)
+    with pytest.warns(DeprecationWarning, match="time='common'"):
+        simulate(60, 5, trend=(0.05, -0.05), seed=4)
+    with pytest.raises(DataError, match="time must be one of"):
+        simulate(60, 5, time="linear")
+    with pytest.raises(DataError, match="time='none' means no trend"):
+        simulate(60, 5, time="none", trend=(0.1, 0.0))
+    with pytest.raises(DataError, match="trend_sd must be 0"):
+        simulate(60, 5, time="common", trend_sd=0.1)
+    with pytest.raises(DataError, match="needs trend_sd > 0"):
+        simulate(60, 5, time="client", trend_sd=0.0)
+
+
+def test_cli_simulate_time(tmp_path, capsys):
+    from causalrel.cli import main
+
+    out = tmp_path / "sim.csv"
+    assert main(["simulate", "--out", str(out), "--clients", "30", "--sessions", "5",
+                 "--time", "client", "--seed", "1"]) == 0  # fmt: skip
+    truth = json.loads(out.with_suffix(".truth.json").read_text())
+    assert truth["params"]["time"] == "client" and truth["params"]["trend_sd"] == [0.05, 0.05]
+    assert main(["simulate", "--out", str(out), "--clients", "30", "--sessions", "5",
+                 "--trend", "0.1,-0.1", "--seed", "1"]) == 0  # fmt: skip
+    assert "add --time common" in capsys.readouterr().err

@@ -45,7 +45,7 @@ from scipy.linalg import solve_discrete_lyapunov
 from ..data import DataError
 from ..families import FAMILIES, _keyword_names, get_model_class
 from ..results import effect_key
-from ..simulate import simulate
+from ..simulate import TIME_TREND, TIME_TREND_SD, TIME_VALUES, _time_word, simulate
 
 __all__ = [
     "EFFECT_KEYS",
@@ -83,10 +83,7 @@ DEFAULT_EFFECTS: dict[str, float] = {
 #: simulate() arguments a design may not set: the grid and the runner own them.
 _RESERVED = {"n_clients", "n_sessions", "ar", "cross", "seed", "names"}
 UNITS = ("raw", "standardized")
-#: the ``time`` values of a design (the families' vocabulary) and their default trend sizes.
-TIME_VALUES = ("none", "common", "client")
-TIME_TREND = (0.05, -0.05)
-TIME_TREND_SD = (0.05, 0.05)
+#: (the ``time`` values of a design and their default trend sizes come from simulate)
 
 
 def _innovation_cov(design: Mapping[str, Any]) -> np.ndarray:
@@ -231,13 +228,16 @@ class Cell:
         raw = self.raw
         ar = [raw[effect_key(X, X)], raw[effect_key(Y, Y)]]
         cross = [raw[effect_key(X, Y)], raw[effect_key(Y, X)]]
-        return {
+        kw = {
             "n_clients": int(self.clients),
             "n_sessions": int(self.sessions),
             "ar": ar,
             "cross": cross,
             **_plain(_time_design(self.design)),
         }
+        if "trend" in kw or "trend_sd" in kw:  # simulate()'s word for these trends
+            kw["time"] = _time_word(kw.get("trend", (0.0, 0.0)), kw.get("trend_sd", 0.0))
+        return kw
 
     @property
     def id(self) -> str:
@@ -246,8 +246,8 @@ class Cell:
         With standardised units, of the standardised effects as given (not of the raw values
         solved from them, whose last digits could differ between machines).
         """
-        if self.units == "raw":
-            spec = self.simulate_kwargs()
+        if self.units == "raw":  # (without "time": it restates trend/trend_sd)
+            spec = {k: v for k, v in self.simulate_kwargs().items() if k != "time"}
         else:  # the inputs, not the raw values solved from them (the last bits may differ)
             spec = {"n_clients": int(self.clients), "n_sessions": int(self.sessions),
                     "standardized": _plain(self.effects), **_plain(_time_design(self.design))}  # fmt: skip

@@ -8,8 +8,7 @@ that a power study does not use. :class:`Fitter` keeps one model per set of wave
 template (its syntax, parameter table and, through :func:`causalrel.sem.estimate.ram_models`,
 its model matrices), gives each replication a copy holding that replication's data, and reads
 the within-client effects straight from the estimates. The estimation itself is the family's
-own (:func:`causalrel.sem.estimate.fit_partable`, the same call with the same arguments as
-``fit()``), so estimates, standard errors and intervals are identical to a full fit
+own (the model's ``estimate()``, the same call with the same arguments as ``fit()`` makes), so estimates, standard errors and intervals are identical to a full fit
 (``tests/test_power.py`` checks them to 1e-10). Options the lean path does not cover
 (groups, covariates, clusters, bootstrap, defined parameters) and every other family go
 through :func:`causalrel.families.fit_model` unchanged.
@@ -81,14 +80,10 @@ class Fitter:
             res = fit_model(self.name, panel, **opts)
             message = "" if res.converged else str(res.diagnostics.get("message", ""))
             return res.effects["within"], bool(res.converged), message
-        from ..sem.estimate import fit_partable
-
         model_opts = {k: v for k, v in self.options.items() if k in self._init_names}
         fit_opts = {k: v for k, v in self.options.items() if k in self._fit_names}
         model = self._model(panel, model_opts)
-        sem = fit_partable(
-            model.partable,
-            model.wide,
+        sem, _, _ = model.estimate(  # fit_partable (+ time="client"'s slope_variances)
             information=fit_opts.get("information", "observed"),
             estimator=fit_opts.get("estimator", "ml"),
             max_iter=fit_opts.get("max_iter", 200),

@@ -160,10 +160,21 @@ def answer_section(doc: Document, outcome: Any, panel: SessionPanel) -> None:
                         "family": name,
                         "time": label,
                         **{k: interval(r.effects["within"][k]) for k in keys},
+                        "slope variances": _slope_cell(r, label),
                         "converged": r.converged,
                     }
                 )
         doc.table(pd.DataFrame(trows))
+
+
+def _slope_cell(res: Any, label: str) -> str:
+    """The trend table's word on the slope variances of a ``time="client"`` fit."""
+    slopes = res.diagnostics.get("slopes")
+    if label != "client" or slopes is None:
+        return "—"
+    if slopes["fixed_at_zero"]:
+        return f"not supported by the data: {', '.join(slopes['fixed_at_zero'])} fixed at 0"
+    return "free" if slopes["supported"] else f"not supported ({slopes['reason']})"
 
 
 def data_section(doc: Document, outcome: Any, panel: SessionPanel) -> None:

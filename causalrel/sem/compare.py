@@ -296,6 +296,15 @@ def compare_slopes(riclpm, lcmsr) -> NestedTest:
                 "(time='common') and an LCM-SR fit (RICLPM(..., time='client')), "
                 "in that order."
             )
+    fixed = lcmsr.diagnostics.get("slopes", {}).get("fixed_at_zero")
+    if fixed:
+        raise DataError(
+            "The LCM-SR's slope variance was not supported by the data ("
+            + lcmsr.diagnostics["slopes"]["reason"]
+            + f"): it was refitted with {' and '.join(fixed)} fixed at 0, so there is no "
+            "free fit to test; read it as no evidence of client trajectories (or fit "
+            "RICLPM(..., time='client', slope_variances='free') to test the improper fit)."
+        )
     if "Sx~1" in lcmsr.vcov.index:
         raise DataError(
             "The LCM-SR with linear_means=True has a linear mean trajectory and "

@@ -683,15 +683,18 @@ def standardized(model: RAMModel, implied: dict[str, np.ndarray], est: np.ndarra
         var = np.diag(C).copy()
         var[np.abs(var) < np.finfo(float).eps] = np.nan
         sd = np.sqrt(np.where(var > 0, var, np.nan))
+        # as a numerator a variance fixed at 0 scales by 0 (lavaan: a factor whose variance
+        # is fixed at 0 has std.all loadings 0), as a denominator it gives NaN
+        sd_num = np.where(np.isnan(var) & (np.abs(np.diag(C)) < np.finfo(float).eps), 0.0, sd)
         rsd = np.sqrt(np.abs(np.diag(S)))
         pos = {name: i for i, name in enumerate(model.names)}
         out = np.full(len(t), np.nan)
         for idx, r in enumerate(t.itertuples(index=False)):
             e = est[idx]
             if r.op == "=~":
-                out[idx] = e * sd[pos[r.lhs]] / sd[pos[r.rhs]]
+                out[idx] = e * sd_num[pos[r.lhs]] / sd[pos[r.rhs]]
             elif r.op == "~":
-                out[idx] = e * sd[pos[r.rhs]] / sd[pos[r.lhs]]
+                out[idx] = e * sd_num[pos[r.rhs]] / sd[pos[r.lhs]]
             elif r.op == "~~":
                 i, j = pos[r.lhs], pos[r.rhs]
                 out[idx] = e / var[i] if i == j else e / (rsd[i] * rsd[j])

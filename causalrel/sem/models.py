@@ -47,6 +47,29 @@ means of ``RIx``, ``RIy``, ``Sx``, ``Sy`` free: a linear average trajectory). Th
 ``"common"``, ``"none"`` (intercepts equal from wave 2 on) and ``"client"`` (trend factors
 ``TRx``, ``TRy`` correlated with the fixed effects and the first wave; see :class:`DPML`).
 
+Slope variances the data do not support (``slope_variances=``, default ``"auto"``): with no
+or little variation of the clients' slopes the free LCM-SR is often improper (a negative slope
+variance, a slope block that is not positive definite) or does not converge: 5-40% proper
+solutions in benchmarks/results/validate_time_defaults.txt. As lavaan users do, and as a
+Bayesian model's positive slope SDs do by construction, the fit is then redone with the
+unsupported slopes' variances and covariances fixed at 0 (the slope with the negative
+variance first, then both), keeping the shared change; the notes say "Slope variance not
+supported by the data", ``diagnostics["slopes"]`` records what was fixed, why and the free
+fit's estimates, and the fixed rows are in ``params`` (est 0). With the fallback
+``time="client"`` converges in 95-100% of replications
+(benchmarks/results/validate_time_defaults_riclpm_dpml.txt). The DPML's trend factors are
+handled the same way.
+
+The order of the ratings within a session (``same_session=``, the vocabulary of
+:func:`causalrel.causal.draw_graph`): ``"covariance"`` (default) leaves the two ratings of a
+session correlated with no direction; ``"symptoms->alliance"`` (symptoms rated before the
+session, the alliance after it) makes the same-session residual covariance from the second
+wave on a directed path, reported in ``params`` (op ``"~"``) and in
+``effects.within["symptoms->alliance (same session)"]``. With free lags the RI-CLPM and the
+CLPM with the path are reparameterisations of the covariance version (same chi-square and
+df). The regression families (fe, dpd, mlm) and the causal layer have no such option: their
+``fit_model`` error names the families that take it.
+
 No ``detrend`` option: removing each client's linear trend over the modelled waves puts an
 exact linear constraint on every complete client's scores, which makes the covariance matrix
 of the waves singular. Client-specific trends need latent slopes: ``time="client"``.
@@ -56,6 +79,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -65,7 +89,7 @@ from ..data import DataError, SessionPanel, client_column
 from ..design import TIME_VALUES, client_values
 from ..families import check_time
 from ..results import Effect, between_key, effect_key
-from .estimate import fit_partable, warn_problems
+from .estimate import _is_free_var, fit_partable, warn_problems
 from .fitmeasures import fit_measures
 from .partable import GROUP_EQUAL, ParTable, parse_model
 from .results import SEMResults
@@ -77,7 +101,15 @@ from .syntax import (
     riclpm_syntax,
 )
 
-__all__ = ["CLPM", "RICLPM", "DPML", "default_waves", "TIME_VALUES"]
+__all__ = [
+    "CLPM",
+    "RICLPM",
+    "DPML",
+    "default_waves",
+    "same_session_key",
+    "same_session_path",
+    "TIME_VALUES",
+]
 
 
 def _linear_effect(sem, w: np.ndarray, level: float) -> Effect:
@@ -125,6 +157,7 @@ class _PanelSEM:
     between: tuple[str, str] | None = None  # latent pair whose correlation is "between"
     time = "common"  # the time option (see the module docstring)
     slopes: tuple[str, str] | None = None  # latent slope pair with time="client"
+    slope_variances = "free"  # "auto" | "free" | "zero" (see RICLPM); families with slopes
 
     def __init__(
         self,
@@ -138,9 +171,12 @@ class _PanelSEM:
         group_equal: Iterable[str] | str = (),
         group_label: Iterable | None = None,
         defined: bool | Iterable[str] = False,
+        same_session: str = "covariance",
     ) -> None:
         if not isinstance(panel, SessionPanel):
             raise DataError("Give a SessionPanel (see causalrel.load_panel).")
+        self.same_session = same_session
+        self._same = same_session_path(panel, same_session)
         if not 0 < min_reach <= 1:
             raise DataError("min_reach must be a share of clients in (0, 1].")
         if isinstance(covariates, str):
@@ -163,10 +199,17 @@ class _PanelSEM:
         self.waves = self._check_waves(panel, waves, min_reach)
         self.group_labels = self._check_group(group_label) if group is not None else [1]
         self.wide, self.excluded = self._wide_data()
+        self._defined = defined
+        self._zero_models: dict = {}  # fallback models by fixed slopes (shared by copies)
+        zero = ("x", "y") if self.slope_variances == "zero" else ()
+        self.syntax, self.partable = self._model(zero)
+
+    def _model(self, zero_slopes: tuple[str, ...] = ()) -> tuple[str, ParTable]:
+        """The syntax and parameter table, with the slopes of ``zero_slopes`` fixed at 0."""
         G = len(self.group_labels)
-        self.syntax = per_group_labels(self._syntax(), G, self.group_equal)
-        self.syntax += self._defined_syntax(defined)
-        self.partable: ParTable = parse_model(self.syntax, groups=G, group_equal=self.group_equal)
+        syntax = per_group_labels(self._syntax(zero_slopes), G, self.group_equal)
+        syntax += self._defined_syntax(self._defined)
+        return syntax, parse_model(syntax, groups=G, group_equal=self.group_equal)
 
     @property
     def n_groups(self) -> int:
@@ -179,6 +222,12 @@ class _PanelSEM:
         if defined is not True:
             lines = [defined] if isinstance(defined, str) else list(defined)
             return "\n# defined parameters\n" + "\n".join(lines)
+        if self._same is not None:
+            raise DataError(
+                "defined=True's long-run effects assume no directed same-session path; with "
+                f"same_session='{self.same_session}' give your own 'name := ...' statements "
+                "as defined=[...] (the path's label is ss_" + "".join(self._same) + ")."
+            )
         if not self.constrained:
             raise DataError(
                 "defined=True needs constrained=True (one cross-lag per direction, "
@@ -327,7 +376,7 @@ class _PanelSEM:
             raise DataError(f"Covariate '{z}' has zero variance across clients.")
         return out
 
-    def _syntax(self) -> str:  # pragma: no cover - abstract
+    def _syntax(self, zero_slopes: tuple[str, ...] = ()) -> str:  # pragma: no cover
         raise NotImplementedError
 
     # -- fit ------------------------------------------------------------------------------------
@@ -379,16 +428,8 @@ class _PanelSEM:
         t0 = time.perf_counter()
         if cluster is not None:
             estimator = "mlr"
-        data = self.wide if cluster is None else self._with_cluster(cluster)
-        sem = fit_partable(
-            self.partable,
-            data,
-            group=self.group,
-            group_label=self.group_labels if self.group else None,
-            information=information,
-            estimator=estimator,
-            cluster=cluster,
-            max_iter=max_iter,
+        sem, syntax, slopes = self.estimate(
+            information=information, estimator=estimator, cluster=cluster, max_iter=max_iter
         )
         fit = fit_measures(sem)
         seconds = time.perf_counter() - t0
@@ -414,11 +455,19 @@ class _PanelSEM:
                 "n_patterns": int(sum(p.n_patterns for p in sem.group_patterns)),
                 "improper": bool(sem.problems),
                 "problems": list(sem.problems),
+                **(
+                    {"slopes": slopes, "slope_fallback": bool(slopes["fixed_at_zero"])}
+                    if slopes is not None
+                    else {}
+                ),
             },
             excluded=self.excluded,
             seconds=seconds,
-            notes=self._notes() + self._robust_notes(sem) + list(sem.notes),
-            syntax=self.syntax,
+            notes=self._notes()
+            + self._slope_notes(slopes)
+            + self._robust_notes(sem)
+            + list(sem.notes),
+            syntax=syntax,
             waves=list(self.waves),
             engine=sem,
             group=self.group,
@@ -441,6 +490,178 @@ class _PanelSEM:
             res.seconds = time.perf_counter() - t0
         warn_problems(sem, self.name)
         return res
+
+    def estimate(
+        self,
+        *,
+        information: str = "observed",
+        estimator: str = "ml",
+        cluster: str | None = None,
+        max_iter: int = 200,
+    ):
+        """The engine's fit of this model to its data: ``(SEMFit, syntax, slopes)``.
+
+        The estimation step of :meth:`fit` without the reporting (a power study calls it
+        for every replication): :func:`~causalrel.sem.estimate.fit_partable`, and with
+        ``time="client"`` the ``slope_variances`` handling, whose record (``slopes``, None
+        without slopes) and fitted syntax it returns too.
+        """
+        data = self.wide if cluster is None else self._with_cluster(cluster)
+
+        def engine_fit(partable: ParTable):
+            return fit_partable(
+                partable,
+                data,
+                group=self.group,
+                group_label=self.group_labels if self.group else None,
+                information=information,
+                estimator=estimator,
+                cluster=cluster,
+                max_iter=max_iter,
+            )
+
+        sem = engine_fit(self.partable)
+        if self.time != "client" or self.slopes is None:
+            return sem, self.syntax, None
+        if self.slope_variances == "auto":
+            return self._slope_fallback(sem, engine_fit)
+        if self.slope_variances == "free":
+            rec = self._slope_record(sem, "free", (), self._slope_problems(sem)[0])
+        else:
+            rec = self._slope_record(
+                sem, "zero", ("x", "y"), ["fixed at 0 by slope_variances='zero'"]
+            )
+        return sem, self.syntax, rec
+
+    # -- slope variances not supported by the data (time="client") -----------------------------
+    def _slope_problems(self, sem) -> tuple[list[str], tuple[str, ...]]:
+        """Why the slope variances are not supported by ``sem`` (empty if they are), and
+        which slopes (``"x"``, ``"y"``) to fix at 0 for it.
+
+        Not supported: a negative slope variance (a Heywood case: those slopes); a covariance
+        matrix of the between-client factors that is not positive definite only because of
+        the slopes (the matrix without the slope rows is); an optimiser that did not
+        converge or a singular information matrix (both slopes; the fallback is then kept
+        only if it is a proper solution, see :meth:`_slope_fallback`).
+        """
+        reasons: list[str] = []
+        negative: set[str] = set()
+        block = False
+        for model, imp in zip(sem.models, sem.group_implied, strict=True):
+            names = list(model.names)
+            S = imp["S"]
+            idx = {v: names.index(lv) for v, lv in zip("xy", self.slopes, strict=True)}
+            for v, i in idx.items():
+                if S[i, i] < 0 and _is_free_var(model.table, names[i]):
+                    negative.add(v)
+            slope_i = set(idx.values())
+            touch = {j for i in slope_i for j in np.flatnonzero(S[i] != 0)} | slope_i
+            rest = sorted(touch - slope_i)
+            full = sorted(touch)
+            if not negative and rest:
+                if np.linalg.eigvalsh(S[np.ix_(full, full)]).min() < -1e-10 and (
+                    np.linalg.eigvalsh(S[np.ix_(rest, rest)]).min() > -1e-10
+                ):
+                    block = True
+        if negative:
+            est = ", ".join(
+                f"{lv} {self._slope_variance(sem, lv):.3g}"
+                for v, lv in zip("xy", self.slopes, strict=True)
+                if v in negative
+            )
+            reasons.append(f"negative slope variance ({est})")
+            return reasons, tuple(sorted(negative))
+        if block:
+            reasons.append(
+                "the covariance matrix of the slopes with the between-client factors is "
+                "not positive definite (slope correlations beyond +-1)"
+            )
+        if not sem.converged:
+            reasons.append(f"the free fit did not converge ({sem.message})")
+        if any("information matrix is singular" in p for p in sem.problems):
+            reasons.append("singular information matrix (slope variances not identified)")
+        return reasons, (("x", "y") if reasons else ())
+
+    def _slope_variance(self, sem, lv: str, group: int = 1) -> float:
+        p = sem.params()
+        row = p[(p["lhs"] == lv) & (p["op"] == "~~") & (p["rhs"] == lv)]
+        if "group" in p:
+            row = row[row["group"] == group]
+        return float(row["est"].iloc[0])
+
+    def _slope_record(self, sem, setting: str, fixed=(), reasons=(), free=None) -> dict:
+        """``diagnostics["slopes"]``: the slope variances, what was fixed at 0, and why."""
+        names = dict(zip("xy", self.slopes, strict=True))
+        rec = {
+            "setting": setting,
+            "supported": not reasons,
+            "fixed_at_zero": [names[v] for v in fixed],
+            "reason": "; ".join(reasons),
+            "variances": {lv: self._slope_variance(sem, lv) for lv in self.slopes},
+        }
+        if free is not None:
+            rec["free_fit"] = {
+                "loglik": float(free.loglik),
+                "converged": bool(free.converged and not free.problems),
+                "variances": {lv: self._slope_variance(free, lv) for lv in self.slopes},
+                "problems": list(free.problems),
+            }
+        return rec
+
+    def _slope_fallback(self, sem, engine_fit):
+        """``slope_variances="auto"``: keep the free fit if its slope variances are supported,
+        else refit with the unsupported slopes' (co)variances fixed at 0 (first only the
+        slopes with a negative variance, then both) and keep the first proper refit.
+
+        This is what lavaan users do with a negative variance estimate (fix it at 0: Chen,
+        Bollen, Paxton, Curran & Kirby 2001, *Sociol. Methods Res.* 29(4), 468-508) and what
+        a Bayesian model's positive slope SDs do by construction. Returns the engine fit, its
+        syntax and :meth:`_slope_record`.
+        """
+        reasons, which = self._slope_problems(sem)
+        if not reasons:
+            return sem, self.syntax, self._slope_record(sem, "auto")
+        negative = bool(which) and reasons[0].startswith("negative")
+        tries = [which] if which != ("x", "y") else []
+        tries.append(("x", "y"))
+        cache = self._zero_models
+        for zero in tries:
+            if zero not in cache:
+                cache[zero] = self._model(zero)
+            syntax, table = cache[zero]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # this fit's own problems are warned below
+                alt = engine_fit(table)
+            if (alt.converged and not alt.problems) or (negative and zero == tries[-1]):
+                rec = self._slope_record(alt, "auto", zero, reasons, free=sem)
+                return alt, syntax, rec
+        # not a negative variance, and fixing the slopes gave no proper solution either: the
+        # trouble is not the slopes; keep the free fit (its own warnings are emitted)
+        rec = self._slope_record(sem, "auto", (), reasons)
+        rec["reason"] += "; fixing the slope variances at 0 did not give a proper solution"
+        return sem, self.syntax, rec
+
+    def _slope_notes(self, slopes: dict | None) -> list[str]:
+        if slopes is None or not slopes["fixed_at_zero"] and slopes["supported"]:
+            return []
+        if slopes["setting"] == "zero":
+            return ["slope_variances='zero': the slope variances and covariances are fixed at 0."]
+        if not slopes["fixed_at_zero"]:
+            return [
+                f"The slope variances are not supported by the data ({slopes['reason']}); "
+                "the free fit is reported."
+            ]
+        fixed = " and ".join(slopes["fixed_at_zero"])
+        return [
+            f"Slope variance not supported by the data ({slopes['reason']}): refitted with "
+            f"the variance of {fixed} and its covariances fixed at 0 (rows '{fixed} ~~ "
+            f"...' in params with est 0; diagnostics['slopes'] has the free fit), as lavaan "
+            "users fix a negative variance at 0. The change shared by all clients stays in "
+            "the model (wave-specific means, or the mean slope with linear_means=True); "
+            "with both slopes fixed and wave-specific means this is the "
+            f"{'RI-CLPM' if self.name == 'riclpm' else 'DPML without trends'}. Give "
+            "slope_variances='free' for the unrestricted fit."
+        ]
 
     def _with_cluster(self, cluster: str) -> pd.DataFrame:
         """The wide data plus the client-level cluster column (checked constant in client)."""
@@ -507,7 +728,20 @@ class _PanelSEM:
                     w[key[(g, *r)] - 1] += 1.0 / len(rows)
                 eff = _linear_effect(sem, w, level)
                 out[effect_key(names[cause], names[outcome]) + suffix] = eff
+            if self._same is not None:
+                cause, outcome = self._same
+                rows = self._same_rows(cause, outcome)
+                w = np.zeros(sem.model.q)
+                for r in rows:
+                    w[key[(g, *r)] - 1] += 1.0 / len(rows)
+                name = same_session_key(names[cause], names[outcome])
+                out[name + suffix] = _linear_effect(sem, w, level)
         return out
+
+    def _same_rows(self, cause: str, out: str) -> list[tuple[str, str, str]]:
+        """The params rows of the directed same-session paths (from the second wave on)."""
+        pre = self.prefix
+        return [(f"{pre}{out}{s}", "~", f"{pre}{cause}{s}") for s in self.waves[1:]]
 
     def _between(self, sem, level: float) -> dict[str, Effect]:
         if self.between is None:
@@ -530,6 +764,8 @@ class _PanelSEM:
         for lhs, rhs in ((a, a), (b, b), (a, b)):
             row = t[(t["op"] == "~~") & (t["lhs"] == lhs) & (t["rhs"] == rhs) & (t["group"] == g)]
             idx[(lhs, rhs)] = int(row["free"].iloc[0]) - 1
+        if min(idx.values()) < 0:  # a variance fixed at 0 (slope_variances): no correlation
+            return Effect(float("nan"))
         va, vb, c = (sem.theta[idx[k]] for k in ((a, a), (b, b), (a, b)))
         if va <= 0 or vb <= 0:
             return Effect(float("nan"))
@@ -586,6 +822,20 @@ class _PanelSEM:
                 + " are modelled as random (their mean and variance are estimated; "
                 "missing values by FIML)."
             )
+        if self._same is not None:
+            names = {"x": p.x, "y": p.y}
+            cause, out = (names[v] for v in self._same)
+            key = same_session_key(cause, out)
+            notes.append(
+                f"same_session='{self.same_session}': {cause} is taken to be rated before "
+                f"{out} in each session, so from session {w[1]} on the same-session "
+                f"residual covariance is a directed path {out} ~ {cause} (params op '~'; "
+                f"effects.within['{key}'], the average over waves"
+                + (", label ss_" + "".join(self._same) if self.constrained else "")
+                + f"). The lagged {effect_key(cause, out)} effect is then the part not "
+                "passing through the next session's own rating; with free lags the model is "
+                "a reparameterisation of the covariance version (same chi-square and df)."
+            )
         if self.constrained:
             notes.append(
                 "Lagged effects are constrained equal over waves (labels ar_x, ar_y, cl_xy, cl_yx)."
@@ -596,6 +846,49 @@ class _PanelSEM:
                 "average over waves (delta-method SE); every wave is in params."
             )
         return notes
+
+
+def same_session_key(cause: str, outcome: str) -> str:
+    """The effects key of a directed same-session path, e.g. ``"symptoms->alliance (same
+    session)"``."""
+    return f"{effect_key(cause, outcome)} (same session)"
+
+
+def same_session_path(panel: SessionPanel, value: str) -> tuple[str, str] | None:
+    """``same_session`` (the vocabulary of :func:`causalrel.causal.draw_graph`) as the
+    model's (cause, outcome) letters: ``None`` for ``"covariance"``, ``("y", "x")`` for
+    ``"<y>-><x>"`` (symptoms rated before the session acting on the alliance after it)."""
+    x, y = panel.x, panel.y
+    paths = {effect_key(y, x): ("y", "x"), effect_key(x, y): ("x", "y")}
+    if value == "covariance":
+        return None
+    if value in paths:
+        return paths[value]
+    choices = ", ".join(repr(c) for c in ["covariance", *paths])
+    raise DataError(
+        f"same_session must be one of {choices} (got {value!r}): 'covariance' (default) "
+        "leaves the two ratings of a session correlated with no direction; "
+        f"'{effect_key(y, x)}' says {y} is rated before the session and acts on {x} rated "
+        "after it (the other order the other way)."
+    )
+
+
+#: values of ``slope_variances`` (RICLPM, DPML with ``time="client"``)
+SLOPE_VARIANCES = ("auto", "free", "zero")
+
+
+def _check_slope_variances(value: str, time: str) -> str:
+    if value not in SLOPE_VARIANCES:
+        raise DataError(
+            f"slope_variances must be one of {', '.join(map(repr, SLOPE_VARIANCES))} "
+            f"(got {value!r}): 'auto' fixes them at 0 when the data do not support them."
+        )
+    if value != "auto" and time != "client":
+        raise DataError(
+            f"slope_variances={value!r} is about the client slopes of time='client'; "
+            f"with time={time!r} there are none. Give time='client' or leave it out."
+        )
+    return value
 
 
 def _resolve_time(family: str, time: str, invariant_means: bool) -> str:
@@ -628,6 +921,7 @@ class _MeansSEM(_PanelSEM):
         group_label: Iterable | None = None,
         defined: bool | Iterable[str] = False,
         time: str = "common",
+        same_session: str = "covariance",
     ) -> None:
         self.time = _resolve_time(self.name, time, bool(invariant_means))
         self.invariant_means = self.time == "none"
@@ -641,6 +935,7 @@ class _MeansSEM(_PanelSEM):
             group_equal=group_equal,
             group_label=group_label,
             defined=defined,
+            same_session=same_session,
         )
 
 
@@ -662,13 +957,44 @@ class RICLPM(_MeansSEM):
         the shared one, the latent curve model with structured residuals (LCM-SR; Curran,
         Howard, Bainter, Lane & McGinley 2014): latent slopes ``Sx``/``Sy`` (loadings 0, 1,
         ..., T-1) correlated freely with the random intercepts, the lagged and same-session
-        effects among the within-client residuals. Needs 4 waves.
+        effects among the within-client residuals. Needs 4 waves. Measured
+        (benchmarks/results/validate_time_defaults_riclpm.txt, 50 replications per cell):
+        ``"client"`` with the slope fallback is right in all 6 world x size cells (converged
+        98-100%), ``"common"`` in 5 (it misses the client-trajectory world at 400 x 12:
+        alliance->symptoms bias +0.029, coverage .60). The default is still ``"common"`` on
+        this branch: switching it changes what ``RICLPM(panel)`` is for every caller (the
+        lavaan RI-CLPM parity fixtures, power studies, the book); ``analyze`` fits both and
+        its verdict picks one by the test of the slope variances.
     linear_means : bool
         With ``time="client"``: the published LCM-SR's mean structure, a linear average
         trajectory (observed intercepts 0; the means of ``RIx``, ``RIy``, ``Sx``, ``Sy``
         free, in ``params`` as ``Sx ~1`` ...). Default False: the wave-specific means stay
         free (any shape of shared change) and the latent means are 0, so the RI-CLPM is
         nested in the LCM-SR (:func:`causalrel.sem.compare_slopes`).
+    slope_variances : {"auto", "free", "zero"}
+        With ``time="client"``: ``"auto"`` (default) fits the slope variances freely and,
+        when the data do not support them (a negative slope variance, a slope block that is
+        not positive definite, no convergence or a singular information matrix), refits with
+        the unsupported slopes' variances and covariances fixed at 0 (first only the slope(s)
+        with a negative variance, then both; the common change is kept), says so in
+        ``notes`` and records it in ``diagnostics["slopes"]`` (``fixed_at_zero``, the
+        ``reason``, the free fit's estimates) and ``diagnostics["slope_fallback"]``.
+        ``"free"``: the unrestricted LCM-SR always (lavaan's fit of the same syntax, improper
+        or not). ``"zero"``: both slopes fixed at 0 from the start.
+    same_session : str
+        What links the two ratings of one session (the vocabulary of
+        :func:`causalrel.causal.draw_graph`). ``"covariance"`` (default): a residual
+        covariance with no direction (``wx<s> ~~ wy<s>``). ``"symptoms->alliance"`` (the
+        panel's ``"<y>-><x>"``): symptoms are rated before the session and the alliance after
+        it, so from the second wave on the covariance becomes the directed path
+        ``wx<s> ~ wy<s>``, reported in ``params`` (op ``"~"``) and in
+        ``effects.within["symptoms->alliance (same session)"]`` (the average over waves; one
+        label ``ss_yx`` with ``constrained=True``): "improvement builds the alliance" within
+        the same session. ``"alliance->symptoms"``: the other order. With free lags the model
+        is a reparameterisation of the covariance version (the same chi-square and df; the
+        path is the innovation covariance over the cause's innovation variance); the lagged
+        effect into the outcome is then the part that does not pass through the same-session
+        rating.
     waves : iterable of int, optional
         Consecutive session numbers to use. Default: from the first session to the last one
         that at least ``min_reach`` of the clients reached (later sessions are excluded and
@@ -752,7 +1078,10 @@ class RICLPM(_MeansSEM):
         group_equal: Iterable[str] | str = (),
         group_label: Iterable | None = None,
         defined: bool | Iterable[str] = False,
+        slope_variances: str = "auto",
+        same_session: str = "covariance",
     ) -> None:
+        self.slope_variances = _check_slope_variances(slope_variances, time)
         self.linear_means = bool(linear_means)
         if self.linear_means and time != "client":
             raise DataError(
@@ -772,21 +1101,25 @@ class RICLPM(_MeansSEM):
             group_label=group_label,
             defined=defined,
             time=time,
+            same_session=same_session,
         )
 
-    def _syntax(self) -> str:
+    def _syntax(self, zero_slopes: tuple[str, ...] = ()) -> str:
         if self.time == "client":
             return lcmsr_syntax(
                 self.waves,
                 constrained=self.constrained,
                 linear_means=self.linear_means,
                 covariates=self.covariates,
+                zero_slopes=zero_slopes,
+                same_session=self._same,
             )
         return riclpm_syntax(
             self.waves,
             constrained=self.constrained,
             invariant_means=self.invariant_means,
             covariates=self.covariates,
+            same_session=self._same,
         )
 
     def _notes(self) -> list[str]:
@@ -819,8 +1152,9 @@ class RICLPM(_MeansSEM):
 class CLPM(_MeansSEM):
     """The classic cross-lagged panel model (lags between the observed variables).
 
-    Parameters are as for :class:`RICLPM` (including ``group``/``group_equal``); ``covariates``
-    predict x and y at every wave.
+    Parameters are as for :class:`RICLPM` (including ``group``/``group_equal`` and
+    ``same_session``, here a path between the observed scores); ``covariates`` predict x and
+    y at every wave.
     The CLPM has no between-client component, so
     ``effects.between`` is empty; its lagged effects mix within- and between-client
     association when clients differ in stable levels (Hamaker et al. 2015; Lucas 2023).
@@ -845,12 +1179,13 @@ class CLPM(_MeansSEM):
     # time="client" is refused by check_time: latent slopes in a model without random
     # intercepts are not the LCM-SR (use the RI-CLPM).
 
-    def _syntax(self) -> str:
+    def _syntax(self, zero_slopes: tuple[str, ...] = ()) -> str:
         return clpm_syntax(
             self.waves,
             constrained=self.constrained,
             invariant_means=self.invariant_means,
             covariates=self.covariates,
+            same_session=self._same,
         )
 
     def _notes(self) -> list[str]:
@@ -872,6 +1207,12 @@ class DPML(_PanelSEM):
     ----------
     panel, waves, min_reach, group, group_equal, group_label
         As for :class:`RICLPM`.
+    same_session : str
+        As for :class:`RICLPM`: ``"covariance"`` (default, same-session error covariances)
+        or a directed same-session path, e.g. ``"symptoms->alliance"`` (``x<s> ~ y<s>``
+        from the second wave on: a contemporaneous regressor in the structural equation, with
+        the fixed effects in that equation; one label ``ss_yx`` when ``constrained``, the
+        default).
     covariates : sequence of str
         Client-level numeric columns entering both equations (from wave 2), correlated with
         the first wave and uncorrelated with the fixed effects (as in ``xtdpdml``).
@@ -886,6 +1227,14 @@ class DPML(_PanelSEM):
         client-specific linear trends in both equations, as trend factors ``TRx``/``TRy``
         (loadings 1, 2, ... from the second wave on) correlated freely with each other, the
         fixed effects and the first wave (the random-trend dynamic model). Needs 4 waves.
+        The default stays ``"common"``: in
+        benchmarks/results/validate_time_defaults_riclpm_dpml.txt ``"client"`` (with the
+        trend fallback) is right in 3 of 6 cells, ``"common"`` in 4.
+    slope_variances : {"auto", "free", "zero"}
+        With ``time="client"``: what to do when the data do not support the trend factors'
+        variances, as for :class:`RICLPM` (default ``"auto"``: fall back to the trend
+        variances and covariances fixed at 0, said in ``notes`` and
+        ``diagnostics["slopes"]``).
     """
 
     # -- what the family is (read by causalrel.families; see CONTRIBUTING.md) --
@@ -922,7 +1271,10 @@ class DPML(_PanelSEM):
         group_label: Iterable | None = None,
         defined: bool | Iterable[str] = False,
         time: str = "common",
+        slope_variances: str = "auto",
+        same_session: str = "covariance",
     ) -> None:
+        self.slope_variances = _check_slope_variances(slope_variances, time)
         self.time = check_time(self.name, time)
         if self.time == "client":
             self.min_waves = 4
@@ -937,9 +1289,10 @@ class DPML(_PanelSEM):
             group_equal=group_equal,
             group_label=group_label,
             defined=defined,
+            same_session=same_session,
         )
 
-    def _syntax(self) -> str:
+    def _syntax(self, zero_slopes: tuple[str, ...] = ()) -> str:
         return dpml_syntax(
             self.waves,
             constrained=self.constrained,
@@ -947,6 +1300,8 @@ class DPML(_PanelSEM):
             covariates=self.covariates,
             invariant_means=self.time == "none",
             trends=self.time == "client",
+            zero_slopes=zero_slopes,
+            same_session=self._same,
         )
 
     def _notes(self) -> list[str]:

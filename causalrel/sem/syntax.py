@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "LAG_LABELS",
+    "SAME_LABELS",
     "riclpm_syntax",
     "lcmsr_syntax",
     "clpm_syntax",
@@ -25,6 +26,22 @@ __all__ = [
 
 #: Labels of the time-invariant lagged effects (``constrained=True``).
 LAG_LABELS = {("x", "x"): "ar_x", ("y", "y"): "ar_y", ("x", "y"): "cl_xy", ("y", "x"): "cl_yx"}
+#: Labels of the time-invariant same-session paths (``constrained=True``, ``same_session``).
+SAME_LABELS = {("x", "y"): "ss_xy", ("y", "x"): "ss_yx"}
+
+
+def _same_session_terms(
+    pre: str, waves: list[int], same_session: tuple[str, str] | None, constrained: bool
+) -> list[str]:
+    """What links the two scores of each session in ``waves``: the residual covariance
+    (``same_session=None``: ``<pre>x<s> ~~ <pre>y<s>``) or a directed same-session path
+    (``("y", "x")``: ``<pre>x<s> ~ <pre>y<s>``, symptoms rated before the session acting on
+    the alliance rated after it), labelled ``ss_yx`` when ``constrained``."""
+    if same_session is None:
+        return [f"{pre}x{s} ~~ {pre}y{s}" for s in waves]
+    cause, out = same_session
+    lab = f"{SAME_LABELS[(cause, out)]}*" if constrained else ""
+    return [f"{pre}{out}{s} ~ {lab}{pre}{cause}{s}" for s in waves]
 
 
 def _lag_terms(prefix: str, s: int, prev: int, constrained: bool) -> list[str]:
@@ -61,6 +78,7 @@ _LABEL_TYPES = {
     "cl_": "regressions",
     "gx_": "regressions",
     "gy_": "regressions",
+    "ss_": "regressions",
     "m_": "intercepts",
     "e_": "residuals",
 }
@@ -86,16 +104,22 @@ def per_group_labels(syntax: str, groups: int, group_equal: Iterable[str] = ()) 
     return re.sub(r"(?<![\w.(])([A-Za-z_][A-Za-z0-9_]*)\*", repl, syntax)
 
 
-def _within_lines(w: list[int], constrained: bool) -> tuple[list[str], list[str]]:
+def _within_lines(
+    w: list[int], constrained: bool, same_session: tuple[str, str] | None = None
+) -> tuple[list[str], list[str]]:
     """The within-client part shared by the RI-CLPM and the LCM-SR: components ``w<v><s>``,
-    lags and same-session covariances, and (second list) the within variances."""
+    lags and same-session covariances (or paths), and (second list) the within variances."""
     lines = ["# within components"]
     lines += [f"w{v}{s} =~ 1*{v}{s}" for s in w for v in ("x", "y")]
     lines.append("# lagged effects")
     for prev, s in zip(w[:-1], w[1:], strict=True):
         lines += _lag_terms("w", s, prev, constrained)
-    lines.append("# wave-1 covariance and same-session innovation covariances")
-    lines += [f"wx{s} ~~ wy{s}" for s in w]
+    if same_session is None:
+        lines.append("# wave-1 covariance and same-session innovation covariances")
+    else:
+        lines.append("# wave-1 covariance and directed same-session paths")
+    lines.append(f"wx{w[0]} ~~ wy{w[0]}")
+    lines += _same_session_terms("w", w[1:], same_session, constrained)
     variances = ["# within (residual) variances"]
     variances += [f"w{v}{s} ~~ w{v}{s}" for s in w for v in ("x", "y")]
     return lines, variances
@@ -107,15 +131,19 @@ def riclpm_syntax(
     constrained: bool = False,
     invariant_means: bool = False,
     covariates: Iterable[str] = (),
+    same_session: tuple[str, str] | None = None,
 ) -> str:
     """lavaan syntax of the RI-CLPM (Mulder & Hamaker 2021) for the given waves.
 
     Time-invariant ``covariates`` predict the random intercepts (the tutorial's extension
-    with a time-invariant predictor: ``RIx + RIy ~ z``).
+    with a time-invariant predictor: ``RIx + RIy ~ z``). ``same_session`` (cause, outcome),
+    e.g. ``("y", "x")``: from the second wave on, the same-session innovation covariance
+    ``wx<s> ~~ wy<s>`` becomes the path ``wx<s> ~ wy<s>`` (the first wave's covariance, which
+    also holds the earlier history, stays).
     """
     w = list(waves)
     cov = list(covariates)
-    structure, variances = _within_lines(w, constrained)
+    structure, variances = _within_lines(w, constrained, same_session)
     lines = [
         "# between: random intercepts",
         "RIx =~ " + " + ".join(f"1*x{s}" for s in w),
@@ -132,12 +160,52 @@ def riclpm_syntax(
     return "\n".join(lines)
 
 
+def _zero_slopes(lines: list[str], fixed: set[str]) -> list[str]:
+    """``lines`` with every (co)variance of a slope in ``fixed`` fixed at 0 (``A ~~ 0*B``).
+
+    A line ``A ~~ B + C`` is split per term so that only the terms touching a fixed slope
+    are fixed. Regressions of a fixed slope on covariates (``S ~ z``) are fixed at 0 too:
+    with no slope variance there is nothing for a covariate to explain.
+    """
+    if not fixed:
+        return lines
+    out = []
+    for line in lines:
+        m = re.fullmatch(r"(\w+) (~~|~) (.+)", line)
+        if m is None or m.group(2) == "~" and "=~" in line:
+            out.append(line)
+            continue
+        lhs, op, rhs = m.groups()
+        if op == "~" and rhs.strip() == "1":
+            out.append(line)  # a mean: the common mean slope is kept
+            continue
+        terms = [t.strip() for t in rhs.split("+")]
+        out += [
+            f"{lhs} {op} 0*{t}" if lhs in fixed or t in fixed else f"{lhs} {op} {t}" for t in terms
+        ]
+    return out
+
+
+def _split_lhs(lines: list[str]) -> list[str]:
+    """``A + B ~ z`` written as ``A ~ z`` and ``B ~ z`` (so one outcome can be fixed)."""
+    out = []
+    for line in lines:
+        m = re.fullmatch(r"(\w+(?: \+ \w+)+) ~ (.+)", line)
+        if m is None:
+            out.append(line)
+        else:
+            out += [f"{lhs.strip()} ~ {m.group(2)}" for lhs in m.group(1).split("+")]
+    return out
+
+
 def lcmsr_syntax(
     waves: Iterable[int],
     *,
     constrained: bool = False,
     linear_means: bool = False,
     covariates: Iterable[str] = (),
+    zero_slopes: Iterable[str] = (),
+    same_session: tuple[str, str] | None = None,
 ) -> str:
     """lavaan syntax of the LCM-SR (Curran et al. 2014): the RI-CLPM plus latent slopes.
 
@@ -147,6 +215,14 @@ def lcmsr_syntax(
     intercepts fixed at 0 and the four latent means free (the published model); otherwise
     the wave means are free and the latent means 0. Time-invariant ``covariates`` predict
     intercepts and slopes (``RIx + RIy + Sx + Sy ~ z``).
+
+    ``zero_slopes`` (a subset of ``"x"``, ``"y"``): those slopes' variances, their
+    covariances and their covariate effects are fixed at 0 (``Sx ~~ 0*Sx``, ``RIx ~~
+    0*Sx``, ...), the model a lavaan user fits when a slope variance is not supported by
+    the data; with ``linear_means`` the slope's mean (the common linear change) stays free.
+    With both slopes fixed and wave-specific means the model is the RI-CLPM.
+    ``same_session``: directed same-session paths among the residuals, as
+    :func:`riclpm_syntax`.
     """
     w = list(waves)
     cov = list(covariates)
@@ -157,7 +233,7 @@ def lcmsr_syntax(
         "Sx =~ " + " + ".join(f"{s - w[0]}*x{s}" for s in w),
         "Sy =~ " + " + ".join(f"{s - w[0]}*y{s}" for s in w),
     ]
-    structure, variances = _within_lines(w, constrained)
+    structure, variances = _within_lines(w, constrained, same_session)
     lines += structure
     lines.append("# intercepts and slopes: variances and covariances")
     growth = ["RIx", "RIy", "Sx", "Sy"]
@@ -167,11 +243,21 @@ def lcmsr_syntax(
     if cov:
         lines.append("RIx + RIy + Sx + Sy ~ " + " + ".join(cov))
         lines += _covariate_block(cov)
+    fixed = {f"S{v}" for v in _check_zero(zero_slopes)}
+    if fixed:
+        lines = _zero_slopes(_split_lhs(lines), fixed)
     if linear_means:
         lines.append("# linear mean trajectory: observed intercepts 0, latent means free")
         lines += [f"{v}{s} ~ 0*1" for v in ("x", "y") for s in w]
         lines += [f"{a} ~ 1" for a in growth]
     return "\n".join(lines)
+
+
+def _check_zero(zero_slopes: Iterable[str]) -> list[str]:
+    z = sorted(set(zero_slopes))
+    if not set(z) <= {"x", "y"}:
+        raise ValueError(f"zero_slopes must be a subset of ('x', 'y'); got {z}")
+    return z
 
 
 def clpm_syntax(
@@ -180,18 +266,22 @@ def clpm_syntax(
     constrained: bool = False,
     invariant_means: bool = False,
     covariates: Iterable[str] = (),
+    same_session: tuple[str, str] | None = None,
 ) -> str:
     """lavaan syntax of the classic CLPM (lags between the observed variables).
 
     Time-invariant ``covariates`` predict x and y at every wave (wave-specific effects).
+    ``same_session``: directed same-session paths from the second wave on, as
+    :func:`riclpm_syntax`.
     """
     w = list(waves)
     cov = list(covariates)
     lines = ["# lagged effects"]
     for prev, s in zip(w[:-1], w[1:], strict=True):
         lines += _lag_terms("", s, prev, constrained)
-    lines.append("# wave-1 covariance and same-session residual covariances")
-    lines += [f"x{s} ~~ y{s}" for s in w]
+    lines.append("# wave-1 covariance and same-session residual covariances (or paths)")
+    lines.append(f"x{w[0]} ~~ y{w[0]}")
+    lines += _same_session_terms("", w[1:], same_session, constrained)
     lines.append("# (residual) variances")
     lines += [f"{v}{s} ~~ {v}{s}" for s in w for v in ("x", "y")]
     if cov:
@@ -209,6 +299,8 @@ def dpml_syntax(
     covariates: Iterable[str] = (),
     invariant_means: bool = False,
     trends: bool = False,
+    zero_slopes: Iterable[str] = (),
+    same_session: tuple[str, str] | None = None,
 ) -> str:
     """lavaan syntax of the ML dynamic panel model (Allison, Williams & Moral-Benito 2017).
 
@@ -220,7 +312,12 @@ def dpml_syntax(
     ``trends``: client-specific linear trends in both equations (``time="client"``): trend
     factors ``TRx``, ``TRy`` loading ``s - first`` from the second wave on, correlated freely
     with each other, the fixed effects and the first wave's observations (the random-trend
-    dynamic model; the wave intercepts keep the shared change).
+    dynamic model; the wave intercepts keep the shared change). ``zero_slopes`` (a subset
+    of ``"x"``, ``"y"``): those trend factors' variances and covariances fixed at 0 (as
+    :func:`lcmsr_syntax`); with both fixed the model is the DPML without trends.
+    ``same_session`` (cause, outcome), e.g. ``("y", "x")``: the same-session error
+    covariances become paths ``x<s> ~ y<s>`` (from the second wave; labelled ``ss_yx`` when
+    ``constrained``), a contemporaneous regressor in the structural equation.
     """
     w = list(waves)
     cov = list(covariates)
@@ -246,24 +343,28 @@ def dpml_syntax(
     ]
     if trends:
         lines.append("# client-specific trends, free to correlate with FE and the first wave")
-        lines += [
-            "TRx =~ " + " + ".join(f"{s - first}*x{s}" for s in rest),
-            "TRy =~ " + " + ".join(f"{s - first}*y{s}" for s in rest),
-            "TRx ~~ TRx",
-            "TRy ~~ TRy",
-            "TRx ~~ TRy",
-            "TRx ~~ FEx + FEy",
-            "TRy ~~ FEx + FEy",
-            f"TRx ~~ x{first} + y{first}",
-            f"TRy ~~ x{first} + y{first}",
-        ]
+        fixed = {f"TR{v}" for v in _check_zero(zero_slopes)}
+        lines += _zero_slopes(
+            [
+                "TRx =~ " + " + ".join(f"{s - first}*x{s}" for s in rest),
+                "TRy =~ " + " + ".join(f"{s - first}*y{s}" for s in rest),
+                "TRx ~~ TRx",
+                "TRy ~~ TRy",
+                "TRx ~~ TRy",
+                "TRx ~~ FEx + FEy",
+                "TRy ~~ FEx + FEy",
+                f"TRx ~~ x{first} + y{first}",
+                f"TRy ~~ x{first} + y{first}",
+            ],
+            fixed,
+        )
     lines.append("# error variances and same-session error covariances")
     for s in rest:
         if invariant_error_variances:
             lines += [f"x{s} ~~ e_x*x{s}", f"y{s} ~~ e_y*y{s}"]
         else:
             lines += [f"x{s} ~~ x{s}", f"y{s} ~~ y{s}"]
-        lines.append(f"x{s} ~~ y{s}")
+        lines += _same_session_terms("", [s], same_session, constrained)
     if cov:
         for s in rest:
             for v in ("x", "y"):

@@ -18,7 +18,10 @@
 models_only <- TRUE
 source(file.path("tests", "reference", "lavaan", "lavaan_clpm.R"))
 
-lcmsr <- function(waves, constrained = FALSE, linear_means = FALSE, cov = character(0)) {
+# zero: slopes ("Sx", "Sy") whose variance and covariances are fixed at 0 (the model a
+# lavaan user fits when a slope variance estimate is negative; lavaan_lcmsr_slopes.R).
+lcmsr <- function(waves, constrained = FALSE, linear_means = FALSE, cov = character(0),
+                  zero = character(0)) {
   m <- c(paste("RIx =~", paste0("1*x", waves, collapse = " + ")),
          paste("RIy =~", paste0("1*y", waves, collapse = " + ")),
          paste("Sx =~", paste0(waves - waves[1], "*x", waves, collapse = " + ")),
@@ -28,9 +31,12 @@ lcmsr <- function(waves, constrained = FALSE, linear_means = FALSE, cov = charac
   for (s in waves[-1]) m <- c(m, lags("w", s, constrained))
   growth <- c("RIx", "RIy", "Sx", "Sy")
   pairs <- combn(growth, 2)
+  fix <- function(a, b) ifelse(a %in% zero | b %in% zero, "0*", "")
   m <- c(m, sprintf("wx%d ~~ wy%d", waves, waves),
-         sprintf("%s ~~ %s", growth, growth), sprintf("%s ~~ %s", pairs[1, ], pairs[2, ]),
+         sprintf("%s ~~ %s%s", growth, fix(growth, growth), growth),
+         sprintf("%s ~~ %s%s", pairs[1, ], fix(pairs[1, ], pairs[2, ]), pairs[2, ]),
          sprintf("wx%d ~~ wx%d", waves, waves), sprintf("wy%d ~~ wy%d", waves, waves))
+  if (length(cov) && length(zero)) stop("covariates with zero slopes: not written here")
   if (length(cov)) m <- c(m, paste("RIx + RIy + Sx + Sy ~", paste(cov, collapse = " + ")),
                           covariate_block(cov))
   if (linear_means) m <- c(m, sprintf("x%d ~ 0*1", waves), sprintf("y%d ~ 0*1", waves),
@@ -83,7 +89,8 @@ run_lcmsr <- function(case, syntax, data, estimator = "ML", group = NULL,
   invisible(fit)
 }
 
-# lavaan_mlr_lrt.R sources this file for the model functions only.
+# lavaan_mlr_lrt.R and lavaan_lcmsr_slopes.R source this file for the model functions only
+# (lcmsr_models_only = TRUE).
 if (!exists("lcmsr_models_only")) {
   complete <- read_wide("lavaan_data_lcmsr_complete.csv", 1:6, c("arm", "severity"))
   missing <- read_wide("lavaan_data_lcmsr_missing.csv", 1:7, c("arm", "severity"))

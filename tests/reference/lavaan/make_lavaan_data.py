@@ -111,6 +111,7 @@ def lcmsr_data(missing: bool) -> pd.DataFrame:
         300,
         7 if missing else 6,
         trait_corr=0.3,
+        time="client",
         trend=(0.05, -0.1),
         trend_sd=(0.2, 0.25),
         seed=106 if missing else 105,
