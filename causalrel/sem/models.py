@@ -961,10 +961,13 @@ class RICLPM(_MeansSEM):
         (benchmarks/results/validate_time_defaults_riclpm.txt, 50 replications per cell):
         ``"client"`` with the slope fallback is right in all 6 world x size cells (converged
         98-100%), ``"common"`` in 5 (it misses the client-trajectory world at 400 x 12:
-        alliance->symptoms bias +0.029, coverage .60). The default is still ``"common"`` on
-        this branch: switching it changes what ``RICLPM(panel)`` is for every caller (the
-        lavaan RI-CLPM parity fixtures, power studies, the book); ``analyze`` fits both and
-        its verdict picks one by the test of the slope variances.
+        alliance->symptoms bias +0.029, coverage .60). The default stays ``"common"`` so that
+        the family named for the RI-CLPM fits the RI-CLPM (Hamaker, Kuiper & Grasman 2015),
+        as lavaan users and the published tutorials write it; the right answer across the
+        three worlds comes from ``analyze``, which fits both and whose verdict counts the
+        LCM-SR when the test of the slope variances finds them (the main job's default).
+        For a fit of your own on data whose clients change at different speeds, ask for
+        ``time="client"``.
     linear_means : bool
         With ``time="client"``: the published LCM-SR's mean structure, a linear average
         trajectory (observed intercepts 0; the means of ``RIx``, ``RIy``, ``Sx``, ``Sy``
