@@ -25,20 +25,21 @@ C5, M6, L7 = dict(waves=range(1, 6)), dict(waves=range(1, 7)), dict(waves=range(
 TH = dict(cluster="therapist")
 MLR = dict(estimator="mlr")
 
-#: case: (data, restricted (class, options, fit options), full (...), comparison)
+#: case: (data, restricted (class, options, fit options), full (...), comparison); the LCM-SRs
+#: keep their slope variances free (no fallback), as lavaan fits them
 PAIRS = {
     "clpm_riclpm_cluster": ("cluster", (CLPM, C5, TH), (RICLPM, C5, TH), compare_nested),
     "riclpm_lcmsr_cluster": (
         "cluster",
         (RICLPM, C5, TH),
-        (RICLPM, dict(C5, time="client"), TH),
+        (RICLPM, dict(C5, time="client", slope_variances="free"), TH),
         compare_slopes,
     ),
     "clpm_riclpm_missing": ("missing", (CLPM, M6, MLR), (RICLPM, M6, MLR), compare_nested),
     "riclpm_lcmsr_missing": (
         "lcmsr_missing",
         (RICLPM, dict(L7, constrained=True), MLR),
-        (RICLPM, dict(L7, constrained=True, time="client"), MLR),
+        (RICLPM, dict(L7, constrained=True, time="client", slope_variances="free"), MLR),
         compare_slopes,
     ),
     "riclpm_constrained_missing": (
@@ -163,7 +164,8 @@ def test_verdict_uses_and_names_the_scaled_test(panels, pairs):
     # simulated client slopes (seed 2: both fits proper), lags equal over waves
     from causalrel.simulate import simulate
 
-    p = load_panel(simulate(300, 6, trend_sd=0.1, seed=2).data, warn=False)
+    sim = simulate(300, 6, time="client", trend=(0.0, 0.0), trend_sd=0.1, seed=2)
+    p = load_panel(sim.data, warn=False)
     d0 = RICLPM(p, constrained=True).fit(estimator="mlr")
     d1 = RICLPM(p, constrained=True, time="client").fit(estimator="mlr")
     assert d0.converged and d1.converged
