@@ -15,7 +15,7 @@ Models: the MLM on IMPLEMENT (``causalrel.datasets.implement_panel()``), the MLM
 4 chains x 1000 draws after 1000 tuning on 2 cores.
 
     python benchmarks/bench_bayes_backends.py --out benchmarks/results/bench_bayes_backends.json
-    python benchmarks/bench_bayes_backends.py --models mlm_100x15 --backends numba,jax
+    python benchmarks/bench_bayes_backends.py --models dsem_200x20 --parallel
 """
 
 from __future__ import annotations
@@ -116,6 +116,17 @@ def worker(name: str, backend: str, draws: int, seed: int) -> dict:
     return row
 
 
+def _run_workers(name, backends, phase, dirs, args) -> list[dict]:
+    """The backends' workers one after the other, or all at once with ``--parallel``."""
+    if not args.parallel:
+        return [_run_worker(name, b, phase, dirs[b], args) for b in backends]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(backends)) as pool:
+        jobs = [pool.submit(_run_worker, name, b, phase, dirs[b], args) for b in backends]
+        return [j.result() for j in jobs]
+
+
 def _run_worker(name, backend, phase, dirs, args) -> dict:
     env = dict(os.environ)
     env["PYTENSOR_FLAGS"] = f"base_compiledir={dirs['pytensor']}"
@@ -147,6 +158,12 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--phases", default="cold,warm", help="cold, warm or both")
+    ap.add_argument(
+        "--parallel",
+        action="store_true",
+        help="run the backends' workers at the same time (the same load for both; each gets "
+        "a share of the cores, so absolute times are longer)",
+    )
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -167,8 +184,8 @@ def main() -> None:
                 Path(p).mkdir(parents=True, exist_ok=True)
         for phase in args.phases.split(","):
             order = backends if phase == "cold" else backends[::-1]  # alternate
-            for b in order:
-                row = _run_worker(name, b, phase, dirs[b], args)
+            for row in _run_workers(name, order, phase, dirs, args):
+                row["parallel"] = args.parallel
                 print(json.dumps(row, default=float), flush=True)
                 rows.append(row)
                 if args.out:
