@@ -455,7 +455,9 @@ class DSEM(BayesModel):
         """Draws no result needs once summarised: the non-centred standard normals, the
         packed Cholesky factor (its SDs and correlations are kept), the Beta behind ``rho``
         and the latent cells (summarised in ``imputed``; the bulk of the draws)."""
-        return ["z", "z_mean", "chol_re", "rho01", "missing"]
+        aux = ["chol_re", "rho01"] + (["missing"] if len(self.grid.miss_pos) else [])
+        aux += ["z"] if len(self.random_names) > 2 else []
+        return aux + ([] if self.centred_means else ["z_mean"])
 
     def _imputed(self, post: Any) -> pd.DataFrame:
         """Posterior summary of every latent cell (missing rating or missed session), raw units.

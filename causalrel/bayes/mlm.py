@@ -434,7 +434,8 @@ class MLM(BayesModel):
         """The non-centred standard normals (the results use the client effects they make)
         and the unconstrained parts of the SD/correlation prior (its SDs and correlations are
         kept)."""
-        aux = ("z", "z_time", "chol_cpc_unconstrained", "chol_sd_unit")
+        aux = ["z", "chol_cpc_unconstrained", "chol_sd_unit"]
+        aux += ["z_time"] if self.time == "client" and self.centred_intercepts else []
         return [f"{self._tag(out)}_{z}" for out in self.eqs for z in aux]
 
     def _diagnosed(self) -> list[str]:
