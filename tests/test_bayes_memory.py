@@ -7,6 +7,7 @@ are checked on posteriors made here.
 import arviz as az
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 
 from causalrel.bayes import DSEM, MLM
@@ -83,3 +84,31 @@ def test_dsem_summarises_every_latent_cell_where_it_is_missing():
     # and without latent cells the table is empty, with its columns
     full = DSEM(simulate(40, 6, seed=3).panel())
     assert len(full.grid.miss_pos) == 0 and full._imputed(xr.Dataset()).empty
+
+
+def test_loo_in_blocks_equals_one_arviz_call():
+    from causalrel.bayes import common
+
+    rng = np.random.default_rng(4)
+    mu = rng.normal(0, 0.1, (4, 300, 1))
+    y = rng.standard_t(4, 1234)  # heavy tails: some high Pareto k
+    ll = -0.5 * (y - mu) ** 2 - 0.5 * np.log(2 * np.pi)
+    idata = az.InferenceData(posterior=_post(mu=mu[..., 0]), log_likelihood=_post(y=ll))
+    got = common.loo_waic(idata, "y", prefix="y:")
+    assert common.LOO_BLOCK < 1234  # several blocks
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loo, waic = az.loo(idata, var_name="y", pointwise=True), az.waic(idata, var_name="y")
+    want = {
+        "y:elpd_loo": loo.elpd_loo,
+        "y:elpd_loo_se": loo.se,
+        "y:p_loo": loo.p_loo,
+        "y:looic": -2 * loo.elpd_loo,
+        "y:elpd_waic": waic.elpd_waic,
+        "y:waic": -2 * waic.elpd_waic,
+    }
+    for key, value in want.items():
+        assert got[key] == pytest.approx(float(value), rel=1e-10), key
+    assert got["y:pareto_k_over_0.7"] == int((np.asarray(loo.pareto_k) > 0.7).sum())

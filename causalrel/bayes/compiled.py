@@ -22,13 +22,34 @@ one built from the new model (support points such as a data-scaled prior's locat
 new data; no model is mutated). The same code on the same values with the same seed gives the same draws
 as a fresh compile (tested in ``tests/test_bayes_compiled.py``).
 
-Disk cache: nutpie's C callback cannot be cached on disk (numba: "uses dynamic globals"), but
-PyTensor caches the numba functions it generates for the model's graph in
+Disk caches: nutpie's numba C callback cannot be cached on disk (numba: "uses dynamic
+globals"), but PyTensor caches the numba functions it generates for the model's graph in
 ``<pytensor base_compiledir>/numba`` (``pytensor.config.base_compiledir``; set it with
-``PYTENSOR_FLAGS=base_compiledir=...``). That cache is what makes a first fit in a new process
-faster than the first fit ever; :func:`cache_info` reports its location and size, and
-:func:`clear_cache` empties this process's cache and, with ``disk=True``, that directory (it is
-rebuilt on demand; 7.3 MB after the MLM's first compilation here).
+``PYTENSOR_FLAGS=base_compiledir=...``; a few MB per model: 4.7 MB for the MLM on IMPLEMENT).
+That cache is what makes a first fit in a new process faster than the first fit ever. The JAX
+backend (``backend="jax"``) writes JAX's persistent compilation cache (the XLA executables of
+the log-density and its gradient) to ``<base_compiledir>/jax`` (:func:`jax_cache`; well under
+1 MB per model: 0.14 MB for the MLM on IMPLEMENT), read by the next process that compiles the
+same graph. :func:`cache_info` reports both locations and sizes; :func:`clear_cache` empties
+this process's cache and, with ``disk=True``, both directories (they are rebuilt on demand;
+deleting them by hand is as safe).
+
+Backends, measured side by side (``benchmarks/bench_bayes_backends.py``, 4 x 1000 draws after
+1000 tuning, 2 cores, the machine shared: load average 11-13, so absolute times are several
+times an idle machine's and the ratios are the point; ``benchmarks/results/
+bench_bayes_backends.json``):
+
+=========================  ==========  ==========  ===========  ===========  ==============
+model, backend             cold first  warm first  compile      sampling     min bulk ESS/s
+                           fit         fit (disk)  (cold)       (2nd run)    (2nd run)
+=========================  ==========  ==========  ===========  ===========  ==============
+MLM IMPLEMENT, numba       406 s       87 s        375 s        31 s         20 (33 warm)
+MLM IMPLEMENT, jax         107 s       62 s        44 s         63 s         10 (12 warm)
+=========================  ==========  ==========  ===========  ===========  ==============
+
+JAX compiles 4-8x faster and its disk cache makes a later process's compilation nearly free,
+but every gradient is a Python call from nutpie's Rust sampler into JAX, so sampling is about
+half as fast per effective draw. Same seed, same backend: identical draws (both backends).
 
 Measured on the shared 2-core machine under heavy load (load average 7-11 from other jobs, so
 absolute times are several times an idle machine's; the ratios are the point), MLM and DSEM
