@@ -171,3 +171,23 @@ def test_cache_keeps_one_compilation_per_key_drops_the_oldest_and_keeps_unkeyed_
     _, hit = comp.compiled_model(models[0], ("k", 0), progress=False)  # evicted: compiled again
     assert not hit and len(made) == len(models) + 2
     clear_cache()
+
+
+def test_backend_is_checked_before_compiling_and_jax_caches_beside_pytensor():
+    from causalrel import DataError
+    from causalrel.bayes import compiled as comp
+    from causalrel.bayes.sampling import sample
+
+    model = MLM(simulate(40, 5, seed=1).panel()).build()
+    with pytest.raises(DataError, match="Unknown backend 'stan'. Choose one of: numba, jax"):
+        sample(model, backend="stan")
+    with pytest.raises(DataError, match="does not apply to sampler 'pymc'"):
+        sample(model, sampler="pymc", backend="jax")
+    # JAX's persistent compilation cache: <base_compiledir>/jax, reported by cache_info
+    import jax
+    from pytensor.configdefaults import config
+
+    path = comp.jax_cache()
+    assert path == comp.Path(config.base_compiledir) / "jax" and path.is_dir()
+    assert jax.config.jax_compilation_cache_dir == str(path)
+    assert cache_info()["jax_path"] == str(path)

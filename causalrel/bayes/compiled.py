@@ -34,22 +34,29 @@ same graph. :func:`cache_info` reports both locations and sizes; :func:`clear_ca
 this process's cache and, with ``disk=True``, both directories (they are rebuilt on demand;
 deleting them by hand is as safe).
 
-Backends, measured side by side (``benchmarks/bench_bayes_backends.py``, 4 x 1000 draws after
-1000 tuning, 2 cores, the machine shared: load average 11-13, so absolute times are several
-times an idle machine's and the ratios are the point; ``benchmarks/results/
-bench_bayes_backends.json``):
+Backends, measured side by side (``benchmarks/bench_bayes_backends.py``; 4 x 1000 draws
+after 1000 tuning on 2 cores; the machine shared, load average 11-17, so absolute times are
+several times an idle machine's and the ratios are the point; the DSEM's two backends ran at
+the same time; ``benchmarks/results/bench_bayes_backends.json``). "first fit" is compiling
+plus sampling in a new process with empty disk caches ("warm": with the caches of a previous
+process), "sampling" a second run of the compiled model, ESS/s the smallest bulk ESS of the
+diagnosed parameters per second of it:
 
-=========================  ==========  ==========  ===========  ===========  ==============
-model, backend             cold first  warm first  compile      sampling     min bulk ESS/s
-                           fit         fit (disk)  (cold)       (2nd run)    (2nd run)
-=========================  ==========  ==========  ===========  ===========  ==============
-MLM IMPLEMENT, numba       406 s       87 s        375 s        31 s         20 (33 warm)
-MLM IMPLEMENT, jax         107 s       62 s        44 s         63 s         10 (12 warm)
-=========================  ==========  ==========  ===========  ===========  ==============
+==================  ==========  ==========  =========  ========  ======  ========
+model, backend      first fit   warm first  compiling  sampling  ESS/s   peak RSS
+==================  ==========  ==========  =========  ========  ======  ========
+MLM IMPLEMENT numba 406 s       87 s        375 s      31 s      20      0.98 GB
+MLM IMPLEMENT jax   107 s       62 s        44 s       63 s      10      0.89 GB
+DSEM 200x20 numba   865 s                   699 s      166 s     2.3     1.80 GB
+DSEM 200x20 jax     694 s                   217 s      477 s     0.76    1.58 GB
+==================  ==========  ==========  =========  ========  ======  ========
 
-JAX compiles 4-8x faster and its disk cache makes a later process's compilation nearly free,
-but every gradient is a Python call from nutpie's Rust sampler into JAX, so sampling is about
-half as fast per effective draw. Same seed, same backend: identical draws (both backends).
+JAX compiles 3-8x faster and its disk cache makes a later process's compilation nearly free,
+but nutpie calls JAX from its Rust sampler through Python for every gradient, so sampling
+takes 2-3x longer per effective draw. So numba stays the default (:data:`DEFAULT_BACKEND`):
+JAX wins a single short fit in a fresh environment (the MLM), numba everything that samples
+long or repeatedly (the DSEM, validation grids, power studies with ``reuse=True``). Within a
+backend the same seed gives identical draws (both measured, and tested for reuse).
 
 Measured on the shared 2-core machine under heavy load (load average 7-11 from other jobs, so
 absolute times are several times an idle machine's; the ratios are the point), MLM and DSEM
