@@ -22,6 +22,7 @@ import numpy as np
 from ..data import DataError, SessionPanel
 from . import ppc as _ppc
 from .common import loo_waic
+from .compiled import release_memory
 from .diagnostics import diagnose, what_to_try
 from .results import BayesResults
 from .sampling import sample
@@ -374,4 +375,5 @@ class BayesModel:
             res.notes.extend(notes)
         if not keep_draws:
             compact(idata, self._auxiliary())
+        release_memory()
         return res
