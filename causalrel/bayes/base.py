@@ -60,8 +60,8 @@ def compact(idata: Any, drop: list[str], *, dtype: Any = np.float32) -> Any:
     SD / sqrt(ESS); every summary (effects, parameter table, diagnostics, LOO, the predictive
     check) is computed from the float64 draws before this runs. Measured on the DSEM 200 x 20
     with 10% missing, 4 x 1000 draws: the results keep 33 MB (posterior 19 MB, replicates
-    13 MB), where every draw as float64 (with the tuning draws nutpie kept) is about 190 MB
-    (``benchmarks/results/bench_bayes_memory.json``).
+    13 MB); every draw as float64 with the tuning draws nutpie kept is about 190 MB (from
+    the variables' sizes; ``benchmarks/results/bench_bayes_memory.json``).
     """
     post = idata.posterior
     gone = [v for v in post.data_vars if v in drop or str(v).endswith("__")]
