@@ -486,6 +486,7 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
     "chains": dict(type=int, help="Bayesian: number of chains"),
     "seed": dict(type=int, help="random seed (reproducible runs)"),
     "sampler": dict(help="Bayesian: NUTS backend ({})"),
+    "backend": dict(choices=["numba", "jax"], help="Bayesian, nutpie: model compiler"),
 }
 
 

@@ -77,22 +77,23 @@ def test_only_models_built_for_reuse_have_shared_data_and_a_structure_key():
 
 
 @pytest.mark.slow
-def test_mlm_reuse_gives_the_fresh_compile_draws_and_says_so(capsys):
+@pytest.mark.parametrize("backend", ["numba", "jax"])
+def test_mlm_reuse_gives_the_fresh_compile_draws_and_says_so(capsys, backend):
     sims = [simulate(60, 8, cross=(-0.2, -0.1), mcar=0.05, seed=s) for s in (3, 4)]
     a, b = (MLM(s.panel(), reuse=True) for s in sims)
     assert a._key() == b._key()  # same clients; rows may differ (pm.Data)
     clear_cache()
-    ra = a.fit(draws=1000, tune=1000, loo=False, ppc=False, **dict(FAST, progress=True))
-    rb = b.fit(draws=1000, tune=1000, loo=False, ppc=False, **dict(FAST, progress=True))
+    opts = dict(draws=1000, tune=1000, loo=False, ppc=False, backend=backend, **FAST)
+    ra = a.fit(**dict(opts, progress=True))
+    rb = b.fit(**dict(opts, progress=True))
     err = capsys.readouterr().err
     assert f"mlm: {COMPILING}" in err and f"mlm: {REUSING}" in err
     assert err.index(COMPILING) < err.index(REUSING)
     assert not ra.diagnostics["reused_compilation"] and rb.diagnostics["reused_compilation"]
     clear_cache()
-    fresh = MLM(sims[1].panel(), reuse=True).fit(
-        draws=1000, tune=1000, loo=False, ppc=False, **FAST
-    )
+    fresh = MLM(sims[1].panel(), reuse=True).fit(**opts)
     assert not fresh.diagnostics["reused_compilation"]
+    assert {r.diagnostics["backend"] for r in (ra, rb, fresh)} == {backend}
     for var in ("y_b", "x_b", "y_chol_stds", "x_client_intercept"):
         np.testing.assert_array_equal(
             rb.idata.posterior[var].values, fresh.idata.posterior[var].values
@@ -170,3 +171,23 @@ def test_cache_keeps_one_compilation_per_key_drops_the_oldest_and_keeps_unkeyed_
     _, hit = comp.compiled_model(models[0], ("k", 0), progress=False)  # evicted: compiled again
     assert not hit and len(made) == len(models) + 2
     clear_cache()
+
+
+def test_backend_is_checked_before_compiling_and_jax_caches_beside_pytensor():
+    from causalrel import DataError
+    from causalrel.bayes import compiled as comp
+    from causalrel.bayes.sampling import sample
+
+    model = MLM(simulate(40, 5, seed=1).panel()).build()
+    with pytest.raises(DataError, match="Unknown backend 'stan'. Choose one of: numba, jax"):
+        sample(model, backend="stan")
+    with pytest.raises(DataError, match="does not apply to sampler 'pymc'"):
+        sample(model, sampler="pymc", backend="jax")
+    # JAX's persistent compilation cache: <base_compiledir>/jax, reported by cache_info
+    import jax
+    from pytensor.configdefaults import config
+
+    path = comp.jax_cache()
+    assert path == comp.Path(config.base_compiledir) / "jax" and path.is_dir()
+    assert jax.config.jax_compilation_cache_dir == str(path)
+    assert cache_info()["jax_path"] == str(path)

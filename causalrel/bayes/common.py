@@ -142,20 +142,56 @@ def params_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PARAM_COLUMNS)
 
 
-def loo_waic(idata: Any, var_name: str | None = None, prefix: str = "") -> dict[str, Any]:
-    """LOO (PSIS) and WAIC from the pointwise log-likelihood, as scalars for ``fit``."""
-    import arviz as az
+#: Observations per block of the pointwise LOO/WAIC (:func:`loo_waic`): bounds the memory of
+#: ArviZ's PSIS smoothing, which copies the (draws x observations) array several times.
+LOO_BLOCK = 500
 
+
+def loo_waic(idata: Any, var_name: str | None = None, prefix: str = "") -> dict[str, Any]:
+    """LOO (PSIS) and WAIC from the pointwise log-likelihood, as scalars for ``fit``.
+
+    Both are sums over observations of terms that depend on that observation alone, so they
+    are computed by ArviZ in blocks of :data:`LOO_BLOCK` observations and added up (with the
+    relative efficiency ``reff`` computed once from the whole posterior, as ArviZ does): the
+    same numbers as one call on all observations, without its peak memory (issue 14).
+    """
+    import arviz as az
+    import xarray as xr
+
+    ll = idata.log_likelihood
+    name = var_name or next(iter(ll.data_vars))
+    da = ll[name].transpose("chain", "draw", ...)
+    n_chain, n_draw = da.shape[:2]
+    values = da.values.reshape(n_chain, n_draw, -1)
+    n_obs = values.shape[-1]
+    post = idata.posterior
+    reff = 1.0
+    if n_chain > 1:
+        with ignoring(*ARVIZ_DIAGNOSTICS):
+            ess_p = az.ess(post, method="mean")
+        reff = np.hstack([ess_p[v].values.ravel() for v in ess_p.data_vars]).mean() / (
+            n_chain * n_draw
+        )
+    loo_i, k, p_loo, elpd_waic = [], [], 0.0, 0.0
+    for lo in range(0, n_obs, LOO_BLOCK):
+        block = values[..., lo : lo + LOO_BLOCK]
+        dims = ("chain", "draw", "observation")
+        part = az.InferenceData(log_likelihood=xr.Dataset({name: (dims, block)}))
+        with ignoring(*ARVIZ_LOO):  # high Pareto k and WAIC variance warnings: counted below
+            loo = az.loo(part, var_name=name, pointwise=True, reff=reff)
+            waic = az.waic(part, var_name=name)
+        loo_i.append(np.asarray(loo.loo_i).ravel())
+        k.append(np.asarray(loo.pareto_k).ravel())
+        p_loo += float(loo.p_loo)
+        elpd_waic += float(waic.elpd_waic)
+    loo_i, k = np.concatenate(loo_i), np.concatenate(k)
+    elpd = float(loo_i.sum())
     out: dict[str, Any] = {}
-    with ignoring(*ARVIZ_LOO):  # high Pareto k and WAIC variance warnings: counted below
-        loo = az.loo(idata, var_name=var_name, pointwise=True)
-        waic = az.waic(idata, var_name=var_name)
-    k = np.asarray(loo.pareto_k)
-    out[f"{prefix}elpd_loo"] = float(loo.elpd_loo)
-    out[f"{prefix}elpd_loo_se"] = float(loo.se)
-    out[f"{prefix}p_loo"] = float(loo.p_loo)
-    out[f"{prefix}looic"] = float(-2 * loo.elpd_loo)
+    out[f"{prefix}elpd_loo"] = elpd
+    out[f"{prefix}elpd_loo_se"] = float(np.sqrt(n_obs * np.var(loo_i)))
+    out[f"{prefix}p_loo"] = p_loo
+    out[f"{prefix}looic"] = float(-2 * elpd)
     out[f"{prefix}pareto_k_over_0.7"] = int((k > 0.7).sum())
-    out[f"{prefix}elpd_waic"] = float(waic.elpd_waic)
-    out[f"{prefix}waic"] = float(-2 * waic.elpd_waic)
+    out[f"{prefix}elpd_waic"] = elpd_waic
+    out[f"{prefix}waic"] = float(-2 * elpd_waic)
     return out

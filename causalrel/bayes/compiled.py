@@ -22,13 +22,44 @@ one built from the new model (support points such as a data-scaled prior's locat
 new data; no model is mutated). The same code on the same values with the same seed gives the same draws
 as a fresh compile (tested in ``tests/test_bayes_compiled.py``).
 
-Disk cache: nutpie's C callback cannot be cached on disk (numba: "uses dynamic globals"), but
-PyTensor caches the numba functions it generates for the model's graph in
+Disk caches: nutpie's numba C callback cannot be cached on disk (numba: "uses dynamic
+globals"), but PyTensor caches the numba functions it generates for the model's graph in
 ``<pytensor base_compiledir>/numba`` (``pytensor.config.base_compiledir``; set it with
-``PYTENSOR_FLAGS=base_compiledir=...``). That cache is what makes a first fit in a new process
-faster than the first fit ever; :func:`cache_info` reports its location and size, and
-:func:`clear_cache` empties this process's cache and, with ``disk=True``, that directory (it is
-rebuilt on demand; 7.3 MB after the MLM's first compilation here).
+``PYTENSOR_FLAGS=base_compiledir=...``; a few MB per model: 4.7 MB for the MLM on IMPLEMENT).
+That cache is what makes a first fit in a new process faster than the first fit ever. The JAX
+backend (``backend="jax"``) writes JAX's persistent compilation cache (the XLA executables of
+the log-density and its gradient) to ``<base_compiledir>/jax`` (:func:`jax_cache`; well under
+1 MB per model: 0.14 MB for the MLM on IMPLEMENT), read by the next process that compiles the
+same graph. :func:`cache_info` reports both locations and sizes; :func:`clear_cache` empties
+this process's cache and, with ``disk=True``, both directories (they are rebuilt on demand;
+deleting them by hand is as safe).
+
+Backends, measured side by side (``benchmarks/bench_bayes_backends.py``; 4 x 1000 draws
+after 1000 tuning on 2 cores; the machine shared, load average 11-17, so absolute times are
+several times an idle machine's and the ratios are the point; the DSEM's two backends ran at
+the same time; ``benchmarks/results/bench_bayes_backends.json``). "first fit" is compiling
+plus sampling in a new process with empty disk caches ("warm": with the caches of a previous
+process), "sampling" a second run of the compiled model, ESS/s the smallest bulk ESS of the
+diagnosed parameters per second of it:
+
+==================  ==========  ==========  =========  ========  ======  ========
+model, backend      first fit   warm first  compiling  sampling  ESS/s   peak RSS
+==================  ==========  ==========  =========  ========  ======  ========
+MLM IMPLEMENT numba 406 s       87 s        375 s      31 s      20      0.98 GB
+MLM IMPLEMENT jax   107 s       62 s        44 s       63 s      10      0.89 GB
+DSEM 200x20 numba   865 s       251 s       699 s      166 s     2.3     1.80 GB
+DSEM 200x20 jax     694 s       579 s       217 s      477 s     0.76    1.58 GB
+==================  ==========  ==========  =========  ========  ======  ========
+
+JAX compiles 3-8x faster and its disk cache makes a later process's compilation nearly free,
+but nutpie calls JAX from its Rust sampler through Python for every gradient, so sampling
+takes 2-3x longer per effective draw. So numba stays the default (:data:`DEFAULT_BACKEND`):
+JAX wins a single short fit in a fresh environment (the MLM), numba everything that samples
+long or repeatedly (the DSEM, validation grids, power studies with ``reuse=True``). Within a
+backend the same seed gives identical draws in one process (both measured, and tested for
+reuse) and, for JAX, across processes; numba's DSEM drew differently in the process that
+loaded PyTensor's disk cache than in the one that compiled afresh (min bulk ESS 322 vs 376:
+not yet explained).
 
 Measured on the shared 2-core machine under heavy load (load average 7-11 from other jobs, so
 absolute times are several times an idle machine's; the ratios are the point), MLM and DSEM
@@ -60,7 +91,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["compiled_model", "bucket", "cache_info", "clear_cache", "COMPILING", "REUSING"]
+__all__ = [
+    "compiled_model",
+    "bucket",
+    "cache_info",
+    "clear_cache",
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "COMPILING",
+    "REUSING",
+]
+
+#: nutpie's model compilers: PyTensor's numba backend (a C callback, one LLVM module) or its
+#: JAX backend (XLA; gradients by JAX). See the module docstring for the measured trade-off.
+BACKENDS = ("numba", "jax")
+DEFAULT_BACKEND = "numba"
 
 COMPILING = "compiling (first time for this shape)"
 REUSING = "reusing compiled model"
@@ -94,8 +139,76 @@ def _say(text: str, progress: bool) -> None:
         print(f"causalrel: {text}", file=sys.stderr, flush=True)
 
 
+def _compile(model: Any, backend: str, *, reuse: bool) -> Any:
+    """``nutpie.compile_pymc_model`` with ``backend``; JAX with its persistent cache on disk.
+
+    A model built for reuse keeps its ``pm.Data`` as arguments of the JAX function
+    (``freeze_model=False``; nutpie freezes them into constants by default), so that
+    ``with_data`` can swap them.
+    """
+    import nutpie
+
+    if backend == "numba":
+        compiled = nutpie.compile_pymc_model(model)
+    else:
+        jax_cache()
+        compiled = nutpie.compile_pymc_model(
+            model, backend="jax", gradient_backend="jax", freeze_model=not reuse
+        )
+    release_memory()  # the compiler's working memory
+    return compiled
+
+
+def release_memory() -> None:
+    """Return freed heap memory to the operating system (glibc's ``malloc_trim``).
+
+    numba's LLVM compilation and the conversion of the trace allocate hundreds of MB that are
+    freed but stay in the process's heap, counted in its resident size; trimming after a
+    compilation and after a fit lets the next fit (``analyze`` runs several) start from the
+    memory actually in use. A no-op where the C library has no ``malloc_trim``.
+    """
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def jax_cache() -> Path:
+    """Turn on JAX's persistent compilation cache in ``<base_compiledir>/jax`` (once).
+
+    The XLA executables of a model's log-density and gradient are written there and read by
+    the next process that compiles the same graph, which then skips XLA's compilation (the
+    tracing from PyTensor to JAX is still paid). A directory the user set with
+    ``jax.config.update("jax_compilation_cache_dir", ...)`` is left alone.
+    """
+    import jax
+    from pytensor.configdefaults import config
+
+    current = jax.config.jax_compilation_cache_dir
+    if current:
+        return Path(current)
+    path = Path(config.base_compiledir) / "jax"
+    path.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    # cache every entry (defaults skip compilations under 1 s, e.g. the trace expansion)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
+
+
 def compiled_model(
-    model: Any, key: Any, *, label: str = "model", progress: bool = True
+    model: Any,
+    key: Any,
+    *,
+    label: str = "model",
+    progress: bool = True,
+    backend: str = DEFAULT_BACKEND,
 ) -> tuple[Any, bool]:
     """nutpie's compiled ``model``, compiled once per ``key`` in this process.
 
@@ -111,6 +224,8 @@ def compiled_model(
         Name shown in the progress text.
     progress : bool
         Print "compiling (first time for this shape)" or "reusing compiled model" to stderr.
+    backend : {"numba", "jax"}
+        nutpie's compiler (:data:`BACKENDS`); part of the cache key.
 
     Returns
     -------
@@ -118,22 +233,21 @@ def compiled_model(
     reused : bool
         Whether a cached compilation was reused.
     """
-    import nutpie
-
     if key is None:  # not built for reuse: compiled once per model object, kept on it
-        compiled = getattr(model, "_causalrel_nutpie", None)
-        if compiled is not None:
+        kept = getattr(model, "_causalrel_nutpie", {})
+        if backend in kept:
             _say(f"{label}: {REUSING}", progress)
-            return compiled, True
+            return kept[backend], True
         _say(f"{label}: {COMPILING}", progress)
-        compiled = nutpie.compile_pymc_model(model)
-        model._causalrel_nutpie = compiled
+        compiled = _compile(model, backend, reuse=False)
+        model._causalrel_nutpie = {**kept, backend: compiled}
         return compiled, False
+    key = (backend, key)
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is None:
             _say(f"{label}: {COMPILING}", progress)
-            compiled = nutpie.compile_pymc_model(model)
+            compiled = _compile(model, backend, reuse=True)
             while len(_CACHE) >= MAX_STRUCTURES:  # oldest first: dicts keep insertion order
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = (model, compiled)
@@ -143,22 +257,32 @@ def compiled_model(
             _say(f"{label}: {REUSING}", progress)
             return compiled, True
         data = _data_of(model)
-        missing = set(compiled.shared_data) - set(data)
+        shared = _shared_names(compiled)
+        missing = set(shared) - set(data)
         if missing:  # a structure key that does not determine the shared data: compile afresh
             _say(f"{label}: {COMPILING}", progress)
-            compiled = nutpie.compile_pymc_model(model)
+            compiled = _compile(model, backend, reuse=True)
             return compiled, False
         _say(f"{label}: {REUSING}", progress)
-        fresh = compiled.with_data(**{n: data[n] for n in compiled.shared_data})
-        return dataclasses.replace(fresh, initial_point_func=_initial_point(model, compiled)), True
+        fresh = compiled.with_data(**{n: data[n] for n in shared})
+        field = "initial_point_func" if backend == "numba" else "_make_initial_points"
+        return dataclasses.replace(fresh, **{field: _initial_point(model)}), True
 
 
-def _initial_point(model: Any, compiled: Any) -> Any:
+def _shared_names(compiled: Any) -> list[str]:
+    """Names of the shared variables a compiled model takes (numba's and JAX's models)."""
+    shared = getattr(compiled, "shared_data", None)
+    if shared is None:  # nutpie's PyFuncModel (the JAX backend)
+        shared = compiled._shared_data
+    return list(shared)
+
+
+def _initial_point(model: Any) -> Any:
     """nutpie's initial-point function, for ``model`` (the cached one reads the first's data).
 
     Built as ``nutpie.compile_pymc_model`` builds it (support points, jittered, on the
-    unconstrained scale, flattened in the compiled model's order), so that a reused compilation
-    starts where a fresh one would.
+    unconstrained scale, flattened in the order of the model's free variables, which is the
+    compiled model's), so that a reused compilation starts where a fresh one would.
     """
     from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper, _wrap_with_lock
     from pymc.initial_point import make_initial_point_fn
@@ -169,11 +293,10 @@ def _initial_point(model: Any, compiled: Any) -> Any:
         jitter_rvs=set(model.free_RVs),
         return_transformed=True,
     )
-    n = len(model.free_RVs)
-    names, _, shapes = compiled.shape_info
-    return _rv_dict_to_flat_array_wrapper(
-        _wrap_with_lock(fn), names=list(names[:n]), shapes=list(shapes[:n])
-    )
+    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    point = model.initial_point()
+    shapes = [tuple(np.shape(point[n])) for n in names]
+    return _rv_dict_to_flat_array_wrapper(_wrap_with_lock(fn), names=names, shapes=shapes)
 
 
 def _data_of(model: Any) -> dict[str, np.ndarray]:
@@ -190,20 +313,41 @@ def relabel(idata: Any, model: Any) -> Any:
     return idata
 
 
+def _mb(path: Path) -> float:
+    if not path.exists():
+        return 0.0
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
 def cache_info() -> dict[str, Any]:
-    """This process's cached structures and PyTensor's numba disk cache (path, size in MB)."""
+    """This process's cached structures and the disk caches (paths, sizes in MB).
+
+    ``disk_path``/``disk_mb``: PyTensor's numba cache (``<base_compiledir>/numba``);
+    ``jax_path``/``jax_mb``: JAX's persistent compilation cache (``<base_compiledir>/jax``
+    unless set otherwise, :func:`jax_cache`).
+    """
     from pytensor.configdefaults import config
 
     path = Path(config.base_compiledir) / "numba"
-    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
-    return {"structures": len(_CACHE), "disk_path": str(path), "disk_mb": size / 2**20}
+    jax = Path(config.base_compiledir) / "jax"
+    if "jax" in sys.modules:
+        jax = Path(sys.modules["jax"].config.jax_compilation_cache_dir or jax)
+    return {
+        "structures": len(_CACHE),
+        "disk_path": str(path),
+        "disk_mb": _mb(path),
+        "jax_path": str(jax),
+        "jax_mb": _mb(jax),
+    }
 
 
 def clear_cache(*, disk: bool = False) -> None:
-    """Forget this process's compiled models; with ``disk=True`` also PyTensor's numba cache."""
+    """Forget this process's compiled models; with ``disk=True`` also both disk caches."""
     with _LOCK:
         _CACHE.clear()
     if disk:
-        path = Path(cache_info()["disk_path"])
-        shutil.rmtree(path, ignore_errors=True)
-        path.mkdir(parents=True, exist_ok=True)
+        info = cache_info()
+        for key in ("disk_path", "jax_path"):
+            path = Path(info[key])
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True, exist_ok=True)

@@ -451,6 +451,43 @@ class DSEM(BayesModel):
         i = {"x": 0, "y": 1}
         return float(sc[i[code[1]]] / sc[i[code[0]]])
 
+    def _auxiliary(self) -> list[str]:
+        """Draws no result needs once summarised: the non-centred standard normals, the
+        packed Cholesky factor (its SDs and correlations are kept), the Beta behind ``rho``
+        and the latent cells (summarised in ``imputed``; the bulk of the draws)."""
+        aux = ["chol_re", "rho01"] + (["missing"] if len(self.grid.miss_pos) else [])
+        aux += ["z"] if len(self.random_names) > 2 else []
+        return aux + ([] if self.centred_means else ["z_mean"])
+
+    def _imputed(self, post: Any) -> pd.DataFrame:
+        """Posterior summary of every latent cell (missing rating or missed session), raw units.
+
+        Columns ``client, session, variable, est, se, lower, upper`` (mean, SD, equal-tailed
+        ``level`` interval), one row per latent cell, ordered by client and session.
+        """
+        g = self.grid
+        cols = ["client", "session", "variable", "est", "se", "lower", "upper"]
+        n = len(g.miss_pos)
+        if not n:
+            return pd.DataFrame(columns=cols)
+        ci, slot, var = np.unravel_index(g.miss_pos, (g.n_clients, g.n_slots, 2))
+        d = np.asarray(post["missing"])[..., :n].reshape(-1, n)
+        d = g.loc[var] + g.scale[var] * d
+        q = np.quantile(d, [0.5 - self.level / 2, 0.5 + self.level / 2], axis=0)
+        names = np.array([self.panel.x, self.panel.y])
+        return pd.DataFrame(
+            {
+                "client": np.asarray(g.clients)[ci],
+                "session": g.first_session[ci] + slot,
+                "variable": names[var],
+                "est": d.mean(axis=0),
+                "se": d.std(axis=0, ddof=1),
+                "lower": q[0],
+                "upper": q[1],
+            },
+            columns=cols,
+        )
+
     def _diagnosed(self) -> list[str]:
         names = ["gamma_mean", "gamma_lag", "chol_re_stds", "rho"]
         names += ["gamma_log_sigma"] if self.random_innovations else ["sigma"]
@@ -582,6 +619,7 @@ class DSEM(BayesModel):
             priors=dict(self.priors),
             sampler=sampler,
             draws=draws,
+            imputed=self._imputed(post),
         )
 
     def _re_factors(self) -> np.ndarray:

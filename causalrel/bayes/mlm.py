@@ -21,7 +21,7 @@ It is written directly in PyMC rather than through bambi so that its priors, par
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
 
@@ -430,6 +430,14 @@ class MLM(BayesModel):
             draws=np.asarray(posterior["draw"]),
         )
 
+    def _auxiliary(self) -> list[str]:
+        """The non-centred standard normals (the results use the client effects they make)
+        and the unconstrained parts of the SD/correlation prior (its SDs and correlations are
+        kept)."""
+        aux = ["z", "chol_cpc_unconstrained", "chol_sd_unit"]
+        aux += ["z_time"] if self.time == "client" and self.centred_intercepts else []
+        return [f"{self._tag(out)}_{z}" for out in self.eqs for z in aux]
+
     def _diagnosed(self) -> list[str]:
         names = []
         for out in self.eqs:
@@ -439,12 +447,29 @@ class MLM(BayesModel):
                 names.append(f"{tag}_sd_therapist")
         return names
 
-    def _loglik(self, idata: Any) -> list[tuple[str, str]]:
+    def _loglik(self, idata: Any) -> Iterator[tuple[str, str]]:
+        """Each equation's pointwise log-likelihood, added to ``idata`` one at a time.
+
+        One at a time so that the caller can drop an equation's (draws x rows) array before
+        the next is computed (``BayesModel._loo``): the peak memory of LOO is one equation's.
+        """
         import pymc as pm
 
-        with ignoring(*INFERENCEDATA):
-            pm.compute_log_likelihood(idata, model=self.model, progressbar=False)
-        return [(f"{self._tag(out)}_obs", f"{out}:") for out in self.eqs]
+        for out in self.eqs:
+            var = f"{self._tag(out)}_obs"
+            with ignoring(*INFERENCEDATA):
+                ds = pm.compute_log_likelihood(
+                    idata,
+                    var_names=[var],
+                    model=self.model,
+                    extend_inferencedata=False,
+                    progressbar=False,
+                )
+                if "log_likelihood" in idata.groups():
+                    idata.log_likelihood[var] = ds[var]
+                else:
+                    idata.add_groups({"log_likelihood": ds})
+            yield var, f"{out}:"
 
     def _summarise(self, idata: Any, seconds: float, sampler: str) -> BayesResults:
         post = idata.posterior

@@ -1,10 +1,12 @@
 """BayesResults: the results contract plus the posterior (ArviZ ``InferenceData``) and plots.
 
 ``to_dict()`` keeps the contract's shape; the extra Python-side attributes are ``idata`` (also
-``engine``, the name every family's results share for the underlying engine result; every
-draw, sample statistics, posterior predictive replicates and, for the MLM, pointwise
-log-likelihoods), ``clients`` (each client's posterior random effects in raw units, for "for
-whom does the alliance matter?") and ``priors``.
+``engine``, the name every family's results share for the underlying engine result: the
+draws of the parameters the results use, as float32, sample statistics and posterior
+predictive replicates; ``fit(keep_draws=True)`` keeps every sampled variable and the
+pointwise log-likelihoods as float64), ``clients`` (each client's posterior random effects in
+raw units, for "for whom does the alliance matter?"), ``imputed`` (the DSEM's latent cells,
+summarised) and ``priors``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class BayesResults(ModelResults):
     draws : dict
         Posterior draws (raw units, chains pooled) of every within-client effect, by key: for
         intervals at other levels, e.g. ``np.quantile(res.draws["alliance->symptoms"], [.05, .95])``.
+    imputed : pandas.DataFrame
+        DSEM: each latent cell (a missing rating or a missed session's ratings), its posterior
+        mean, SD and interval in raw units (columns ``client, session, variable, est, se,
+        lower, upper``). Its draws are not kept in ``idata`` unless ``fit(keep_draws=True)``
+        (they are most of the draws). Empty for the MLM.
     """
 
     idata: Any = field(default=None, repr=False)
@@ -46,6 +53,7 @@ class BayesResults(ModelResults):
     priors: dict[str, Any] = field(default_factory=dict, repr=False)
     sampler: str = ""
     draws: dict[str, Any] = field(default_factory=dict, repr=False)
+    imputed: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
