@@ -75,14 +75,26 @@ def main() -> None:
     ap.add_argument(
         "--out", default=str(ROOT / "benchmarks" / "results" / "validate_verdict_identified.json")
     )
+    ap.add_argument(
+        "--extend",
+        action="store_true",
+        help="keep the fits already in --out and add only the missing replications (the seeds "
+        "are 1000 * clients + rep, so an extended run equals a fresh one of the same size)",
+    )
     args = ap.parse_args()
+    rows, seconds = [], 0.0
+    if args.extend and Path(args.out).exists():
+        old = json.loads(Path(args.out).read_text())
+        rows, seconds = old["rows"], float(old.get("seconds", 0))
+    done = {(r["family"], r["clients"], r["seed"]) for r in rows}
     t0 = time.perf_counter()
-    rows = []
     for family in args.families:
         for n in args.clients:
             for rep in range(args.reps):
-                rows.append(one(family, n, args.sessions, 1000 * n + rep))
-            write(args, rows, time.perf_counter() - t0)  # after every cell: a partial run counts
+                if (family, n, 1000 * n + rep) not in done:
+                    rows.append(one(family, n, args.sessions, 1000 * n + rep))
+            # after every cell: a partial run counts
+            write(args, rows, seconds + time.perf_counter() - t0)
 
 
 def write(args: argparse.Namespace, rows: list, seconds: float) -> None:
@@ -105,19 +117,28 @@ def write(args: argparse.Namespace, rows: list, seconds: float) -> None:
 
 
 def summarise(t: pd.DataFrame) -> pd.DataFrame:
+    """One cell: share of usable fits and the usable fits' coverage, with Monte Carlo SEs.
+
+    The coverage's MCSE treats each fit as one draw of its mean coverage over the two
+    cross-lags (0, 0.5 or 1), so the correlation of a fit's two intervals is accounted for.
+    """
     usable = t[t["usable"]]
     cover = [c for c in t.columns if c.startswith("covers:")]
+    per_fit = usable[cover].astype(float).mean(axis=1) if len(usable) else pd.Series([])
+    p = float(t["usable"].mean())
     return pd.DataFrame(
         [
             {
                 "family": t["family"].iloc[0],
                 "clients": int(t["clients"].iloc[0]),
                 "fits": len(t),
-                "usable": float(t["usable"].mean()),
+                "usable": p,
+                "usable_mcse": float(np.sqrt(p * (1 - p) / len(t))),
                 "npar": float(t["npar"].median()) if "npar" in t else np.nan,
                 "values_per_param": float(t["per_param"].median()) if "per_param" in t else np.nan,
-                "coverage": float(usable[cover].astype(float).stack().mean())
-                if len(usable)
+                "coverage": float(per_fit.mean()) if len(per_fit) else np.nan,
+                "coverage_mcse": float(per_fit.std(ddof=1) / np.sqrt(len(per_fit)))
+                if len(per_fit) > 1
                 else np.nan,
             }
         ]
