@@ -148,6 +148,11 @@ def _rule_stable_traits(name: str, res: Any, ctx: dict) -> tuple[bool | None, st
             "the within-client effect (no RI-CLPM to test them against)"
         )
     test = ctx.get("random_intercepts_test", "chi-bar-square test")
+    if not np.isfinite(p):  # a test that could not be computed is no evidence of no traits
+        return False, (
+            f"no random intercepts, and the test against the RI-CLPM ({test}) could not be "
+            "computed, so nothing shows that stable differences between clients are absent"
+        )
     if p < ALPHA:
         return False, (
             f"the clients' stable levels differ (random-intercept variances: {test}, "

@@ -112,6 +112,14 @@ def test_rules_pass_when_their_checks_pass():
     assert all(c.credible for c in credibility(results, ctx).values())
 
 
+def test_clpm_does_not_count_when_the_random_intercept_test_could_not_be_computed():
+    """A NaN p-value (a test that failed) is no evidence that stable traits are absent; it
+    once let the CLPM count on IMPLEMENT (NaN < alpha is False)."""
+    ctx = {"variables": (X, Y), "median_sessions": 30, "random_intercepts_p": float("nan")}
+    cred = credibility({"clpm": res("clpm")}, ctx)["clpm"]
+    assert not cred.credible and "could not be computed" in cred.reasons[0]
+
+
 def test_causal_layer_uses_the_fe_autoregression_and_its_refuters():
     class Causal:  # the causal layer's shape: effects by key, a refutation table
         effects = {AS: Effect.from_normal(-1, 0.2), SA: Effect.from_normal(-0.03, 0.02)}
