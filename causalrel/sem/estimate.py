@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from scipy.optimize._trustregion import _minimize_trust_region
+from scipy.optimize._trustregion_exact import IterativeSubproblem
 
 from ..data import DataError
 from ..results import ConvergenceWarning
@@ -213,15 +215,70 @@ def loglik_hessian(
     return 0.5 * (H + H.T)
 
 
+class _SubproblemStalled(RuntimeError):
+    """The trust-region subproblem did not settle (see :class:`_BoundedSubproblem`)."""
+
+
+class _BoundedSubproblem(IterativeSubproblem):
+    """scipy's nearly exact trust-region subproblem with a cap on its inner iterations.
+
+    scipy's ``IterativeSubproblem.solve`` loops until its own stopping rule holds, which can
+    never happen when the Hessian is nearly singular and the gradient nearly zero (scipy
+    issue #12513, open): ``fit clpm`` on a 7-client, 13-row table never returned. Every inner
+    iteration factorises once, so counting the factorisations bounds the loop; a solve that
+    needs more than ``MAX_INNER`` of them (a normal one needs a few dozen) raises
+    :class:`_SubproblemStalled` and :func:`_minimize` goes on with BFGS from the last accepted
+    point. scipy's public ``minimize`` cannot take a subproblem, hence the private
+    ``_minimize_trust_region`` (the ``method="trust-exact"`` code path itself).
+    """
+
+    MAX_INNER = 500
+
+    def solve(self, tr_radius):
+        factorise = self.cholesky
+        calls = 0
+
+        def counted(*args, **kwargs):
+            nonlocal calls
+            calls += 1
+            if calls > self.MAX_INNER:
+                raise _SubproblemStalled
+            return factorise(*args, **kwargs)
+
+        self.cholesky = counted
+        try:
+            return super().solve(tr_radius)
+        finally:
+            self.cholesky = factorise
+
+
 def _minimize(obj: _Objective, theta0: np.ndarray, max_iter: int) -> optimize.OptimizeResult:
-    res = optimize.minimize(
-        obj.fun,
-        theta0,
-        jac=obj.jac,
-        hess=obj.hess,
-        method="trust-exact",
-        options={"gtol": 1e-8, "maxiter": max_iter},
-    )
+    last = {"x": np.asarray(theta0, dtype=float).copy(), "nit": 0}
+
+    def accepted(state):  # scipy passes the private path an OptimizeResult, not x
+        last["x"] = np.array(state.x, dtype=float)
+        last["nit"] += 1
+
+    try:
+        res = _minimize_trust_region(
+            obj.fun,
+            theta0,
+            jac=obj.jac,
+            hess=obj.hess,
+            subproblem=_BoundedSubproblem,
+            gtol=1e-8,
+            maxiter=max_iter,
+            callback=accepted,
+        )
+    except _SubproblemStalled:
+        x = last["x"]
+        res = optimize.OptimizeResult(
+            x=x,
+            fun=obj.fun(x),
+            success=False,
+            nit=last["nit"],
+            message="the trust-region subproblem stalled (a nearly singular Hessian)",
+        )
     if not res.success and np.isfinite(res.fun):
         # trust-exact stops when the trust region cannot shrink further although the gradient
         # is tiny; accept that, else polish with BFGS from where it stopped.
