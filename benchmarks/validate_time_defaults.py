@@ -75,13 +75,21 @@ def settings(family: str) -> dict[str, dict]:
 
 
 def run(
-    reps: int, workers: int | None, sizes, families=FAMILIES, options=None, scheduler=None
+    reps: int,
+    workers: int | None,
+    sizes,
+    families=FAMILIES,
+    options=None,
+    scheduler=None,
+    times=None,
 ) -> pd.DataFrame:
-    """The replications of every world x size for ``families`` (extra fit ``options`` each)."""
+    """The replications of every world x size for ``families`` (extra fit ``options`` each;
+    only the ``time`` values in ``times`` when given)."""
     fams = {
         f"{fam}|{t}": {"model": fam, **opts, **((options or {}).get(fam, {}))}
         for fam in families
         for t, opts in settings(fam).items()
+        if times is None or t in times
     }
     tables = []
     for world, design in WORLDS.items():
