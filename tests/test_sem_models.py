@@ -303,3 +303,11 @@ def test_many_waves_few_clients_fits_without_a_saturated_model():
     assert np.isfinite(d["fit"]["loglik"]) and np.isfinite(d["fit"]["bic"])
     assert any("saturated model cannot be estimated" in n for n in res.notes)
     assert np.isfinite(res.effects["within"]["alliance->symptoms"].se)
+
+
+def test_the_common_time_default_says_what_it_assumes(big_fits):
+    """RI-CLPM and DPML at their default time='common' say what it misses (client-specific
+    change), with the validation's figures and the way out."""
+    for name in ("riclpm", "dpml"):
+        note = next(n for n in big_fits[name].notes if n.startswith("time='common'"))
+        assert "validate_time_defaults" in note and f"fit {name} --time client" in note

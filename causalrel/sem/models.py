@@ -939,6 +939,21 @@ class _MeansSEM(_PanelSEM):
         )
 
 
+#: What time='common' (the default of the RI-CLPM and the DPML) assumes, and what the committed
+#: validation (``benchmarks/validate_time_defaults.py --families riclpm dpml``) found when it
+#: is wrong: 95% coverage of alliance->symptoms when clients change at different rates, at
+#: 150 clients x 8 sessions and at 400 x 12 (the bias grows with the series' length).
+COMMON_TIME_NOTE = (
+    "time='common': wave-specific means, i.e. the change over sessions is shared by all "
+    "clients. If clients change at different rates, the lagged effects absorb part of it: in "
+    "the committed validation with client-specific trajectories "
+    "(benchmarks/results/validate_time_defaults_riclpm*.txt) the 95% intervals of "
+    "alliance->symptoms covered the truth in {small} of fits at 150 clients x 8 sessions and "
+    "{large} at 400 x 12. Fit time='client' as well (`causalrel fit {family} --time client`); "
+    "`causalrel analyze` fits both, and its verdict counts the time='client' fit when the test of the slope variances finds client-specific change."
+)
+
+
 class RICLPM(_MeansSEM):
     """The random-intercept cross-lagged panel model (Hamaker, Kuiper & Grasman 2015).
 
@@ -1149,6 +1164,8 @@ class RICLPM(_MeansSEM):
             )
         elif self.time == "none":
             notes.append("time='none': one mean per variable over all waves (m_x, m_y).")
+        else:
+            notes.append(COMMON_TIME_NOTE.format(family="riclpm", small=".94", large=".60"))
         return notes
 
 
@@ -1321,4 +1338,6 @@ class DPML(_PanelSEM):
             notes.append(
                 "time='none': one intercept per equation from the second wave on (m_x, m_y)."
             )
+        else:
+            notes.append(COMMON_TIME_NOTE.format(family="dpml", small=".85", large=".25"))
         return notes
