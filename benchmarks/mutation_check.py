@@ -164,6 +164,13 @@ MUTANTS = [
         "    if False:\n        warnings.warn(",
         CLI,
     ),
+    Mutant(
+        "sem: trust-region subproblem without its cap (scipy #12513: fit clpm hangs)",
+        "causalrel/sem/estimate.py",
+        "            if calls > self.MAX_INNER:",
+        "            if False:",
+        ("tests/test_bad_input.py::test_a_stalling_optimiser_ends_as_not_converged",),
+    ),
     # -- results ---------------------------------------------------------------------------------
     Mutant(
         "results: Wald interval at the wrong level (one-sided quantile)",
