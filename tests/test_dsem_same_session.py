@@ -83,6 +83,9 @@ def _synthetic_posterior(model, rng, chains=2, draws=6):
         "sigma": (dims + ("v",), rng.uniform(0.5, 1.0, size=(chains, draws, 2))),
         "rho": (dims, rng.uniform(-0.6, 0.6, size=(chains, draws))),
     }
+    if model.grid.cov is not None:
+        ncov = model.grid.cov.shape[1]
+        post["beta"] = (dims + ("k", "cov"), rng.normal(size=(chains, draws, k, ncov)))
     return xr.Dataset(post)
 
 
@@ -93,9 +96,12 @@ def test_summaries_of_synthetic_draws_report_the_structural_form():
     sim = simulate(12, 5, innovation_corr=0.0, same_session={YX: -0.3}, seed=2)
     data = sim.data.copy()
     data["alliance"] *= 3.0  # unequal scales: b carries the raw-unit factor sd(x) / sd(y)
-    panel = load_panel(data, warn=False)
+    sev = np.random.default_rng(3).normal(size=12)
+    data["sev"] = data["client"].map(dict(zip(range(1, 13), sev, strict=True)))
+    panel = load_panel(data, covariates=["sev"], warn=False)
     with pytest.warns(DataWarning, match="only 12 clients"):  # for 6 random effects
-        cov_model, path_model = DSEM(panel), DSEM(panel, same_session=YX)
+        cov_model = DSEM(panel, covariates=["sev"])
+        path_model = DSEM(panel, covariates=["sev"], same_session=YX)
     post = _synthetic_posterior(cov_model, np.random.default_rng(4))
     idata = SimpleNamespace(posterior=post)
     red = cov_model._summarise(idata, 0.0, "test")
@@ -142,6 +148,15 @@ def test_summaries_of_synthetic_draws_report_the_structural_form():
         - 2 * bs * corr[..., i, j] * sds[..., i] * sds[..., j]
     )
     assert params.loc[f"sd({YX})", "est"] == pytest.approx((np.sqrt(var) * fy).mean(), rel=1e-9)
+    # its correlation with the alliance's latent mean: Cov(m, Phi_yx) - b Cov(m, Phi_yy)
+    m = names.index("mean(alliance)")
+    c_m = sds[..., m] * (corr[..., m, i] * sds[..., i] - bs * corr[..., m, j] * sds[..., j])
+    want_r = c_m / (sds[..., m] * np.sqrt(var))
+    assert params.loc[f"cor(mean(alliance),{YX})", "est"] == pytest.approx(want_r.mean(), rel=1e-9)
+    # its regression on the covariate: beta_yx - b beta_yy (raw units per covariate unit)
+    beta = post["beta"].values[..., 0]
+    want_beta = (beta[..., i] - bs * beta[..., j]) * fy / path_model.grid.cov_scale[0]
+    assert params.loc[f"{YX} ~ sev", "est"] == pytest.approx(want_beta.mean(), rel=1e-9)
     assert got.effects["between"]["alliance~symptoms"].est == pytest.approx(
         red.effects["between"]["alliance~symptoms"].est, rel=1e-12
     )
