@@ -453,7 +453,7 @@ FIT_FLAGS: dict[str, dict[str, Any]] = {
     ),
     "same_session": dict(
         metavar="ORDER",
-        help="SEMs: covariance (default: the two ratings of a session correlate), or "
+        help="SEMs, dsem: covariance (default: the two ratings of a session correlate), or "
         "symptoms->alliance (symptoms rated before the session act on the alliance rated "
         "after it: a directed same-session path; alliance->symptoms the other order)",
     ),

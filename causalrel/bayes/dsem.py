@@ -32,6 +32,25 @@ vectorised expression over all client-sessions:
 The first session of each client enters with the stationary variance of each variable's own
 AR(1) (``s_k^2 / (1 - a_kk^2)``, cross-lags ignored), an approximation to the VAR's stationary
 distribution that avoids conditioning on the first observed value.
+
+The order of the ratings within a session (``same_session=``, the SEMs' vocabulary and result
+keys, :func:`causalrel.sem.models.same_session_path`): ``"covariance"`` (default) reports the
+VAR above, whose correlated innovations leave the same-session link undirected.
+``"symptoms->alliance"`` (symptoms rated before the session act on the alliance rated after
+it; ``"alliance->symptoms"`` the other order) reports its just-identified structural form
+``A0 w_it = B_i w_i,t-1 + u_it`` with ``A0 = I - b E_(outcome, cause)`` and uncorrelated
+structural innovations ``u``. It is the same model (the same likelihood and draws), so no
+term is sampled: every draw gives ``b = Sigma_oc / Sigma_cc`` (the regression of the
+outcome's innovation on the cause's), the outcome's direct lagged effects
+``B_o. = Phi_o. - b Phi_c.`` (the cause's unchanged) and its structural innovation SD
+``sqrt(Sigma_oo - b^2 Sigma_cc)``, for the average lags, each client's and the random
+effects' SDs, correlations and covariate slopes (a linear map of the lags). As in the SEMs
+(where the free-lag RI-CLPM with the path is the same reparameterisation of the covariance
+version), ``b`` is ``effects.within["symptoms->alliance (same session)"]`` and the lagged
+keys into the outcome are the direct effects. The algebra is scale-free (``b`` carries the
+raw-unit factor of a lag from cause to outcome), so it is done on the standardised draws and
+transformed back like the lags. Client-specific innovation SDs (``random_innovations``) would
+make ``b`` differ by client: that combination is refused.
 """
 
 from __future__ import annotations
@@ -46,6 +65,7 @@ import pandas as pd
 from .._warnings import ARVIZ_DIAGNOSTICS, INFERENCEDATA, ignoring
 from ..data import DataError, SessionPanel
 from ..results import Effect, between_key, effect_key
+from ..sem.models import same_session_key, same_session_path
 from .base import BayesModel
 from .blas import settle_blas
 from .common import (
@@ -61,7 +81,7 @@ from .ppc import Replicates
 from .priors import Prior, describe_priors, lkj_cholesky, prior_key, resolve_priors
 from .results import BayesResults
 
-__all__ = ["DSEM", "DEFAULT_PRIORS"]
+__all__ = ["DSEM", "DEFAULT_PRIORS", "same_session_structure", "direct_lag_map"]
 
 #: Default priors, on the standardised scale the model samples on (each variable divided by its
 #: pooled SD). They are weakly informative: a standardised lagged effect beyond +-1 is implausible
@@ -82,6 +102,56 @@ DEFAULT_PRIORS: dict[str, Prior] = {
 }
 
 LAGS = ("xx", "xy", "yx", "yy")  # "xy" = x at t-1 -> y at t
+_VAR = {"x": 0, "y": 1}
+
+
+def same_session_structure(
+    sigma: np.ndarray, rho: np.ndarray, path: tuple[str, str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same-session path ``b`` and the structural innovation SDs, per draw.
+
+    Parameters
+    ----------
+    sigma : ndarray, shape (..., 2)
+        Innovation SDs of the reduced-form VAR (x, y).
+    rho : ndarray, shape (...)
+        Their correlation.
+    path : (str, str)
+        ``(cause, outcome)`` letters, e.g. ``("y", "x")`` for symptoms -> alliance
+        (:func:`causalrel.sem.models.same_session_path`).
+
+    Returns
+    -------
+    b : ndarray, shape (...)
+        ``Sigma_oc / Sigma_cc = rho sigma_o / sigma_c``: the outcome's innovation regressed on
+        the cause's, in the units of ``sigma`` (outcome per cause).
+    sd : ndarray, shape (..., 2)
+        Structural innovation SDs: the cause's unchanged, the outcome's
+        ``sqrt(Sigma_oo - b^2 Sigma_cc) = sigma_o sqrt(1 - rho^2)``; structurally uncorrelated.
+    """
+    c, o = (_VAR[v] for v in path)
+    sigma = np.asarray(sigma, dtype=float)
+    rho = np.asarray(rho, dtype=float)
+    b = rho * sigma[..., o] / sigma[..., c]
+    sd = sigma.copy()
+    sd[..., o] = sigma[..., o] * np.sqrt(1.0 - rho**2)
+    return b, sd
+
+
+def direct_lag_map(b: np.ndarray, path: tuple[str, str]) -> np.ndarray:
+    """The linear map from reduced-form to direct lagged effects, shaped ``b.shape + (4, 4)``.
+
+    Lags are vectors in :data:`LAGS` order (``"xy"`` = x at t-1 -> y at t). With the
+    same-session path ``cause -> outcome`` (``path``) of size ``b``, the outcome's direct
+    lags are ``B[s->o] = Phi[s->o] - b Phi[s->c]`` for both lagged sources ``s``; the
+    cause's row is unchanged (``Phi = A0^-1 B`` with ``A0 = I - b E_(o, c)``).
+    """
+    c, o = path
+    b = np.asarray(b, dtype=float)
+    m = np.broadcast_to(np.eye(4), b.shape + (4, 4)).copy()
+    for s in "xy":
+        m[..., LAGS.index(s + o), LAGS.index(s + c)] = -b
+    return m
 
 
 class DSEM(BayesModel):
@@ -95,7 +165,8 @@ class DSEM(BayesModel):
         Client-specific autoregressive and cross-lagged effects (default). ``False`` keeps only
         the latent means random: a simpler structure for few clients.
     random_innovations : bool
-        Client-specific innovation SDs (log-normal between clients).
+        Client-specific innovation SDs (log-normal between clients). Not with a directed
+        ``same_session`` path (its size would then differ by client).
     time : {"none", "common", "client"}
         Change over sessions (issue 13's vocabulary). ``"none"`` (default): stationary latent
         means. ``"common"``: one fixed linear trend of the latent means shared by all clients.
@@ -124,6 +195,14 @@ class DSEM(BayesModel):
         Priors replacing the defaults (:data:`DEFAULT_PRIORS`, standardised scale), by class:
         ``mean lag sd_mean sd_lag sigma log_sigma sd_log_sigma trend sd_trend cor sd_therapist
         beta`` (a trend is per 10 sessions on that scale).
+    same_session : str
+        The order of the ratings within a session, as in the SEMs: ``"covariance"`` (default)
+        leaves the two ratings of a session correlated with no direction;
+        ``"symptoms->alliance"`` (symptoms rated before the session, the alliance after it)
+        reports the same-session innovation covariance as a directed path,
+        ``effects.within["symptoms->alliance (same session)"]``, and the alliance's lagged
+        effects as the direct ones (``"alliance->symptoms"`` the other order). The same model
+        and draws, reported in its structural form (module docstring).
     trend : bool, optional
         Deprecated spelling (one release): ``trend=True`` is ``time="client"``.
     reuse : bool
@@ -143,9 +222,10 @@ class DSEM(BayesModel):
     name = "dsem"
     summary = "Bayesian dynamic SEM: latent means, random lags per client (PyMC)"
     assumes = (
-        "Assumes a multilevel VAR(1) around latent client means (with each client's own linear "
-        "trend unless trend='none'), random lagged effects and stationary deviations; missing "
-        "sessions are imputed inside the model."
+        "Assumes a multilevel VAR(1) around latent client means (with a shared or each "
+        "client's own linear trend under time='common' or 'client'), random lagged effects and "
+        "stationary deviations; the two ratings of a session correlate with no direction "
+        "unless same_session names their order; missing sessions are imputed inside the model."
     )
     distrust_when = (
         "Distrust it when the sampler diagnostics fail, when priors dominate (few clients), or "
@@ -178,10 +258,21 @@ class DSEM(BayesModel):
         detrend: bool = False,
         centred_means: bool = True,
         priors: Mapping[str, Any] | None = None,
+        same_session: str = "covariance",
         trend: bool | None = None,
         reuse: bool = False,
     ) -> None:
         self.reuse = bool(reuse)
+        self.same_session = same_session
+        self._same = same_session_path(panel, same_session)
+        if self._same is not None and random_innovations:
+            raise DataError(
+                f"dsem: same_session='{same_session}' needs one innovation covariance for all "
+                "clients, but random_innovations=True gives each client its own innovation "
+                "SDs, so the same-session path (cov / var of the two innovations) would differ "
+                "between clients. Use random_innovations=False with this same_session, or keep "
+                "same_session='covariance'."
+            )
         covariates = tuple(covariates or ())
         time = self._time(time, trend, self.name)
         if time != "none" and detrend:
@@ -509,6 +600,48 @@ class DSEM(BayesModel):
         self._add_loglik(idata)
         return [("transitions", "")]
 
+    def _reported(self, post: Any) -> dict[str, Any]:
+        """The posterior arrays the summaries report, standardised, ``(chain, draw, ...)``.
+
+        ``gamma_lag``, ``client_lag`` (random lags), ``sigma`` (one innovation SD per
+        variable), ``rho``, the random effects' ``sds`` and ``corr`` and ``beta``
+        (covariates): as sampled, the reduced-form VAR. With a directed same-session path
+        (``same_session``) its structural form instead: the lags into the outcome are the
+        direct ones (:func:`direct_lag_map`, applied to the average lags, each client's, and
+        the random effects' covariance and covariate slopes), the outcome's innovation SD the
+        structural one, ``rho`` 0 and ``same`` the path ``b``
+        (:func:`same_session_structure`).
+        """
+        out: dict[str, Any] = {
+            "gamma_lag": np.asarray(post["gamma_lag"]),
+            "client_lag": np.asarray(post["client_lag"]) if self.random_lags else None,
+            "sigma": None if self.random_innovations else np.asarray(post["sigma"]),
+            "rho": np.asarray(post["rho"]),
+            "sds": np.asarray(post["chol_re_stds"]),
+            "corr": np.asarray(post["chol_re_corr"]),
+            "beta": np.asarray(post["beta"]) if self.grid.cov is not None else None,
+            "same": None,
+        }
+        if self._same is None:
+            return out
+        b, out["sigma"] = same_session_structure(out["sigma"], out["rho"], self._same)
+        m = direct_lag_map(b, self._same)
+        out["same"], out["rho"] = b, np.zeros_like(b)
+        out["gamma_lag"] = np.einsum("...ij,...j->...i", m, out["gamma_lag"])
+        if self.random_lags:
+            out["client_lag"] = np.einsum("...ij,...nj->...ni", m, out["client_lag"])
+            k = len(self.random_names)
+            mk = np.broadcast_to(np.eye(k), b.shape + (k, k)).copy()
+            mk[..., 2:6, 2:6] = m  # the lags follow the two means (_random_names)
+            sds, corr = out["sds"], out["corr"]
+            cov = sds[..., :, None] * corr * sds[..., None, :]
+            cov = mk @ cov @ np.swapaxes(mk, -1, -2)
+            out["sds"] = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
+            out["corr"] = cov / (out["sds"][..., :, None] * out["sds"][..., None, :])
+            if out["beta"] is not None:
+                out["beta"] = mk @ out["beta"]
+        return out
+
     def _summarise(self, idata: Any, seconds: float, sampler: str) -> BayesResults:
         g, post = self.grid, idata.posterior
         x, y = self.panel.x, self.panel.y
@@ -520,17 +653,25 @@ class DSEM(BayesModel):
         within: dict[str, Effect] = {}
         between: dict[str, Effect] = {}
         draws: dict[str, np.ndarray] = {}
+        rep = self._reported(post)
 
         gm = np.asarray(post["gamma_mean"])
         for j, v in enumerate((x, y)):
             rows.append(row(v, "~1", "", loc[j] + sc[j] * gm[..., j], term=f"mean({v})"))
-        gl = np.asarray(post["gamma_lag"])
+        gl = rep["gamma_lag"]
         for j, code in enumerate(LAGS):
             d = gl[..., j] * self._lag_factor(code)
             key = self._lag_key(code)
             within[key] = eff(d)
             draws[key] = d.ravel()
             rows.append(row(names[code[1]], "~", names[code[0]], d, term=key))
+        if self._same is not None:
+            cause, out = self._same
+            d = rep["same"] * self._lag_factor(cause + out)
+            key = same_session_key(names[cause], names[out])
+            within[key] = eff(d)
+            draws[key] = d.ravel()
+            rows.append(row(names[out], "~", names[cause], d, term=key))
         if self.time != "none":
             gt = np.asarray(post["gamma_trend"])
             for j, v in enumerate((x, y)):
@@ -542,15 +683,14 @@ class DSEM(BayesModel):
                 d = np.log(sc[j]) + gls[..., j]
                 rows.append(row(v, "log_sd", "innovation", d, term=f"log_sigma({v})"))
         else:
-            sg = np.asarray(post["sigma"])
+            sg = rep["sigma"]
             for j, v in enumerate((x, y)):
                 rows.append(row(v, "sd", "innovation", sc[j] * sg[..., j], term=f"sigma({v})"))
-        rho = np.asarray(post["rho"])
-        term = f"cor_innovation({x},{y})"
-        rows.append(row(f"innovation({x})", "cor", f"innovation({y})", rho, term=term))
+        if self._same is None:  # a directed same-session path leaves none (structural form)
+            term = f"cor_innovation({x},{y})"
+            rows.append(row(f"innovation({x})", "cor", f"innovation({y})", rep["rho"], term=term))
 
-        sds = np.asarray(post["chol_re_stds"])
-        corr = np.asarray(post["chol_re_corr"])
+        sds, corr = rep["sds"], rep["corr"]
         factors = self._re_factors()
         for j, name in enumerate(self.random_names):
             d = sds[..., j] * factors[j]
@@ -570,7 +710,7 @@ class DSEM(BayesModel):
                 rows.append(row(f"mean({v})", "sd", th, d, term=f"sd_therapist(mean({v}))"))
                 between[f"sd_therapist(mean({v}))"] = eff(d)
         if g.cov is not None:
-            beta = np.asarray(post["beta"])
+            beta = rep["beta"]
             for j, name in enumerate(self.random_names):
                 for c, cv in enumerate(g.covariates):
                     d = beta[..., j, c] * factors[j] / g.cov_scale[c]
@@ -597,6 +737,21 @@ class DSEM(BayesModel):
                 "level at the middle of a client's sessions."
             )
         notes.append("params: a lagged effect 'y ~ x' has x at the previous session (term 'x->y').")
+        if self._same is not None:
+            cause, out = (names[v] for v in self._same)
+            key = same_session_key(cause, out)
+            notes.append(
+                f"same_session='{self.same_session}': {cause} is taken to be rated before "
+                f"{out} in each session, so the same-session innovation covariance is reported "
+                f"as a directed path {out} ~ {cause} (effects.within['{key}'], params term "
+                f"'{key}'; b = cov / var of the innovations per draw), with uncorrelated "
+                f"structural innovations ('sigma({out})' is the structural SD). The lagged "
+                f"effects into {out} ({effect_key(out, out)}, {effect_key(cause, out)}) are "
+                f"then the direct ones, not passing through the same session's {cause} "
+                "rating (for the average, each client's, and the random effects' SDs and "
+                "correlations); the model, its likelihood and draws are those of the "
+                "covariance version (a reparameterisation, as for the free-lag RI-CLPM)."
+            )
         if len(g.miss_pos):
             n_miss_rating = g.n_missing_ratings
             notes.append(
@@ -615,7 +770,7 @@ class DSEM(BayesModel):
             seconds=seconds,
             notes=notes,
             idata=idata,
-            clients=self._client_table(post),
+            clients=self._client_table(post, rep["client_lag"]),
             priors=dict(self.priors),
             sampler=sampler,
             draws=draws,
@@ -633,7 +788,9 @@ class DSEM(BayesModel):
             f += [1.0, 1.0]  # SD of a log SD does not change with units
         return np.asarray(f, dtype=float)
 
-    def _client_table(self, post: Any) -> pd.DataFrame:
+    def _client_table(self, post: Any, cl: np.ndarray | None) -> pd.DataFrame:
+        """Each client's random effects, raw units; ``cl`` the client lags as reported
+        (:meth:`_reported`; None without random lags)."""
         g = self.grid
         x, y = self.panel.x, self.panel.y
         blocks = []
@@ -641,7 +798,6 @@ class DSEM(BayesModel):
         for j, v in enumerate((x, y)):
             blocks.append((f"mean({v})", g.loc[j] + g.scale[j] * cm[..., j]))
         if self.random_lags:
-            cl = np.asarray(post["client_lag"])
             for j, code in enumerate(LAGS):
                 blocks.append((self._lag_key(code), cl[..., j] * self._lag_factor(code)))
         if self.trend:
