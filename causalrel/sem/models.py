@@ -67,8 +67,9 @@ session, the alliance after it) makes the same-session residual covariance from 
 wave on a directed path, reported in ``params`` (op ``"~"``) and in
 ``effects.within["symptoms->alliance (same session)"]``. With free lags the RI-CLPM and the
 CLPM with the path are reparameterisations of the covariance version (same chi-square and
-df). The regression families (fe, dpd, mlm) and the causal layer have no such option: their
-``fit_model`` error names the families that take it.
+df). The DSEM takes the same option (:class:`causalrel.bayes.DSEM`, the same keys, from its
+draws); the regression families (fe, dpd, mlm) and the causal layer have no such option:
+their ``fit_model`` error names the families that take it.
 
 No ``detrend`` option: removing each client's linear trend over the modelled waves puts an
 exact linear constraint on every complete client's scores, which makes the covariance matrix
