@@ -3,7 +3,8 @@
 The reuse tests sample: each asserts convergence and the estimates of a full fit besides the
 identity of the draws (a reused compilation must give exactly what a fresh one gives for the
 same seed). In the MLM test the reused and the fresh fit are short, as identity needs no
-convergence: 3 full fits per backend took 106 s (numba) and 181 s (jax) of CI.
+convergence (3 full fits per backend took 106 s with numba and 181 s with JAX of CI), and on
+JAX the first fit too (see that test's docstring).
 """
 
 import subprocess
@@ -82,15 +83,20 @@ def test_only_models_built_for_reuse_have_shared_data_and_a_structure_key():
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["numba", "jax"])
 def test_mlm_reuse_gives_the_fresh_compile_draws_and_says_so(capsys, backend):
+    """Reuse and identity on both backends; convergence and recovery of the first, full fit
+    on numba (the default). JAX samples 2-3x slower, so its three fits are all short: the JAX
+    backend's convergence and estimates are asserted by
+    tests/test_dsem_same_session.py::test_recovers_a_simulated_same_session_effect_and_agrees_with_the_riclpm."""
     sims = [simulate(60, 8, cross=(-0.2, -0.1), mcar=0.05, seed=s) for s in (3, 4)]
     a, b = (MLM(s.panel(), reuse=True) for s in sims)
     assert a._key() == b._key()  # same clients; rows may differ (pm.Data)
     clear_cache()
     opts = dict(draws=1000, tune=1000, loo=False, ppc=False, backend=backend, **FAST)
     short = dict(opts, draws=150, tune=150)  # what these test is identity, not convergence
-    ra = a.fit(**dict(opts, progress=True))
+    full = backend == "numba"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        ra = a.fit(**dict(opts if full else short, progress=True))
         rb = b.fit(**dict(short, progress=True))
         err = capsys.readouterr().err
         assert f"mlm: {COMPILING}" in err and f"mlm: {REUSING}" in err
@@ -105,10 +111,11 @@ def test_mlm_reuse_gives_the_fresh_compile_draws_and_says_so(capsys, backend):
         np.testing.assert_array_equal(
             rb.idata.posterior[var].values, fresh.idata.posterior[var].values
         )
-    _converged(ra)
-    for key, true in {"alliance->symptoms": -0.2, "symptoms->alliance": -0.1}.items():
-        e = ra.effects["within"][key]
-        assert e.lower < true < e.upper, (key, e)
+    if full:
+        _converged(ra)
+        for key, true in {"alliance->symptoms": -0.2, "symptoms->alliance": -0.1}.items():
+            e = ra.effects["within"][key]
+            assert e.lower < true < e.upper, (key, e)
     assert cache_info()["structures"] == 1
 
 
