@@ -22,7 +22,10 @@ mlm,dsem`` adds the DSEM, many times slower). ``--sampler default`` fits with th
 sampler defaults instead (4 x 2000 draws after 1000 tuning, one automatic longer run when the
 diagnostics fail; LOO and the predictive check stay off, as they do not change the estimates),
 which is what a default ``time`` must be right under; ``--times none,client`` restricts the
-``time`` values (output ``validate_bayes_time_default_<families>.{csv,txt}``).
+``time`` values (output ``validate_bayes_time_default_<families>.{csv,txt}``). ``--worlds``
+restricts the worlds (comma-separated names as in ``validate_time_defaults.WORLDS``). The
+output files are rewritten after each world, so a run stopped part-way keeps the worlds it
+finished (the header says which).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ import argparse
 import time
 from pathlib import Path
 
-from validate_time_defaults import SIZES, run, verdicts
+import pandas as pd
+from validate_time_defaults import SIZES, WORLDS, run, verdicts
 
 OUT = Path(__file__).parent / "results"
 SAMPLER = {"draws": 1000, "tune": 1000, "chains": 4, "retry": False, "loo": False, "ppc": False}
@@ -45,33 +49,53 @@ def main(argv=None) -> int:
     p.add_argument("--families", default="mlm")
     p.add_argument("--sampler", choices=["short", "default"], default="short")
     p.add_argument("--times", default=None, help="comma-separated time values (default: all)")
+    p.add_argument("--worlds", default=None, help="comma-separated worlds (default: all)")
     a = p.parse_args(argv)
     fams = a.families.split(",")
     sampler = SAMPLER if a.sampler == "short" else DEFAULT_SAMPLER
     times = a.times.split(",") if a.times else None
+    worlds = a.worlds.split(",") if a.worlds else list(WORLDS)
+    unknown = sorted(set(worlds) - set(WORLDS))
+    if unknown:
+        p.error(f"unknown worlds {unknown}; choose from {list(WORLDS)}")
+    stem = "validate_bayes_time" + ("" if a.sampler == "short" else "_default")
+    stem += "" if fams == ["mlm"] and a.sampler == "short" else "_" + "_".join(fams)
     t0 = time.perf_counter()
-    table = run(
-        a.reps, 1, SIZES[:1], families=fams, options={f: dict(sampler) for f in fams},
-        scheduler="serial", times=times,
-    )  # fmt: skip
+    tables = []
+    for world in worlds:
+        tables.append(
+            run(
+                a.reps,
+                1,
+                SIZES[:1],
+                families=fams,
+                options={f: dict(sampler) for f in fams},
+                scheduler="serial",
+                times=times,
+                worlds=[world],
+            )  # fmt: skip
+        )
+        write(pd.concat(tables, ignore_index=True), stem, a, sampler, time.perf_counter() - t0)
+    return 0
+
+
+def write(table: pd.DataFrame, stem: str, a, sampler: dict, seconds: float) -> None:
+    """Print and (re)write the output table of the worlds finished so far."""
     cols = ["world", "clients", "sessions", "family", "time", "effect", "true", "converged"]
     cols += ["bias", "bias_mcse", "rmse", "coverage", "coverage_mcse", "right"]
+    done = list(dict.fromkeys(table["world"]))
     text = (
         f"validate_bayes_time: {a.reps} replications per cell, seed 13, sampler {a.sampler} "
-        f"{sampler}, "
-        f"{time.perf_counter() - t0:.0f} s\n\n"
+        f"{sampler}, worlds {done}, {seconds:.0f} s\n\n"
         + table[cols].round(3).to_string(index=False)
         + "\n\nBoth cross-lags right (|bias| <= 15% of truth + 2 MCSE, coverage >= .85):\n"
         + verdicts(table).to_string()
         + "\n"
     )
-    print(text)
+    print(text, flush=True)
     OUT.mkdir(exist_ok=True)
-    stem = "validate_bayes_time" + ("" if a.sampler == "short" else "_default")
-    stem += "" if fams == ["mlm"] and a.sampler == "short" else "_" + "_".join(fams)
     table.to_csv(OUT / f"{stem}.csv", index=False)
     (OUT / f"{stem}.txt").write_text(text)
-    return 0
 
 
 if __name__ == "__main__":
