@@ -17,6 +17,15 @@ draws without the automatic retry (1 to 6 per cell), too few to call any ``time`
 the MLM's default stays ``"none"`` and the finding belongs to the convergence issue (14): the
 MLM's defaults (4 x 2000 draws with one retry) are what makes it converge, not 4 x 1000.
 
+Measured (session 8, ``--reps 4 --families mlm,dsem --times none,client --sampler default``,
+5468 s at load 3-6; ``benchmarks/results/validate_bayes_time_default_mlm_dsem.txt``): every
+fit passed its diagnostics at the default settings. DSEM with ``time="client"``: both
+cross-lags unbiased in all three worlds (|bias| <= 0.018), 23 of 24 intervals covering; with
+``"none"`` biased by a trend (-0.05 to -0.077) -> the DSEM's default is now ``"client"``
+(``causalrel.bayes.dsem.DEFAULT_TIME``). MLM: no setting right in every world (centring on
+observed means biases symptoms->alliance; ``"client"`` most, +0.05 to +0.07) -> its default
+stays ``"none"`` and its notes say why (``causalrel.bayes.mlm.TIME_NOTE``).
+
 Run: ``python benchmarks/validate_bayes_time.py [--reps 8] [--families mlm]`` (``--families
 mlm,dsem`` adds the DSEM, many times slower). ``--sampler default`` fits with the families' own
 sampler defaults instead (4 x 2000 draws after 1000 tuning, one automatic longer run when the

@@ -38,7 +38,7 @@ dpml      one intercept from wave 2   wave-specific intercepts         + client 
 fe        client effects (default)    + session fixed effects          + client linear trends
 dpd       differences only            + session effects (default)      GMM on differences
 mlm       no session term (default)   fixed effect of session          + its random slope
-dsem      stationary means (default)  fixed trend of the latent means  + random latent trends
+dsem      stationary means            fixed trend of the latent means  + random latent trends (default)
 ========  ==========================  ===============================  =======================
 
 fe and dpd with ``time="client"`` are the random-trend model (Wooldridge 2010 sec. 11.7):

@@ -35,7 +35,7 @@ def test_dsem_grid_keeps_missed_session_as_empty_slot():
         [2, 3, 0.7, 1.1],
     ] + [[c, s, np.sin(c + s), np.cos(c * s)] for c in range(3, 12) for s in (1, 2, 3)]
     panel = _panel(rows)
-    model = DSEM(panel, random_lags=False)
+    model = DSEM(panel, random_lags=False, time="none")
     g = model.grid
     # client 1: slots for sessions 1..4; slot 3 (session 3) latent in both variables
     assert g.lengths[0] == 4
@@ -95,10 +95,15 @@ def test_mlm_names_clients_without_values_or_lags(sim):
 def test_too_few_clients_for_random_effects_is_an_error_naming_them():
     rows = [[c, s, float(s + c), float(s * c % 4)] for c in (7, 8, 9) for s in range(1, 6)]
     panel = _panel(rows)
-    with pytest.raises(DataError, match=r"3 client\(s\) \(7, 8, 9\).*random_lags=False"):
+    # the default (random lags and trends): the message names both ways to fewer effects
+    with pytest.raises(
+        DataError, match=r"3 client\(s\) \(7, 8, 9\).*random_lags=False.*time='common'"
+    ):
         DSEM(panel)
-    with pytest.warns(DataWarning, match="only 3 clients for 2 random effects"):
+    with pytest.raises(DataError, match=r"4 random effects.*Use time='common'"):
         DSEM(panel, random_lags=False)
+    with pytest.warns(DataWarning, match="only 3 clients for 2 random effects"):
+        DSEM(panel, random_lags=False, time="none")
 
 
 def test_priors_user_wins_and_unknown_class_is_an_error(sim):
@@ -142,7 +147,8 @@ def test_dsem_model_builds_with_every_option_and_has_finite_gradient():
     assert np.isfinite(m.compile_logp()(point))
     grad = m.compile_dlogp()(point)
     assert np.all(np.isfinite(grad))
-    assert m["beta"].type.shape == (8, 1)
+    # one row per random effect: 2 means, 4 lags, 2 log innovation SDs, 2 trends (the default)
+    assert m["beta"].type.shape == (10, 1)
 
 
 def test_unknown_sampler_and_bad_options_are_clear_errors(sim):
@@ -242,7 +248,10 @@ def test_unsupported_sds_are_those_piled_at_zero():
 
 def test_time_vocabulary_and_deprecated_spellings(sim):
     panel = sim.panel()
-    assert DSEM(panel).time == "none" and MLM(panel).time == "none"
+    # the defaults the committed validation chose (benchmarks/validate_bayes_time.py)
+    assert DSEM(panel).time == "client" and MLM(panel).time == "none"
+    with pytest.warns(DeprecationWarning):  # detrend alone still means observed trends removed
+        assert DSEM(panel, detrend=True).time == "none"
     with pytest.warns(DeprecationWarning, match="use time='client'"):
         assert DSEM(panel, trend=True).time == "client"
     with pytest.raises(DataError, match="time must be one of"):

@@ -140,7 +140,8 @@ def test_refit_same_seed_is_reproducible_and_short_run_warns(mlm_fit):
 def short_fits(short_panel):
     panel = short_panel.panel()
     mlm = MLM(panel).fit(draws=1500, tune=1000, seed=1, loo=False, **FAST)
-    dsem = fit_model("dsem", panel, draws=2000, tune=1000, seed=1, **FAST)
+    # stationary data: time="none" (the default's latent trends are tested on trending data)
+    dsem = fit_model("dsem", panel, time="none", draws=2000, tune=1000, seed=1, **FAST)
     return mlm, dsem
 
 
@@ -178,6 +179,9 @@ def test_dsem_removes_nickell_bias_of_person_mean_centring(short_panel, short_fi
         m, d = mlm.effects["within"][key], dsem.effects["within"][key]
         assert truth[key] - m.est > 0.15 and m.upper < truth[key], (key, m)  # biased down
         assert abs(d.est - truth[key]) < 0.1 and d.lower < truth[key] < d.upper, (key, d)
+    # and the MLM's notes say why its time default is not right everywhere, and what to prefer
+    note = next(n for n in mlm.notes if n.startswith("time='none'. No time setting"))
+    assert "validate_bayes_time_default_mlm_dsem.txt" in note and "prefer the DSEM" in note
 
 
 def test_dsem_with_therapists_and_covariates():
@@ -187,7 +191,7 @@ def test_dsem_with_therapists_and_covariates():
     sev = pd.Series(rng.normal(size=60), index=np.arange(1, 61))
     data["severity"] = data["client"].map(sev)
     panel = load_panel(data, therapist="therapist", covariates=["severity"], warn=False)
-    model = DSEM(panel, covariates=["severity"], random_lags=False)
+    model = DSEM(panel, covariates=["severity"], random_lags=False, time="none")
     res = model.fit(draws=3000, tune=1000, seed=2, **FAST)  # 6 therapists: their SD mixes slowly
     _converged(res)
     for key, true in sim.truth.within.items():

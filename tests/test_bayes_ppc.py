@@ -39,7 +39,7 @@ def hetero():
 
 @pytest.fixture(scope="module")
 def dsem_fit(hetero):
-    model = DSEM(hetero.panel(), random_lags=False, random_innovations=True)
+    model = DSEM(hetero.panel(), random_lags=False, random_innovations=True, time="none")
     # 4 x 1000 after 1000 tuning steps: at 500/500 the innovation-SD mean missed R-hat 1.01
     # (1.013) on the locked versions
     return model, model.fit(draws=1000, tune=1000, seed=1, **FAST)
@@ -128,8 +128,8 @@ def test_ppc_option_routes_through_fit_model():
 @pytest.mark.parametrize(
     "options",
     [
-        dict(random_innovations=True),
-        dict(random_lags=False),
+        dict(random_innovations=True, time="none"),
+        dict(random_lags=False, time="none"),
         dict(time="client"),
         dict(time="common"),
     ],

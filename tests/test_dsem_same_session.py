@@ -100,8 +100,8 @@ def test_summaries_of_synthetic_draws_report_the_structural_form():
     data["sev"] = data["client"].map(dict(zip(range(1, 13), sev, strict=True)))
     panel = load_panel(data, covariates=["sev"], warn=False)
     with pytest.warns(DataWarning, match="only 12 clients"):  # for 6 random effects
-        cov_model = DSEM(panel, covariates=["sev"])
-        path_model = DSEM(panel, covariates=["sev"], same_session=YX)
+        cov_model = DSEM(panel, covariates=["sev"], time="none")
+        path_model = DSEM(panel, covariates=["sev"], same_session=YX, time="none")
     post = _synthetic_posterior(cov_model, np.random.default_rng(4))
     idata = SimpleNamespace(posterior=post)
     red = cov_model._summarise(idata, 0.0, "test")
@@ -207,7 +207,7 @@ def test_recovers_a_simulated_same_session_effect_and_agrees_with_the_riclpm():
     truth = sim.truth.within
     assert set(truth) == {"alliance->alliance", XY, YX, "symptoms->symptoms", SAME}
     panel = sim.panel()
-    model = DSEM(panel, random_lags=False, same_session=YX)
+    model = DSEM(panel, random_lags=False, same_session=YX, time="none")  # as the RI-CLPM
     res = model.fit(draws=300, tune=300, seed=1, backend="jax", **FAST)
     _converged(res)
     sem = RICLPM(panel, constrained=True, time="none", same_session=YX).fit()

@@ -239,7 +239,7 @@ def test_sampler_options_defaults_and_user_override(small_sim, tmp_path):
     # analyze's trend setting reaches the DSEM (latent trends by default), and only the DSEM
     assert opts["time"] == "client" and "detrend" not in opts
     assert _family_options("dsem", 5, {}, trend="detrend")["detrend"] is True
-    assert "time" not in _family_options("dsem", 5, {}, trend="none")
+    assert _family_options("dsem", 5, {}, trend="none")["time"] == "none"  # not the default
     assert "time" not in _family_options("mlm", 5, {}) and "detrend" not in _family_options(
         "mlm", 5, {}, trend="detrend"
     )

@@ -185,8 +185,9 @@ class BayesModel:
         raise NotImplementedError  # pragma: no cover
 
     @staticmethod
-    def _time(time: str | None, trend: bool | None, name: str) -> str:
-        """Resolve ``time`` (``"none" | "common" | "client"``) and the deprecated ``trend``."""
+    def _time(time: str | None, trend: bool | None, name: str, default: str = "none") -> str:
+        """Resolve ``time`` (``"none" | "common" | "client"``; ``default`` when neither it
+        nor the deprecated ``trend`` is given)."""
         if trend is not None:
             warnings.warn(
                 f"{name}: trend= is deprecated; use time='client' (trend=True) or "
@@ -197,7 +198,7 @@ class BayesModel:
             if time is not None and time != ("client" if trend else "none"):
                 raise DataError(f"{name}: give time= or the deprecated trend=, not both.")
             time = "client" if trend else "none"
-        time = "none" if time is None else time
+        time = default if time is None else time
         if time not in TIMES:
             raise DataError(
                 f"{name}: time must be one of {', '.join(repr(t) for t in TIMES)}; got {time!r}."
