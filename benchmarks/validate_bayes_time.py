@@ -82,7 +82,7 @@ def main(argv=None) -> int:
                 scheduler="serial",
                 times=times,
                 worlds=[world],
-            )  # fmt: skip
+            )
         )
         write(pd.concat(tables, ignore_index=True), stem, a, sampler, time.perf_counter() - t0)
     return 0

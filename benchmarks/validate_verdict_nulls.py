@@ -2,16 +2,16 @@
 
 The verdict calls a direction "no effect detected" only when *every* credible family's 95%
 interval includes zero (the issue's contract); one family whose interval misses zero makes it
-"inconclusive". Under a true null each family misses zero about 5% of the time, so with
-several credible families the verdict is "inconclusive" more often than 5%: the chance that any
-of them misses. This script measures that rate, and each family's own type-I error, in the
+"inconclusive", and a majority missing on one side a false "effect". Under a true null each
+family misses zero about 5% of the time. This script measures how often each answer comes
+out, and each family's own type-I error, in the
 "neither" world of ``benchmarks/validate_verdict.py`` (no effect either way; stable traits, and
 stable traits plus client trajectories) on seeds that world never used (201, 202, ...).
 
 Each seed runs ``analyze --fast`` with the families that counted in every run of
 ``validate_verdict.py`` (``riclpm``, ``dpml``, ``dpd`` and their ``time="client"`` refits; the
-CLPM, FE and the causal layer were excluded by their rules in all 80 of its runs: no random
-intercepts, Nickell bias, refuters), so the verdict is the one ``analyze --fast`` gives.
+CLPM, FE and the causal layer were excluded by their rules in all 80 of its runs: stable
+traits, Nickell bias, refuters), so the verdict is the one ``analyze --fast`` gives.
 
     python benchmarks/validate_verdict_nulls.py [--seeds 100] \
         [--out benchmarks/results/validate_verdict_nulls.json]
@@ -94,15 +94,12 @@ def main() -> None:
             rows += run_seed(time_name, args.clients, args.sessions, seed)
         print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
     table = pd.DataFrame(rows)
-    text = summary(table).round(3).to_string(index=False)
+    shares = summary(table)
+    text = shares.round(3).to_string(index=False)
     print(text)
     settings = {**vars(args), "families": FAMILIES, "seconds": round(time.perf_counter() - t0)}
-    Path(args.out).write_text(
-        json.dumps(
-            {"settings": settings, "summary": summary(table).to_dict("records"), "rows": rows},
-            indent=1,
-        )  # fmt: skip
-    )
+    record = {"settings": settings, "summary": shares.to_dict("records"), "rows": rows}
+    Path(args.out).write_text(json.dumps(record, indent=1))
     Path(args.out).with_suffix(".txt").write_text(text + "\n")
 
 

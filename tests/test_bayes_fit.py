@@ -180,7 +180,7 @@ def test_dsem_removes_nickell_bias_of_person_mean_centring(short_panel, short_fi
         assert truth[key] - m.est > 0.15 and m.upper < truth[key], (key, m)  # biased down
         assert abs(d.est - truth[key]) < 0.1 and d.lower < truth[key] < d.upper, (key, d)
     # and the MLM's notes say why its time default is not right everywhere, and what to prefer
-    note = next(n for n in mlm.notes if n.startswith("time='none'. No time setting"))
+    note = next(n for n in mlm.notes if n.startswith("time='none'. Neither time='none' nor"))
     assert "validate_bayes_time_default_mlm_dsem.txt" in note and "prefer the DSEM" in note
 
 

@@ -53,8 +53,8 @@ __all__ = ["MLM", "mlm_design"]
 #: --sampler default --times none,client``; ``benchmarks/results/
 #: validate_bayes_time_default_mlm_dsem.txt``).
 TIME_NOTE = (
-    "time='{time}'. No time setting made the MLM's two cross-lags right in all three simulated "
-    "worlds of the committed validation (no trend, a shared trend, client trajectories; 150 "
+    "time='{time}'. Neither time='none' nor time='client' made the MLM's two cross-lags right "
+    "in all three simulated worlds of the committed validation (no trend, a shared trend, client trajectories; 150 "
     "clients x 8 sessions; benchmarks/results/validate_bayes_time_default_mlm_dsem.txt): "
     "centring on observed client means biased symptoms->alliance under every setting, by "
     "+0.05 to +0.07 (truth -0.1) with time='client' and by -0.03 to +0.04 with time='none' (the "
